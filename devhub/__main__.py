@@ -1,0 +1,3 @@
+from devhub.cli import main
+
+main()

@@ -1,0 +1,150 @@
+"""The one exception tree of devhub; every HTTP-facing error carries its status.
+
+    DevhubError                      base; `status` is the HTTP status, `exit_code` the CLI's
+    ├── ConfigError                  a bad config file, profile or environment value
+    ├── RegistryError                a repo cannot be registered / found in the registry
+    ├── NotFound (404)               an unknown workplan, task, message or repo
+    ├── Ambiguous (409)              a path id matching several rows; `candidates` lists them
+    ├── Conflict (409)               e.g. an Idempotency-Key reused with another body
+    ├── ValidationFailed (422)       a bad body or query value; `fields` names the offenders
+    ├── PayloadTooLarge (413)        a body over the size limit
+    ├── Unauthorized (401)           a missing or wrong bearer token
+    ├── Forbidden (403)              a refused Host/Origin (DNS-rebinding protection)
+    ├── StorageFull (507)            the journal reached its bound, or the disk is full
+    ├── DaemonError                  lifecycle: lock held, port busy, not running
+    │   ├── AlreadyRunning
+    │   ├── PortInUse
+    │   └── NotRunning
+    └── FleetError                   fleet register / acceptance spec problems
+        ├── RegisterError            `place` is the dotted path, e.g. workloads.x.target_host
+        └── SpecError
+
+Foreign exceptions (yaml, sqlite3, httpx, OSError) are translated where they
+enter: the parser turns YAML errors into problems, the relay maps httpx errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class DevhubError(Exception):
+    """Base of every error devhub raises on purpose."""
+
+    status: int = 500
+    title: str = "Internal error"
+    exit_code: int = 1
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra: dict[str, Any] = extra
+
+    def problem(self) -> dict[str, Any]:
+        """This error as an RFC 9457 problem document."""
+        doc: dict[str, Any] = {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        doc.update(self.extra)
+        return doc
+
+
+class ConfigError(DevhubError):
+    status = 500
+    title = "Configuration error"
+    exit_code = 2
+
+
+class RegistryError(DevhubError):
+    status = 400
+    title = "Registry error"
+    exit_code = 2
+
+
+class NotFound(DevhubError):
+    status = 404
+    title = "Not found"
+
+
+class Ambiguous(DevhubError):
+    status = 409
+    title = "Ambiguous identifier"
+
+    def __init__(self, detail: str, candidates: Sequence[Mapping[str, Any]]) -> None:
+        super().__init__(detail, candidates=list(candidates))
+
+
+class Conflict(DevhubError):
+    status = 409
+    title = "Conflict"
+
+
+class ValidationFailed(DevhubError):
+    status = 422
+    title = "Validation failed"
+    exit_code = 2
+
+    def __init__(self, detail: str, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail, invalid_params=[{"name": k, "reason": v} for k, v in (fields or {}).items()])
+        self.fields = dict(fields or {})
+
+
+class PayloadTooLarge(DevhubError):
+    status = 413
+    title = "Payload too large"
+
+
+class Unauthorized(DevhubError):
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(DevhubError):
+    status = 403
+    title = "Forbidden"
+
+
+class StorageFull(DevhubError):
+    status = 507
+    title = "Insufficient storage"
+
+
+class DaemonError(DevhubError):
+    title = "Daemon error"
+
+
+class AlreadyRunning(DaemonError):
+    pass
+
+
+class PortInUse(DaemonError):
+    pass
+
+
+class NotRunning(DaemonError):
+    pass
+
+
+class FleetError(DevhubError):
+    title = "Fleet error"
+    exit_code = 2
+
+
+class RegisterError(FleetError):
+    """A register problem; `place` is the dotted path of the offending value."""
+
+    def __init__(self, place: str, reason: str) -> None:
+        super().__init__(f"{place}: {reason}", place=place)
+        self.place = place
+        self.reason = reason
+
+
+class SpecError(FleetError):
+    def __init__(self, place: str, reason: str) -> None:
+        super().__init__(f"{place}: {reason}", place=place)
+        self.place = place
+        self.reason = reason
