@@ -214,28 +214,45 @@ def _profile_files(directory: Path) -> dict[str, Path]:
     return files
 
 
-def load_profiles(config: Config) -> dict[str, Profile]:
-    """Every profile by name: the shipped ones, with the user's config directory merged over them."""
+def read_profiles(config: Config) -> tuple[dict[str, Profile], dict[str, ConfigError]]:
+    """Every profile by name, plus the error of each profile whose files are broken (the rest still load)."""
     shipped = _profile_files(shipped_profiles_dir())
     user = _profile_files(config.user_profiles_dir)
     profiles: dict[str, Profile] = {}
+    problems: dict[str, ConfigError] = {}
     for name in sorted(set(shipped) | set(user)):
         merged: dict[str, Any] = {}
         sources: dict[str, Path] = {}
-        for origin, path in (("shipped", shipped.get(name)), ("user", user.get(name))):
-            if path is None:
-                continue
-            raw, text = _read_toml(path)
-            _check_keys(raw, path, text)
-            merged = _merge(merged, raw)
-            sources[origin] = path
-        profiles[name] = _build(name, merged, tuple(sources.values()), "+".join(sources))
+        try:
+            for origin, path in (("shipped", shipped.get(name)), ("user", user.get(name))):
+                if path is None:
+                    continue
+                raw, text = _read_toml(path)
+                _check_keys(raw, path, text)
+                merged = _merge(merged, raw)
+                sources[origin] = path
+            profiles[name] = _build(name, merged, tuple(sources.values()), "+".join(sources))
+        except ConfigError as exc:
+            problems[name] = exc
+    return profiles, problems
+
+
+def load_profiles(config: Config) -> dict[str, Profile]:
+    """Every profile by name: the shipped ones, with the user's config directory merged over them.
+
+    Strict: the first broken profile file raises its ConfigError (file and line).
+    """
+    profiles, problems = read_profiles(config)
+    if problems:
+        raise next(iter(problems.values()))
     return profiles
 
 
 def get_profile(config: Config, name: str) -> Profile:
-    """The profile called `name`; an unknown name is a ConfigError listing the available ones."""
-    profiles = load_profiles(config)
+    """The profile called `name` (other profiles' broken files do not matter); unknown names list the rest."""
+    profiles, problems = read_profiles(config)
+    if name in problems:
+        raise problems[name]
     if name not in profiles:
         raise ConfigError(f"unknown profile {name!r} (available: {', '.join(sorted(profiles))})")
     return profiles[name]

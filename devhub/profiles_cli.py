@@ -16,7 +16,7 @@ from devhub.profiles import (
     Profile,
     active_profile_name,
     get_profile,
-    load_profiles,
+    read_profiles,
     record_active_profile,
 )
 
@@ -39,7 +39,11 @@ def _profile_json(profile: Profile, active: str) -> dict[str, Any]:
         "active": profile.name == active,
         "description": profile.description,
         "api_url": profile.api_url,
-        "mcp": {"transport": profile.mcp.transport, "url": profile.mcp.url, "send_token": profile.mcp.send_token},
+        "mcp": {
+            "transport": profile.mcp.transport,
+            "url": profile.mcp.url,
+            "send_token": profile.mcp.send_token,
+        },
         "relay": {"enabled": profile.relay.enabled, "upstream": profile.relay.upstream},
         "token_env": profile.token_env,
         "origin": profile.origin,
@@ -58,11 +62,17 @@ def profile() -> None:
 def list_profiles(ctx: click.Context, as_json: bool) -> None:
     """List the shipped and user profiles; the active one is marked with '*'."""
     config = _config(ctx)
-    profiles = load_profiles(config)
+    profiles, problems = read_profiles(config)
     active = active_profile_name(config)
     if as_json:
         click.echo(json.dumps([_profile_json(p, active) for p in profiles.values()], indent=2))
-        return
+    else:
+        _print_profiles(profiles, active)
+    if problems:  # the good profiles are listed; the broken ones fail the command, each named
+        raise ConfigError("; ".join(problem.detail for problem in problems.values()))
+
+
+def _print_profiles(profiles: dict[str, Profile], active: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -84,7 +94,7 @@ def list_profiles(ctx: click.Context, as_json: bool) -> None:
 def show(ctx: click.Context, project: Path, as_json: bool) -> None:
     """Say which profile is active and which profile each MCP client config points at."""
     config = _config(ctx)
-    profiles = list(load_profiles(config).values())
+    profiles = list(read_profiles(config)[0].values())
     active = active_profile_name(config)
     targets = [t for t in client_configs(Path.home(), project.resolve(), config.env) if t.path.exists()]
     states = [client_state(target, profiles) for target in targets]
@@ -126,7 +136,7 @@ def env(ctx: click.Context, name: str | None) -> None:
 
 
 def _describe(outcome: Outcome) -> str:
-    parts = [outcome.status]
+    parts: list[str] = [outcome.status]
     if outcome.detail:
         parts.append(outcome.detail)
     if outcome.backup:
