@@ -105,9 +105,7 @@ def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -
         try:
             max_bytes = int(env["DEVHUB_JOURNAL_MAX_BYTES"])
         except ValueError as exc:
-            raise ConfigError(
-                f"DEVHUB_JOURNAL_MAX_BYTES: not an integer: {env['DEVHUB_JOURNAL_MAX_BYTES']!r}"
-            ) from exc
+            raise ConfigError(f"DEVHUB_JOURNAL_MAX_BYTES: not an integer: {env['DEVHUB_JOURNAL_MAX_BYTES']!r}") from exc
     config = Config(
         data_dir=data_dir.expanduser().resolve(),
         config_dir=config_dir.expanduser().resolve(),

@@ -116,9 +116,7 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
         if (path / ".git").exists() or (path / WORKPLANS_DIR).is_dir():
             found.append(path)
             continue
-        children = sorted(
-            child for child in path.iterdir() if child.is_dir() and (child / WORKPLANS_DIR).is_dir()
-        )
+        children = sorted(child for child in path.iterdir() if child.is_dir() and (child / WORKPLANS_DIR).is_dir())
         if not children:
             # A plain folder with no repos below is registered as itself (with a warning).
             found.append(path)

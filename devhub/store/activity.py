@@ -1,0 +1,260 @@
+"""Read-only queries over progress, messages, repos, search hits, problems and conflicts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from devhub.store.queries import fts_query
+from devhub.store.reader import Reader
+
+PROGRESS_LIMIT_DEFAULT = 100
+PROGRESS_LIMIT_MAX = 10_000
+
+
+def progress_dict(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "event_type": row["event_type"],
+        "summary": row["summary"],
+        "author": row["author"],
+        "workplan_id": row["workplan_id"],
+        "workstream_id": row["workplan_id"],
+        "task_id": row["task_id"],
+        "session_id": row["session_id"],
+        "detail": json.loads(row["detail"] or "{}"),
+        "created_at": row["created_at"],
+        "seq": row["seq"],
+    }
+
+
+async def list_progress(
+    reader: Reader,
+    *,
+    event_type: str | None = None,
+    task_id: str | None = None,
+    workplan_id: str | None = None,
+    author: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = PROGRESS_LIMIT_DEFAULT,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Progress events, newest first; `since`/`until` are normalised ISO timestamps (inclusive/exclusive)."""
+    where, params = [], []
+    for column, value in (
+        ("event_type", event_type),
+        ("task_id", task_id),
+        ("workplan_id", workplan_id),
+        ("author", author),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("created_at < ?")
+        params.append(until)
+    sql = "SELECT * FROM progress"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?"
+    params.extend([min(limit, PROGRESS_LIMIT_MAX), offset])
+    return [progress_dict(row) for row in await reader.all(sql, params)]
+
+
+def message_dict(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "from_agent": row["from_agent"],
+        "to_agent": row["to_agent"],
+        "subject": row["subject"],
+        "body": row["body"],
+        "thread_id": row["thread_id"],
+        "created_at": row["created_at"],
+        "read_at": row["read_at"],
+        "read": row["read_at"] is not None,
+    }
+
+
+async def list_messages(
+    reader: Reader, *, to_agent: str | None = None, unread_only: bool = False
+) -> list[dict[str, Any]]:
+    """Messages, newest first, optionally to one agent and only unread ones."""
+    where, params = [], []
+    if to_agent is not None:
+        where.append("to_agent = ?")
+        params.append(to_agent)
+    if unread_only:
+        where.append("read_at IS NULL")
+    sql = "SELECT * FROM messages"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY created_at DESC, seq DESC"
+    return [message_dict(row) for row in await reader.all(sql, params)]
+
+
+async def get_message(reader: Reader, message_id: str) -> dict[str, Any] | None:
+    row = await reader.one("SELECT * FROM messages WHERE id = ?", (message_id,))
+    return None if row is None else message_dict(row)
+
+
+async def list_repos(reader: Reader) -> list[dict[str, Any]]:
+    """Registered repos with their git state and what the read model holds of each."""
+    rows = await reader.all(
+        """SELECT r.*,
+             (SELECT COUNT(*) FROM workplans w WHERE w.repo = r.slug) AS workplans,
+             (SELECT COUNT(*) FROM tasks t WHERE t.repo = r.slug) AS tasks,
+             (SELECT COUNT(*) FROM files f WHERE f.repo = r.slug) AS files,
+             (SELECT COUNT(*) FROM problems p WHERE p.repo = r.slug AND p.severity = 'error') AS errors,
+             (SELECT COUNT(*) FROM problems p WHERE p.repo = r.slug AND p.severity = 'warning') AS warnings
+           FROM repos r ORDER BY r.slug"""
+    )
+    return [
+        {
+            "slug": row["slug"],
+            "path": row["path"],
+            "remote": row["remote"],
+            "branch": row["branch"],
+            "head": row["head"],
+            "dirty": bool(row["dirty"]),
+            "is_git": bool(row["is_git"]),
+            "has_workplans": bool(row["has_workplans"]),
+            "workplans": row["workplans"],
+            "tasks": row["tasks"],
+            "files": row["files"],
+            "errors": row["errors"],
+            "warnings": row["warnings"],
+        }
+        for row in rows
+    ]
+
+
+async def search(reader: Reader, q: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Full-text hits across workplans, tasks and progress, best first."""
+    query = fts_query(q)
+    hits: list[dict[str, Any]] = []
+    rows = await reader.all(
+        """SELECT * FROM (
+             SELECT 'workplan' AS kind, w.id AS id, w.repo AS repo, w.title AS title, w.id AS workplan_id,
+                    snippet(workplans_fts, -1, '[', ']', '…', 12) AS snippet, bm25(workplans_fts) AS rank
+               FROM workplans_fts JOIN workplans w ON w.rowid = workplans_fts.rowid WHERE workplans_fts MATCH ?
+             UNION ALL
+             SELECT 'task', t.id, t.repo, t.title, t.workplan_id,
+                    snippet(tasks_fts, -1, '[', ']', '…', 12), bm25(tasks_fts)
+               FROM tasks_fts JOIN tasks t ON t.rowid = tasks_fts.rowid WHERE tasks_fts MATCH ?
+             UNION ALL
+             SELECT 'progress', p.id, NULL, p.summary, p.workplan_id,
+                    snippet(progress_fts, -1, '[', ']', '…', 12), bm25(progress_fts)
+               FROM progress_fts JOIN progress p ON p.rowid = progress_fts.rowid WHERE progress_fts MATCH ?
+           ) ORDER BY rank, kind, id LIMIT ?""",
+        (query, query, query, limit),
+    )
+    for row in rows:
+        hits.append(
+            {
+                "kind": row["kind"],
+                "id": row["id"],
+                "repo": row["repo"],
+                "title": row["title"],
+                "workplan_id": row["workplan_id"],
+                "snippet": row["snippet"],
+            }
+        )
+    return hits
+
+
+async def list_problems(reader: Reader, *, repo: str | None = None) -> list[dict[str, Any]]:
+    """Parse problems per file, plus the cross-repo id collisions (computed, never stored)."""
+    params: list[Any] = []
+    sql = "SELECT repo, path, line, severity, code, message FROM problems"
+    if repo is not None:
+        sql += " WHERE repo = ?"
+        params.append(repo)
+    sql += " ORDER BY repo, path, line, code"
+    problems = [dict(row) | {"location": f"{row['path']}:{row['line']}"} for row in await reader.all(sql, params)]
+    for kind, table in (("workplan", "workplans"), ("task", "tasks")):
+        dupes = await reader.all(
+            f"SELECT id, repo, path, {'0' if table == 'workplans' else 'line'} AS line FROM {table}"
+            f" WHERE id IN (SELECT id FROM {table} GROUP BY id HAVING COUNT(DISTINCT repo) > 1)"
+            " ORDER BY id, repo, path"
+        )
+        for row in dupes:
+            if repo is not None and row["repo"] != repo:
+                continue
+            others = sorted({d["repo"] for d in dupes if d["id"] == row["id"] and d["repo"] != row["repo"]})
+            problems.append(
+                {
+                    "repo": row["repo"],
+                    "path": row["path"],
+                    "line": row["line"],
+                    "severity": "error",
+                    "code": f"duplicate-{kind}-id-across-repos",
+                    "message": f"{kind} id {row['id']} also exists in {', '.join(others)} (workplan prefix collision)",
+                    "location": f"{row['path']}:{row['line']}",
+                }
+            )
+    return problems
+
+
+async def list_conflicts(reader: Reader) -> list[dict[str, Any]]:
+    """Fields where a local write and a changed file disagree: the hub shows both, chooses neither."""
+    rows = await reader.all(
+        """SELECT lw.* FROM local_writes lw
+           JOIN (SELECT target_key, field, MAX(seq) AS seq FROM local_writes GROUP BY target_key, field) latest
+             ON latest.target_key = lw.target_key AND latest.field = lw.field AND latest.seq = lw.seq
+           WHERE lw.state = 'conflict' ORDER BY lw.target_key, lw.field"""
+    )
+    conflicts = []
+    for row in rows:
+        kind, repo, ident = row["target_key"].split(":", 2)
+        table, column = ("tasks", "file_status") if kind == "task" else ("workplans", "file_status")
+        file_row = None
+        if row["field"] == "status":
+            file_row = await reader.one(f"SELECT {column} AS v FROM {table} WHERE repo = ? AND id = ?", (repo, ident))
+        conflicts.append(
+            {
+                "kind": kind,
+                "repo": repo,
+                "id": ident,
+                "field": row["field"],
+                "local_value": json.loads(row["value"]),
+                "file_value_then": json.loads(row["observed_file"]),
+                "file_value_now": file_row["v"] if file_row else None,
+                "seq": row["seq"],
+                "ts": row["ts"],
+                "agent": row["agent"],
+            }
+        )
+    return conflicts
+
+
+async def pending_local_writes(reader: Reader, *, repo: str | None = None) -> list[dict[str, Any]]:
+    """Latest local writes that still differ from their file (waiting for writeback)."""
+    rows = await reader.all(
+        """SELECT lw.* FROM local_writes lw
+           JOIN (SELECT target_key, field, MAX(seq) AS seq FROM local_writes GROUP BY target_key, field) latest
+             ON latest.target_key = lw.target_key AND latest.field = lw.field AND latest.seq = lw.seq
+           WHERE lw.state = 'pending' ORDER BY lw.target_key, lw.field"""
+    )
+    out = []
+    for row in rows:
+        kind, row_repo, ident = row["target_key"].split(":", 2)
+        if repo is not None and row_repo != repo:
+            continue
+        out.append(
+            {
+                "kind": kind,
+                "repo": row_repo,
+                "id": ident,
+                "field": row["field"],
+                "value": json.loads(row["value"]),
+                "file_value": json.loads(row["observed_file"]),
+                "seq": row["seq"],
+                "ts": row["ts"],
+            }
+        )
+    return out

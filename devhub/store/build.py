@@ -1,0 +1,332 @@
+"""Files -> read model: the fingerprint-cached scan that turns workplan files into rows.
+
+Runs only on the single writer connection (see `store.writer`). A file whose size
+and mtime match the cache is not read; one whose bytes hash the same is not parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devhub.model import ParsedFile, Problem
+from devhub.registry import WORKPLANS_DIR, Repo
+
+ProgressCallback = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass
+class SyncReport:
+    """What one sync did: files looked at, (re)parsed, unchanged and removed, and what changed."""
+
+    seen: int = 0
+    parsed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    changed_workplan_keys: set[str] = field(default_factory=set)
+
+    def merge(self, other: SyncReport) -> None:
+        self.seen += other.seen
+        self.parsed += other.parsed
+        self.unchanged += other.unchanged
+        self.removed += other.removed
+        self.changed_workplan_keys |= other.changed_workplan_keys
+
+
+def workplan_key(repo: str, path: str) -> str:
+    return f"{repo}:{path}"
+
+
+def task_key(wp_key: str, task_id: str) -> str:
+    return f"{wp_key}#{task_id}"
+
+
+def list_workplan_files(root: Path) -> list[str]:
+    """Repo-relative posix paths of every workplan file (workplans/*.md and workplans/archived/*.md)."""
+    from devhub.workplans import is_workplan_path
+
+    found: list[str] = []
+    for sub in (WORKPLANS_DIR, f"{WORKPLANS_DIR}/archived"):
+        folder = root / sub
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            rel = f"{sub}/{entry.name}"
+            if entry.is_file() and is_workplan_path(rel):
+                found.append(rel)
+    return sorted(found)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _truthy(value: Any) -> int:
+    if isinstance(value, str):
+        return int(value.strip().lower() in {"true", "yes", "1", "on"})
+    return int(bool(value))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _rows_for(repo: str, parsed: ParsedFile) -> dict[str, list[dict[str, Any]]]:
+    """The rows one parsed file contributes to each table."""
+    wp_key = workplan_key(repo, parsed.path)
+    rows: dict[str, list[dict[str, Any]]] = {"workplans": [], "tasks": [], "task_deps": [], "refs": [], "problems": []}
+    seen_problems: set[tuple[int, str, str]] = set()
+    for problem in parsed.problems:
+        marker = (problem.line, problem.code, problem.message)
+        if marker in seen_problems:
+            continue
+        seen_problems.add(marker)
+        rows["problems"].append(
+            {
+                "repo": repo,
+                "path": parsed.path,
+                "line": problem.line,
+                "severity": problem.severity,
+                "code": problem.code,
+                "message": problem.message,
+            }
+        )
+    wp = parsed.workplan
+    if wp is None:
+        return rows
+    rows["workplans"].append(
+        {
+            "key": wp_key,
+            "id": wp.id,
+            "repo": repo,
+            "path": wp.path,
+            "archived": int(wp.archived),
+            "type": wp.type,
+            "title": wp.title,
+            "domain": wp.domain,
+            "repo_field": wp.repo,
+            "owner": wp.owner,
+            "topic_slug": wp.topic_slug,
+            "file_status": wp.status,
+            "status_raw": wp.status_raw,
+            "status_line": wp.status_line,
+            "status": wp.status,
+            "status_source": "file",
+            "planning_priority": wp.planning_priority,
+            "planning_order": wp.planning_order,
+            "created": wp.created,
+            "updated": wp.updated,
+            "finished": wp.finished,
+            "state_hub_workstream_id": wp.state_hub_workstream_id,
+            "extra": _json(dict(wp.extra)),
+            "body": wp.body,
+        }
+    )
+    seen_tasks: set[str] = set()
+    for task in wp.tasks:
+        if task.id in seen_tasks:
+            continue  # the parser reported the duplicate; the first one wins
+        seen_tasks.add(task.id)
+        key = task_key(wp_key, task.id)
+        extra = dict(task.extra)
+        needs_human = _truthy(extra.get("needs_human", False))
+        note = _text(extra.get("intervention_note"))
+        reason = _text(extra.get("blocking_reason"))
+        rows["tasks"].append(
+            {
+                "key": key,
+                "id": task.id,
+                "repo": repo,
+                "path": wp.path,
+                "workplan_key": wp_key,
+                "workplan_id": wp.id,
+                "title": task.title,
+                "line": task.line,
+                "position": task.position,
+                "file_status": task.status,
+                "status_raw": task.status_raw,
+                "status_line": task.status_line,
+                "priority": task.priority,
+                "state_hub_task_id": task.state_hub_task_id,
+                "assignee": task.assignee,
+                "depends_on": _json(list(task.depends_on)),
+                "file_needs_human": needs_human,
+                "file_intervention_note": note,
+                "file_blocking_reason": reason,
+                "status": task.status,
+                "status_source": "file",
+                "needs_human": needs_human,
+                "intervention_note": note,
+                "blocking_reason": reason,
+                "body": task.body,
+                "extra": _json(extra),
+            }
+        )
+        rows["task_deps"].extend({"task_key": key, "depends_on": dep} for dep in dict.fromkeys(task.depends_on))
+    seen_refs: set[tuple[str, str, str]] = set()
+    for ref in wp.references:
+        marker = (ref.source_id, ref.target_id, ref.kind)
+        if marker in seen_refs:
+            continue
+        seen_refs.add(marker)
+        rows["refs"].append(
+            {
+                "repo": repo,
+                "path": wp.path,
+                "source_id": ref.source_id,
+                "target_id": ref.target_id,
+                "kind": ref.kind,
+                "line": ref.line,
+            }
+        )
+    return rows
+
+
+def _delete_file_rows(conn: sqlite3.Connection, repo: str, path: str) -> None:
+    wp_key = workplan_key(repo, path)
+    conn.execute("DELETE FROM task_deps WHERE task_key IN (SELECT key FROM tasks WHERE workplan_key = ?)", (wp_key,))
+    conn.execute("DELETE FROM tasks WHERE workplan_key = ?", (wp_key,))
+    conn.execute("DELETE FROM workplans WHERE key = ?", (wp_key,))
+    conn.execute("DELETE FROM refs WHERE repo = ? AND path = ?", (repo, path))
+    conn.execute("DELETE FROM problems WHERE repo = ? AND path = ?", (repo, path))
+
+
+def _undecodable_placeholder(path: str, exc: OSError) -> ParsedFile:
+    problem = Problem(path=path, line=0, severity="error", code="unreadable", message=f"cannot read file: {exc}")
+    return ParsedFile(path=path, workplan=None, problems=(problem,))
+
+
+def _candidates(
+    conn: sqlite3.Connection, repo: Repo, paths: Iterable[str]
+) -> Iterator[tuple[str, os.stat_result | None]]:
+    for rel in paths:
+        try:
+            yield rel, os.stat(repo.root / rel)
+        except OSError:
+            yield rel, None
+
+
+def sync_repo_files(
+    conn: sqlite3.Connection,
+    repo: Repo,
+    paths: Iterable[str] | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """Bring one repo's rows in line with its files; `paths` limits the work to those files."""
+    import sqlite_utils
+
+    from devhub.workplans import is_workplan_path, parse_workplan
+
+    db = sqlite_utils.Database(conn)
+    report = SyncReport()
+    cached = {
+        row["path"]: row
+        for row in conn.execute("SELECT path, size, mtime_ns, sha256 FROM files WHERE repo = ?", (repo.slug,))
+    }
+    if paths is None:
+        wanted = list_workplan_files(repo.root)
+        vanished = sorted(set(cached) - set(wanted))
+    else:
+        wanted = sorted({p for p in paths if is_workplan_path(p)})
+        vanished = []
+    pending: dict[str, list[dict[str, Any]]] = {
+        "files": [],
+        "workplans": [],
+        "tasks": [],
+        "task_deps": [],
+        "refs": [],
+        "problems": [],
+    }
+    total = len(wanted)
+    with db.atomic():
+        for done, (rel, st) in enumerate(_candidates(conn, repo, wanted), start=1):
+            if progress is not None:
+                progress(done, total)
+            if st is None:
+                if rel in cached:
+                    vanished.append(rel)
+                continue
+            report.seen += 1
+            old = cached.get(rel)
+            if old is not None and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
+                report.unchanged += 1
+                continue
+            try:
+                data = (repo.root / rel).read_bytes()
+            except OSError as exc:
+                parsed = _undecodable_placeholder(rel, exc)
+                digest = ""
+            else:
+                digest = hashlib.sha256(data).hexdigest()
+                if old is not None and old["sha256"] == digest:
+                    conn.execute(
+                        "UPDATE files SET size = ?, mtime_ns = ? WHERE key = ?",
+                        (st.st_size, st.st_mtime_ns, workplan_key(repo.slug, rel)),
+                    )
+                    report.unchanged += 1
+                    continue
+                parsed = parse_workplan(data, rel)
+            report.parsed += 1
+            wp_key = workplan_key(repo.slug, rel)
+            report.changed_workplan_keys.add(wp_key)
+            if old is not None:
+                _delete_file_rows(conn, repo.slug, rel)
+            pending["files"].append(
+                {
+                    "key": wp_key,
+                    "repo": repo.slug,
+                    "path": rel,
+                    "size": st.st_size,
+                    "mtime_ns": st.st_mtime_ns,
+                    "sha256": digest,
+                    "workplan_key": wp_key if parsed.workplan else None,
+                }
+            )
+            for table, rows in _rows_for(repo.slug, parsed).items():
+                pending[table].extend(rows)
+        for rel in sorted(set(vanished)):
+            _delete_file_rows(conn, repo.slug, rel)
+            conn.execute("DELETE FROM files WHERE key = ?", (workplan_key(repo.slug, rel),))
+            report.removed += 1
+            report.changed_workplan_keys.add(workplan_key(repo.slug, rel))
+        for table, rows in pending.items():
+            if rows:
+                db[table].insert_all(rows, replace=True, batch_size=500)  # type: ignore[union-attr]
+    return report
+
+
+def sync_repo_rows(conn: sqlite3.Connection, repos: list[Repo]) -> set[str]:
+    """Make the repos table equal the registry; drop every row of repos no longer registered."""
+    registered = {repo.slug for repo in repos}
+    stale = [row[0] for row in conn.execute("SELECT slug FROM repos") if row[0] not in registered]
+    stale += [row[0] for row in conn.execute("SELECT DISTINCT repo FROM files") if row[0] not in registered]
+    for slug in sorted(set(stale)):
+        conn.execute("DELETE FROM task_deps WHERE task_key IN (SELECT key FROM tasks WHERE repo = ?)", (slug,))
+        for table in ("tasks", "workplans", "refs", "problems", "files"):
+            conn.execute(f"DELETE FROM {table} WHERE repo = ?", (slug,))
+        conn.execute("DELETE FROM repos WHERE slug = ?", (slug,))
+    for repo in repos:
+        conn.execute(
+            "INSERT OR REPLACE INTO repos(slug, path, remote, branch, head, dirty, is_git, has_workplans)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                repo.slug,
+                repo.path,
+                repo.remote,
+                repo.branch,
+                repo.head,
+                int(repo.dirty),
+                int(repo.is_git),
+                int(repo.has_workplans),
+            ),
+        )
+    return set(stale)

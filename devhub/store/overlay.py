@@ -1,0 +1,249 @@
+"""Journal -> read model: apply accepted writes on top of the file state (the overlay).
+
+A local write to a field holds while the file still says what it said when the write
+was made. Once the file's value changes, the file wins: if it now agrees with the
+local value the write is `reconciled`, otherwise the pair is a `conflict` that the hub
+lists instead of choosing silently.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+TASK_FIELDS: tuple[str, ...] = ("status", "needs_human", "intervention_note", "blocking_reason")
+WORKPLAN_FIELDS: tuple[str, ...] = ("status",)
+
+
+def task_target(repo: str, task_id: str) -> str:
+    return f"task:{repo}:{task_id}"
+
+
+def workplan_target(repo: str, workplan_id: str) -> str:
+    return f"workplan:{repo}:{workplan_id}"
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _record_field_writes(
+    conn: sqlite3.Connection, envelope: Mapping[str, Any], target: str, target_key: str, fields: Iterable[str]
+) -> None:
+    body = envelope.get("body") or {}
+    observed = envelope.get("observed") or {}
+    file_values = observed.get("file") or {}
+    origin = envelope.get("origin") or {}
+    for name in fields:
+        if name not in body:
+            continue
+        conn.execute(
+            "INSERT OR REPLACE INTO local_writes(seq, target, target_key, field, value, observed_file, observed,"
+            " agent, session_id, note, ts, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+            (
+                envelope["seq"],
+                target,
+                target_key,
+                name,
+                _dump(body[name]),
+                _dump(file_values.get(name)),
+                _dump(observed.get(name)),
+                origin.get("agent"),
+                origin.get("session"),
+                body.get("note"),
+                envelope.get("ts"),
+            ),
+        )
+
+
+def apply_envelope(conn: sqlite3.Connection, envelope: Mapping[str, Any]) -> set[str]:
+    """Apply one journal envelope to the read model; returns the overlay targets it touched."""
+    kind = envelope.get("kind")
+    body: Mapping[str, Any] = envelope.get("body") or {}
+    target = envelope.get("target") or {}
+    touched: set[str] = set()
+    if kind == "task.patch":
+        key = task_target(target["repo"], target["id"])
+        _record_field_writes(conn, envelope, "task", key, TASK_FIELDS)
+        touched.add(key)
+    elif kind == "workplan.patch":
+        key = workplan_target(target["repo"], target["id"])
+        _record_field_writes(conn, envelope, "workplan", key, WORKPLAN_FIELDS)
+        touched.add(key)
+    elif kind == "progress":
+        record = envelope.get("record") or {}
+        conn.execute(
+            "INSERT OR REPLACE INTO progress(id, seq, event_type, summary, author, workplan_id, task_id,"
+            " session_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.get("id") or envelope["id"],
+                envelope["seq"],
+                body.get("event_type") or "note",
+                body.get("summary"),
+                body.get("author"),
+                body.get("workplan_id"),
+                body.get("task_id"),
+                body.get("session_id"),
+                _dump(body.get("detail") or {}),
+                record.get("created_at") or envelope.get("ts"),
+            ),
+        )
+    elif kind == "message":
+        record = envelope.get("record") or {}
+        conn.execute(
+            "INSERT OR REPLACE INTO messages(id, seq, from_agent, to_agent, subject, body, thread_id,"
+            " created_at, read_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            (
+                record.get("id") or envelope["id"],
+                envelope["seq"],
+                body.get("from_agent"),
+                body.get("to_agent"),
+                body.get("subject"),
+                body.get("body"),
+                body.get("thread_id"),
+                record.get("created_at") or envelope.get("ts"),
+            ),
+        )
+    elif kind == "message.read":
+        conn.execute(
+            "UPDATE messages SET read_at = ? WHERE id = ? AND read_at IS NULL",
+            ((envelope.get("record") or {}).get("read_at") or envelope.get("ts"), target["id"]),
+        )
+    response = envelope.get("response")
+    request = envelope.get("request")
+    if request and response is not None:
+        conn.execute(
+            "INSERT OR REPLACE INTO idempotency(key, body_hash, seq, status_code, response, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                request["key"],
+                request["hash"],
+                envelope["seq"],
+                response["status"],
+                _dump(response["body"]),
+                envelope.get("ts"),
+            ),
+        )
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('applied_seq', ?)", (str(envelope["seq"]),))
+    return touched
+
+
+def applied_seq(conn: sqlite3.Connection) -> int:
+    """The last journal seq applied to this database (0 for a fresh one)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'applied_seq'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _latest_writes(conn: sqlite3.Connection, target_key: str) -> dict[str, sqlite3.Row]:
+    rows = conn.execute("SELECT * FROM local_writes WHERE target_key = ? ORDER BY seq", (target_key,)).fetchall()
+    return {row["field"]: row for row in rows}
+
+
+def _resolve(file_value: Any, write: sqlite3.Row) -> tuple[Any, str, str]:
+    """(effective value, source, state) for one field given the file's value and the latest write."""
+    local = json.loads(write["value"])
+    observed_file = json.loads(write["observed_file"])
+    if file_value == observed_file:
+        if local == file_value:
+            return file_value, "file", "reconciled"
+        return local, "local", "pending"
+    if file_value == local:
+        return file_value, "file", "reconciled"
+    return file_value, "file", "conflict"
+
+
+def refresh_targets(conn: sqlite3.Connection, target_keys: Iterable[str]) -> None:
+    """Recompute effective values (and write states) for the given overlay targets."""
+    for target_key in sorted(set(target_keys)):
+        kind, repo, ident = target_key.split(":", 2)
+        writes = _latest_writes(conn, target_key)
+        if kind == "task":
+            _refresh_task(conn, target_key, repo, ident, writes)
+        else:
+            _refresh_workplan(conn, target_key, repo, ident, writes)
+
+
+def _set_state(conn: sqlite3.Connection, write: sqlite3.Row, state: str) -> None:
+    if write["state"] != state:
+        conn.execute(
+            "UPDATE local_writes SET state = ? WHERE seq = ? AND target_key = ? AND field = ?",
+            (state, write["seq"], write["target_key"], write["field"]),
+        )
+
+
+def _refresh_task(
+    conn: sqlite3.Connection, target_key: str, repo: str, task_id: str, writes: Mapping[str, sqlite3.Row]
+) -> None:
+    rows = conn.execute(
+        "SELECT key, file_status, file_needs_human, file_intervention_note, file_blocking_reason"
+        " FROM tasks WHERE repo = ? AND id = ?",
+        (repo, task_id),
+    ).fetchall()
+    for row in rows:
+        file_values = {
+            "status": row["file_status"],
+            "needs_human": bool(row["file_needs_human"]),
+            "intervention_note": row["file_intervention_note"],
+            "blocking_reason": row["file_blocking_reason"],
+        }
+        effective = dict(file_values)
+        status_source = "file"
+        for name, write in writes.items():
+            value, source, state = _resolve(file_values[name], write)
+            effective[name] = value
+            _set_state(conn, write, state)
+            if name == "status":
+                status_source = source
+        conn.execute(
+            "UPDATE tasks SET status = ?, status_source = ?, needs_human = ?, intervention_note = ?,"
+            " blocking_reason = ? WHERE key = ?",
+            (
+                effective["status"],
+                status_source,
+                int(bool(effective["needs_human"])),
+                effective["intervention_note"],
+                effective["blocking_reason"],
+                row["key"],
+            ),
+        )
+
+
+def _refresh_workplan(
+    conn: sqlite3.Connection, target_key: str, repo: str, workplan_id: str, writes: Mapping[str, sqlite3.Row]
+) -> None:
+    write = writes.get("status")
+    rows = conn.execute(
+        "SELECT key, file_status FROM workplans WHERE repo = ? AND id = ?", (repo, workplan_id)
+    ).fetchall()
+    for row in rows:
+        status, source = row["file_status"], "file"
+        if write is not None:
+            status, source, state = _resolve(row["file_status"], write)
+            _set_state(conn, write, state)
+        conn.execute("UPDATE workplans SET status = ?, status_source = ? WHERE key = ?", (status, source, row["key"]))
+
+
+def targets_for_workplans(conn: sqlite3.Connection, workplan_keys: Iterable[str]) -> set[str]:
+    """Overlay targets whose file rows live in the given workplan files (after a re-parse)."""
+    keys = sorted(set(workplan_keys))
+    if not keys:
+        return set()
+    targets: set[str] = set()
+    wanted_tasks = set()
+    wanted_workplans = set()
+    for wp_key in keys:
+        repo = wp_key.split(":", 1)[0]
+        for row in conn.execute("SELECT id FROM tasks WHERE workplan_key = ?", (wp_key,)):
+            wanted_tasks.add(task_target(repo, row[0]))
+        for row in conn.execute("SELECT id FROM workplans WHERE key = ?", (wp_key,)):
+            wanted_workplans.add(workplan_target(repo, row[0]))
+    existing = {row[0] for row in conn.execute("SELECT DISTINCT target_key FROM local_writes")}
+    targets |= (wanted_tasks | wanted_workplans) & existing
+    # A file that vanished or lost a task: its targets still have writes; refresh them all cheaply.
+    return targets
+
+
+def all_targets(conn: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT DISTINCT target_key FROM local_writes")}

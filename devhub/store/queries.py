@@ -1,0 +1,296 @@
+"""Read-only queries over workplans and tasks; every adapter (REST, MCP, CLI, dashboard) calls these.
+
+Each function returns plain JSON-ready dicts: the shapes the REST API serves.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from devhub.errors import Ambiguous, NotFound
+from devhub.model import READY_WORKPLAN_STATUSES, SETTLED_TASK_STATUSES
+from devhub.store.reader import Reader
+
+_READY_WP = ", ".join(f"'{s}'" for s in sorted(READY_WORKPLAN_STATUSES))
+_SETTLED = ", ".join(f"'{s}'" for s in sorted(SETTLED_TASK_STATUSES))
+
+# A dependency that cannot be found counts as unsettled: readiness is never guessed.
+READY_SQL = f"""(t.status = 'todo' AND w.status IN ({_READY_WP}) AND NOT EXISTS (
+    SELECT 1 FROM task_deps d WHERE d.task_key = t.key AND NOT EXISTS (
+        SELECT 1 FROM tasks t2 WHERE t2.id = d.depends_on AND t2.status IN ({_SETTLED}))))"""
+
+PRIORITY_ORDER_SQL = (
+    "CASE t.priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END"
+)
+
+TASK_COLUMNS = f"""t.key, t.id, t.repo, t.path, t.workplan_id, t.title, t.line, t.position, t.status,
+    t.status_source, t.file_status, t.status_raw, t.priority, t.state_hub_task_id, t.assignee, t.depends_on,
+    t.needs_human, t.intervention_note, t.blocking_reason, t.extra, w.status AS workplan_status,
+    {READY_SQL} AS ready"""
+
+WORKPLAN_COLUMNS = """w.key, w.id, w.repo, w.path, w.archived, w.type, w.title, w.domain, w.owner, w.topic_slug,
+    w.status, w.status_source, w.file_status, w.status_raw, w.planning_priority, w.planning_order, w.created,
+    w.updated, w.finished, w.state_hub_workstream_id, w.extra,
+    (SELECT COUNT(*) FROM tasks c WHERE c.workplan_key = w.key) AS tasks_total,
+    (SELECT COUNT(*) FROM tasks c WHERE c.workplan_key = w.key AND c.status = 'done') AS tasks_done"""
+
+
+def task_dict(row: sqlite3.Row, *, with_body: bool = False) -> dict[str, Any]:
+    """One task row as the API shape."""
+    task: dict[str, Any] = {
+        "id": row["id"],
+        "state_hub_task_id": row["state_hub_task_id"],
+        "workplan_id": row["workplan_id"],
+        "repo": row["repo"],
+        "title": row["title"],
+        "status": row["status"],
+        "status_source": row["status_source"],
+        "file_status": row["file_status"],
+        "status_raw": row["status_raw"],
+        "priority": row["priority"],
+        "assignee": row["assignee"],
+        "depends_on": json.loads(row["depends_on"] or "[]"),
+        "needs_human": bool(row["needs_human"]),
+        "intervention_note": row["intervention_note"],
+        "blocking_reason": row["blocking_reason"],
+        "ready": bool(row["ready"]),
+        "path": row["path"],
+        "line": row["line"],
+        "extra": json.loads(row["extra"] or "{}"),
+    }
+    if with_body:
+        task["body"] = row["body"]
+    return task
+
+
+def workplan_dict(row: sqlite3.Row) -> dict[str, Any]:
+    """One workplan row as the API shape (without its tasks)."""
+    return {
+        "id": row["id"],
+        "state_hub_workstream_id": row["state_hub_workstream_id"],
+        "title": row["title"],
+        "type": row["type"],
+        "domain": row["domain"],
+        "repo": row["repo"],
+        "owner": row["owner"],
+        "topic_slug": row["topic_slug"],
+        "status": row["status"],
+        "status_source": row["status_source"],
+        "file_status": row["file_status"],
+        "status_raw": row["status_raw"],
+        "planning_priority": row["planning_priority"],
+        "planning_order": row["planning_order"],
+        "created": row["created"],
+        "updated": row["updated"],
+        "finished": row["finished"],
+        "path": row["path"],
+        "archived": bool(row["archived"]),
+        "tasks_total": row["tasks_total"],
+        "tasks_done": row["tasks_done"],
+        "extra": json.loads(row["extra"] or "{}"),
+    }
+
+
+def _choose(rows: list[sqlite3.Row], kind: str, ident: str, repo: str | None) -> sqlite3.Row:
+    if repo is not None:
+        rows = [row for row in rows if row["repo"] == repo]
+    if not rows:
+        where = f" in repo {repo!r}" if repo else ""
+        raise NotFound(f"no {kind} with id {ident!r}{where}")
+    if len(rows) > 1:
+        raise Ambiguous(
+            f"{kind} id {ident!r} exists in {len(rows)} repos; add ?repo= to choose",
+            [{"repo": row["repo"], "path": row["path"], "id": row["id"]} for row in rows],
+        )
+    return rows[0]
+
+
+async def resolve_workplan_row(reader: Reader, ident: str, repo: str | None = None) -> sqlite3.Row:
+    """The workplan for a file id or State Hub UUID; NotFound, or Ambiguous across repos."""
+    rows = await reader.all(
+        f"SELECT {WORKPLAN_COLUMNS}, w.body FROM workplans w WHERE w.id = ? OR w.state_hub_workstream_id = ?"
+        " ORDER BY w.repo, w.path",
+        (ident, ident.lower()),
+    )
+    return _choose(rows, "workplan", ident, repo)
+
+
+async def resolve_task_row(reader: Reader, ident: str, repo: str | None = None) -> sqlite3.Row:
+    """The task for a file id or State Hub UUID; NotFound, or Ambiguous across repos."""
+    rows = await reader.all(
+        f"SELECT {TASK_COLUMNS}, t.body, t.file_needs_human, t.file_intervention_note, t.file_blocking_reason"
+        " FROM tasks t JOIN workplans w ON w.key = t.workplan_key"
+        " WHERE t.id = ? OR t.state_hub_task_id = ? ORDER BY t.repo, t.path",
+        (ident, ident.lower()),
+    )
+    return _choose(rows, "task", ident, repo)
+
+
+async def list_workplans(
+    reader: Reader,
+    *,
+    status: str | None = None,
+    domain: str | None = None,
+    repo: str | None = None,
+    topic_slug: str | None = None,
+    q: str | None = None,
+) -> list[dict[str, Any]]:
+    """Workplans matching every given filter, by planning order then id."""
+    where, params = [], []
+    for column, value in (("status", status), ("domain", domain), ("repo", repo), ("topic_slug", topic_slug)):
+        if value is not None:
+            where.append(f"w.{column} = ?")
+            params.append(value)
+    if q:
+        where.append("w.rowid IN (SELECT rowid FROM workplans_fts WHERE workplans_fts MATCH ?)")
+        params.append(fts_query(q))
+    sql = f"SELECT {WORKPLAN_COLUMNS} FROM workplans w"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY w.planning_order IS NULL, w.planning_order, w.id, w.repo"
+    return [workplan_dict(row) for row in await reader.all(sql, params)]
+
+
+async def workplan_index(reader: Reader) -> list[dict[str, Any]]:
+    """A compact index of every workplan (id, title, status, repo, counts)."""
+    rows = await reader.all(f"SELECT {WORKPLAN_COLUMNS} FROM workplans w ORDER BY w.id, w.repo")
+    return [
+        {
+            "id": row["id"],
+            "title": row["title"],
+            "status": row["status"],
+            "repo": row["repo"],
+            "domain": row["domain"],
+            "path": row["path"],
+            "state_hub_workstream_id": row["state_hub_workstream_id"],
+            "tasks_total": row["tasks_total"],
+            "tasks_done": row["tasks_done"],
+        }
+        for row in rows
+    ]
+
+
+async def get_workplan(reader: Reader, ident: str, repo: str | None = None) -> dict[str, Any]:
+    """One workplan with its tasks (file order) and its references in and out."""
+    row = await resolve_workplan_row(reader, ident, repo)
+    workplan = workplan_dict(row)
+    workplan["body"] = row["body"]
+    tasks = await reader.all(
+        f"SELECT {TASK_COLUMNS}, t.body FROM tasks t JOIN workplans w ON w.key = t.workplan_key"
+        " WHERE t.workplan_key = ? ORDER BY t.position",
+        (row["key"],),
+    )
+    workplan["tasks"] = [task_dict(task, with_body=True) for task in tasks]
+    refs = await reader.all(
+        "SELECT source_id, target_id, kind, line FROM refs WHERE repo = ? AND path = ? ORDER BY line, target_id",
+        (row["repo"], row["path"]),
+    )
+    workplan["references"] = [dict(ref) for ref in refs]
+    incoming = await reader.all(
+        "SELECT DISTINCT r.repo, r.path, r.source_id, r.kind FROM refs r"
+        " WHERE (r.target_id = ? OR r.target_id LIKE ?) AND NOT (r.repo = ? AND r.path = ?)"
+        " ORDER BY r.repo, r.path, r.source_id",
+        (row["id"], row["id"] + "-%", row["repo"], row["path"]),
+    )
+    workplan["referenced_by"] = [dict(ref) for ref in incoming]
+    return workplan
+
+
+async def workplan_markdown(reader: Reader, ident: str, repo: str | None = None) -> tuple[str, str]:
+    """(repo-root path, repo-relative path) of a workplan's file, for serving its markdown."""
+    row = await resolve_workplan_row(reader, ident, repo)
+    repo_row = await reader.one("SELECT path FROM repos WHERE slug = ?", (row["repo"],))
+    if repo_row is None:
+        raise NotFound(f"repo {row['repo']!r} of workplan {ident!r} is not registered")
+    return repo_row["path"], row["path"]
+
+
+async def list_tasks(
+    reader: Reader,
+    *,
+    status: str | None = None,
+    workplan_id: str | None = None,
+    repo: str | None = None,
+    needs_human: bool | None = None,
+    ready: bool | None = None,
+    priority: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Tasks matching every given filter; ready tasks come by priority, the rest in file order."""
+    where, params = [], []
+    if status is not None:
+        where.append("t.status = ?")
+        params.append(status)
+    if workplan_id is not None:
+        where.append("(t.workplan_id = ? OR w.state_hub_workstream_id = ?)")
+        params.extend([workplan_id, workplan_id.lower()])
+    if repo is not None:
+        where.append("t.repo = ?")
+        params.append(repo)
+    if priority is not None:
+        where.append("t.priority = ?")
+        params.append(priority)
+    if needs_human is not None:
+        where.append("t.needs_human = ?")
+        params.append(int(needs_human))
+    if ready is not None:
+        where.append(READY_SQL if ready else f"NOT {READY_SQL}")
+    sql = f"SELECT {TASK_COLUMNS} FROM tasks t JOIN workplans w ON w.key = t.workplan_key"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    order = f"{PRIORITY_ORDER_SQL}, " if ready else ""
+    sql += f" ORDER BY {order}t.workplan_id, t.repo, t.position"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [task_dict(row) for row in await reader.all(sql, params)]
+
+
+async def get_task(reader: Reader, ident: str, repo: str | None = None) -> dict[str, Any]:
+    """One task with its body, where each value came from, its local write history and conflicts."""
+    row = await resolve_task_row(reader, ident, repo)
+    task = task_dict(row, with_body=True)
+    target = f"task:{row['repo']}:{row['id']}"
+    writes = await reader.all(
+        "SELECT seq, field, value, observed_file, observed, agent, session_id, note, ts, state"
+        " FROM local_writes WHERE target_key = ? ORDER BY seq",
+        (target,),
+    )
+    history = [
+        {
+            "seq": w["seq"],
+            "field": w["field"],
+            "value": json.loads(w["value"]),
+            "file_value_then": json.loads(w["observed_file"]),
+            "previous": json.loads(w["observed"]),
+            "agent": w["agent"],
+            "session_id": w["session_id"],
+            "note": w["note"],
+            "ts": w["ts"],
+            "state": w["state"],
+        }
+        for w in writes
+    ]
+    latest: dict[str, dict[str, Any]] = {}
+    for entry in history:
+        latest[entry["field"]] = entry
+    task["sources"] = {
+        name: ("local" if name in latest and latest[name]["state"] == "pending" else "file")
+        for name in ("status", "needs_human", "intervention_note", "blocking_reason")
+    }
+    task["pending_local"] = {name: e["value"] for name, e in latest.items() if e["state"] == "pending"}
+    task["conflicts"] = [
+        {"field": name, "local": e["value"], "file": task[name] if name != "needs_human" else task["needs_human"]}
+        for name, e in latest.items()
+        if e["state"] == "conflict"
+    ]
+    task["history"] = history
+    return task
+
+
+def fts_query(text: str) -> str:
+    """A safe FTS5 query from free text: each word a prefix-matched quoted term, all required."""
+    words = [w for w in "".join(c if c.isalnum() else " " for c in text).split() if w]
+    return " ".join(f'"{w}"*' for w in words) or '""'

@@ -1,0 +1,239 @@
+"""The read model's schema, created through sqlite-utils; bump SCHEMA_VERSION on any change.
+
+A database with another version is not migrated: it is rebuilt from files and the
+journal (files are the truth, the database is derived).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 3
+
+# Columns per table, in a fixed order (the order is part of the byte-for-byte dump).
+TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
+    "meta": ({"key": str, "value": str}, "key"),
+    "repos": (
+        {
+            "slug": str,
+            "path": str,
+            "remote": str,
+            "branch": str,
+            "head": str,
+            "dirty": int,
+            "is_git": int,
+            "has_workplans": int,
+        },
+        "slug",
+    ),
+    # The fingerprint cache (ADR-003): a file whose size and mtime are unchanged is not re-read.
+    "files": (
+        {"key": str, "repo": str, "path": str, "size": int, "mtime_ns": int, "sha256": str, "workplan_key": str},
+        "key",
+    ),
+    "workplans": (
+        {
+            "key": str,
+            "id": str,
+            "repo": str,
+            "path": str,
+            "archived": int,
+            "type": str,
+            "title": str,
+            "domain": str,
+            "repo_field": str,
+            "owner": str,
+            "topic_slug": str,
+            "file_status": str,
+            "status_raw": str,
+            "status_line": int,
+            "status": str,
+            "status_source": str,
+            "planning_priority": str,
+            "planning_order": int,
+            "created": str,
+            "updated": str,
+            "finished": str,
+            "state_hub_workstream_id": str,
+            "extra": str,
+            "body": str,
+        },
+        "key",
+    ),
+    "tasks": (
+        {
+            "key": str,
+            "id": str,
+            "repo": str,
+            "path": str,
+            "workplan_key": str,
+            "workplan_id": str,
+            "title": str,
+            "line": int,
+            "position": int,
+            "file_status": str,
+            "status_raw": str,
+            "status_line": int,
+            "priority": str,
+            "state_hub_task_id": str,
+            "assignee": str,
+            "depends_on": str,
+            "file_needs_human": int,
+            "file_intervention_note": str,
+            "file_blocking_reason": str,
+            # Effective values: the file with the journal's local writes on top (the overlay).
+            "status": str,
+            "status_source": str,
+            "needs_human": int,
+            "intervention_note": str,
+            "blocking_reason": str,
+            "body": str,
+            "extra": str,
+        },
+        "key",
+    ),
+    "task_deps": ({"task_key": str, "depends_on": str}, ("task_key", "depends_on")),
+    "refs": (
+        {"repo": str, "path": str, "source_id": str, "target_id": str, "kind": str, "line": int},
+        ("repo", "path", "source_id", "target_id", "kind"),
+    ),
+    "problems": (
+        {"repo": str, "path": str, "line": int, "severity": str, "code": str, "message": str},
+        ("repo", "path", "line", "code", "message"),
+    ),
+    # Every local write to a task or workplan field, in journal order (the status history).
+    "local_writes": (
+        {
+            "seq": int,
+            "target": str,
+            "target_key": str,
+            "field": str,
+            "value": str,
+            "observed_file": str,
+            "observed": str,
+            "agent": str,
+            "session_id": str,
+            "note": str,
+            "ts": str,
+            "state": str,
+        },
+        ("seq", "target_key", "field"),
+    ),
+    "progress": (
+        {
+            "id": str,
+            "seq": int,
+            "event_type": str,
+            "summary": str,
+            "author": str,
+            "workplan_id": str,
+            "task_id": str,
+            "session_id": str,
+            "detail": str,
+            "created_at": str,
+        },
+        "id",
+    ),
+    "messages": (
+        {
+            "id": str,
+            "seq": int,
+            "from_agent": str,
+            "to_agent": str,
+            "subject": str,
+            "body": str,
+            "thread_id": str,
+            "created_at": str,
+            "read_at": str,
+        },
+        "id",
+    ),
+    # Idempotency-Key -> the original answer; derived from the journal like everything else.
+    "idempotency": (
+        {"key": str, "body_hash": str, "seq": int, "status_code": int, "response": str, "created_at": str},
+        "key",
+    ),
+}
+
+INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("workplans", ("id",)),
+    ("workplans", ("state_hub_workstream_id",)),
+    ("workplans", ("repo",)),
+    ("tasks", ("id",)),
+    ("tasks", ("state_hub_task_id",)),
+    ("tasks", ("workplan_key", "position")),
+    ("tasks", ("status", "priority")),
+    ("tasks", ("repo",)),
+    ("files", ("repo", "path")),
+    ("refs", ("target_id",)),
+    ("problems", ("repo", "path")),
+    ("local_writes", ("target_key", "field", "seq")),
+    ("progress", ("created_at",)),
+    ("progress", ("task_id",)),
+    ("messages", ("to_agent",)),
+)
+
+FTS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "workplans": ("title", "body"),
+    "tasks": ("title", "body"),
+    "progress": ("summary",),
+}
+
+
+def connect(path: Path | str, *, read_only: bool = False) -> sqlite3.Connection:
+    """A connection tuned for the read model (WAL; durability comes from the journal, not SQLite)."""
+    if read_only:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL never corrupts; a lost last transaction is re-applied from the journal.
+        conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA cache_size=-16000")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def stored_version(conn: sqlite3.Connection) -> int | None:
+    """The schema version recorded in the database, or None when it has none."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    return int(row[0]) if row else None
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Create every table, index and FTS5 index on an empty database."""
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
+    for name, (columns, pk) in TABLES.items():
+        db[name].create(columns, pk=pk, not_null=None, if_not_exists=True)  # type: ignore[union-attr]
+    for table, cols in INDEXES:
+        db[table].create_index(cols, if_not_exists=True)  # type: ignore[union-attr]
+    for table, cols in FTS_COLUMNS.items():
+        db[table].enable_fts(cols, fts_version="FTS5", create_triggers=True, tokenize="porter")  # type: ignore[union-attr]
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+
+def open_database(path: Path) -> sqlite3.Connection:
+    """Open (or create) the read model; a missing, corrupt or other-version file is started afresh."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = connect(path)
+        if stored_version(conn) == SCHEMA_VERSION:
+            return conn
+    except sqlite3.DatabaseError:
+        pass
+    if conn is not None:
+        conn.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    conn = connect(path)
+    create_schema(conn)
+    return conn
