@@ -272,7 +272,7 @@ def _probe_check(spec: AcceptSpec, counter: _ProbeCounter) -> CheckResult:
         )
         if not holds:
             notes.append(f"worst gap from {bounds['from']} ({from_label})")
-            notes.append(f"             to {bounds['to']} ({to_label})")
+            notes.append(f"            to {bounds['to']} ({to_label})")
     if tolerance.min_ok_ratio is not None:
         ratio = ok / count if count else None
         holds = ratio is not None and ratio >= tolerance.min_ok_ratio

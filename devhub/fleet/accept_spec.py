@@ -132,6 +132,7 @@ class _Collector:
 
     def __init__(self, lines: Mapping[str, int]) -> None:
         self.problems: list[tuple[str, str, int | None]] = []
+        self.names: list[tuple[str, str]] = []  # (place, name) of every named check, valid or not
         self._lines = lines
 
     def add(self, place: str, reason: str) -> None:
@@ -220,9 +221,7 @@ def validate_spec(data: object, source: str = "<spec>", lines: Mapping[str, int]
     if not preconditions and not probes and not problems.problems:
         problems.add("probes", "the spec has no preconditions and no probes: nothing to accept")
     seen: dict[str, str] = {}
-    for place, name in [(f"preconditions[{i}].name", p.name) for i, p in enumerate(preconditions)] + [
-        (f"probes[{i}].name", p.name) for i, p in enumerate(probes)
-    ]:
+    for place, name in problems.names:
         if name in seen:
             problems.add(place, f"duplicate name {name!r} (also at {seen[name]})")
         seen.setdefault(name, place)
@@ -278,6 +277,7 @@ def _name(raw: Mapping[Any, Any], place: str, problems: _Collector) -> str:
     if not isinstance(name, str) or not name.strip():
         problems.add(f"{place}.name", "required: a non-empty text naming the check")
         return f"<{place}>"
+    problems.names.append((f"{place}.name", name.strip()))
     return name.strip()
 
 
