@@ -227,7 +227,8 @@ def validate_spec(data: object, source: str = "<spec>", lines: Mapping[str, int]
         seen.setdefault(name, place)
 
     if problems.problems or start is None or end is None:
-        raise SpecProblems(source, problems.problems)
+        # In file order, so the list reads top to bottom like the spec itself.
+        raise SpecProblems(source, sorted(problems.problems, key=lambda problem: problem[2] or 0))
     return AcceptSpec(
         title=title,
         source=source,

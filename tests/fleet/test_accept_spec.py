@@ -123,7 +123,6 @@ def test_every_problem_is_collected_and_named(tmp_path: Path) -> None:
         "window.min_duration",
         "preconditions[0].absent",
         "preconditions[1].name",
-        "probes[4]",
         "probes[0].match.ts",
         "probes[0].match.colour",
         "probes[0].tolerance.min_count",
@@ -131,11 +130,13 @@ def test_every_problem_is_collected_and_named(tmp_path: Path) -> None:
         "probes[1].tolerance.maximum",
         "probes[1].tolerance.max_gap",
         "probes[1].tolerance.min_ok_ratio",
-        "probes[2].extra",
         "probes[2].tolerance.max_count",
-        "probes[3].tolerance.min_count",
+        "probes[2].extra",
         "probes[3].name",
+        "probes[3].tolerance.min_count",
+        "probes[4]",
     ]
+    assert caught.value.lines == sorted(caught.value.lines)  # reported in file order
     reasons = dict(caught.value.problems)
     assert "no timezone" in reasons["window.start"]
     assert "time is the window's job" in reasons["probes[0].match.ts"]
