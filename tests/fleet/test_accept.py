@@ -342,3 +342,13 @@ def test_streaming_keeps_memory_far_below_the_evidence_size(tmp_path: Path) -> N
     assert reader.stats.in_window == 60_000
     assert {c.name: c.observed.get("count") for c in report.checks}["hub API served"] == 20_000
     assert peak < size / 20, f"peak {peak} bytes for a {size}-byte file"
+
+
+def test_importing_the_command_stays_light() -> None:
+    """`devhub --help` may import accept_cli: it must not pull in yaml, httpx or rich."""
+    import subprocess
+    import sys
+
+    code = "import sys, devhub.fleet.accept_cli; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert not {"yaml", "httpx", "rich", "litestar"} & set(json.loads(loaded.stdout.replace("'", '"')))
