@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from devhub.workplans._text import NULL_WORDS, resolve_plain, yaml_error_line, yaml_error_reason
+from devhub.workplans._text import NULL_WORDS, resolve_plain, yaml_problem
 
 KEY_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*$")
 _TOP_KEY = re.compile(r"^([ \t]*)([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:")
@@ -97,7 +97,8 @@ def _read_yaml(lines: list[str], start: int, end: int) -> Block:
     try:
         loaded = yaml.load(text, Loader=yaml.CSafeLoader)
     except Exception as exc:  # any YAML failure (or a recursion blow-up) is a problem, not a crash
-        return Block({}, {}, yaml_error_reason(exc), yaml_error_line(exc, text, start + 1, max(end, start + 1)))
+        line, reason = yaml_problem(exc, text, start + 1, max(end, start + 1))
+        return Block({}, {}, reason, line)
     if not isinstance(loaded, dict):
         return Block({}, {})
     values = {key if isinstance(key, str) else str(key): value for key, value in loaded.items()}

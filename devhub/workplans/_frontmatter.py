@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,7 @@ from devhub.model import PRIORITIES, canonical_workplan_status
 from devhub.workplans._blocks import top_key_lines
 from devhub.workplans._ids import WORKPLAN_ID, filename_workplan_id
 from devhub.workplans._problems import ProblemSink
-from devhub.workplans._text import json_safe, scalar_text, yaml_error_line, yaml_error_reason
+from devhub.workplans._text import json_safe, scalar_text, yaml_problem
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TEXT_FIELDS = ("type", "title", "domain", "owner", "topic_slug", "state_hub_workstream_id")
@@ -53,8 +54,8 @@ def _load(lines: list[str], sink: ProblemSink) -> tuple[dict[str, Any] | None, d
     try:
         loaded = yaml.load(text, Loader=yaml.CSafeLoader)
     except Exception as exc:  # any YAML failure (even a recursion blow-up) is a problem, not a crash
-        line = yaml_error_line(exc, text, 2, max(close, 2))
-        sink.add("yaml-error", line, f"frontmatter is not valid YAML: {yaml_error_reason(exc)}")
+        line, reason = yaml_problem(exc, text, 2, max(close, 2))
+        sink.add("yaml-error", line, f"frontmatter is not valid YAML: {reason}")
         return None, {}, close + 1
     if loaded is None:
         loaded = {}
@@ -77,8 +78,12 @@ def _fill_fields(result: Frontmatter, mapping: dict[str, Any], key_lines: dict[s
             return None
 
     fields = result.fields
-    for key in (*_TEXT_FIELDS, *_DATE_FIELDS):
+    for key in _TEXT_FIELDS:
         fields[key] = text(key) or None
+    for key in _DATE_FIELDS:
+        value = mapping.get(key)
+        # A timestamp in a date field keeps its day: these fields are dates by the convention.
+        fields[key] = value.date().isoformat() if isinstance(value, dt.datetime) else text(key) or None
     repo_key = "repo" if "repo" in mapping or "repo_slug" not in mapping else "repo_slug"
     fields["repo"] = text(repo_key) or None
     _check_type(fields["type"], "type" in mapping, line_of("type"), sink)

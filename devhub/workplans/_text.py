@@ -34,25 +34,31 @@ def decode_lines(data: bytes, sink: ProblemSink) -> list[str]:
     return text.split("\n")
 
 
-def yaml_error_line(exc: BaseException, text: str, first_line: int, last_line: int) -> int:
-    """The file line of a YAML error in `text`, which starts at file line `first_line`, clamped."""
-    offset = 0
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    if mark is not None:
-        offset = mark.line
+def yaml_problem(exc: BaseException, text: str, first_line: int, last_line: int) -> tuple[int, str]:
+    """(file line, reason) for a YAML error in `text`, which starts at file line `first_line`."""
+
+    def file_line(offset: int) -> int:
+        return min(max(first_line + offset, first_line), max(last_line, first_line))
+
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    if problem_mark is not None:
+        line = file_line(problem_mark.line)
+    elif context_mark is not None:
+        line = file_line(context_mark.line)
     elif isinstance(exc, yaml.reader.ReaderError):
-        offset = text.count("\n", 0, max(exc.position, 0))  # a reader error has a position, not a mark
-    line = first_line + max(offset, 0)
-    return min(max(line, first_line), max(last_line, first_line))
-
-
-def yaml_error_reason(exc: BaseException) -> str:
-    """One line saying what YAML disliked, without the multi-line mark excerpt."""
+        line = file_line(text.count("\n", 0, max(exc.position, 0)))  # a position, not a mark
+    else:
+        line = first_line
     problem = getattr(exc, "problem", None)
     context = getattr(exc, "context", None)
     if problem:
-        return f"{context}, {problem}" if context else str(problem)
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = f"{context}, {problem}" if context else str(problem)
+    else:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if problem_mark is not None and context_mark is not None and file_line(context_mark.line) != line:
+        reason += f" (it starts at line {file_line(context_mark.line)})"
+    return line, reason
 
 
 def json_safe(value: Any) -> Any:
