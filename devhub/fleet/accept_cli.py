@@ -65,6 +65,7 @@ def render(report: AcceptReport) -> None:
     console.print(
         f"window {iso_z(spec.start)} → {iso_z(spec.end)} ({format_duration(spec.duration)})",
         f" spec {spec.source}",
+        markup=False,
     )
     table = Table(show_lines=True)
     table.add_column("check")
@@ -82,7 +83,7 @@ def render(report: AcceptReport) -> None:
                 detail.append(" FAIL", style="bold red")
         for note in check.notes:
             detail.append(f"\n  {note}", style="dim" if check.holds else "yellow")
-        table.add_row(label, verdict, detail)
+        table.add_row(Text(label), verdict, detail)
     console.print(table)
 
     stats = report.stats

@@ -352,3 +352,13 @@ def test_importing_the_command_stays_light() -> None:
     code = "import sys, devhub.fleet.accept_cli; print(sorted({m.split('.')[0] for m in sys.modules}))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert not {"yaml", "httpx", "rich", "litestar"} & set(json.loads(loaded.stdout.replace("'", '"')))
+
+
+def test_a_corrupt_gzip_file_is_unusable_evidence(tmp_path: Path) -> None:
+    broken = tmp_path / "rotated.jsonl.gz"
+    broken.write_bytes(b"not gzip at all")
+    code, _, err = run(
+        "--spec", str(T10), "--evidence", str(FIXTURES / "evidence-pass.jsonl"), "--evidence", str(broken)
+    )
+    assert code == 2
+    assert f"{broken}:1: cannot read further: Not a gzipped file" in err
