@@ -1,0 +1,176 @@
+"""Opening a journal directory: scan every segment, cut a torn tail, quarantine corrupt middle lines.
+
+Never refuses to start because of bad content: every bad byte is saved in
+quarantine.jsonl (fsynced) before it is removed from a segment, so nothing is
+silently dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from relay.codec import BadLine, decode_line, encode_line, iso_ms, now_ms
+from relay.fslayer import FileLayer
+from relay.reports import OpenReport
+from relay.scan import SEGMENT_NAME, BadSpan, cut_partial_line, iter_lines, scan_segment
+
+QUARANTINE_NAME = "quarantine.jsonl"
+CORRUPT_LINE = "corrupt-line"
+TORN_TAIL = "torn-tail"
+
+
+@dataclass
+class Segment:
+    """The journal's live view of one segment file (mutated only by the writer)."""
+
+    path: Path
+    name_seq: int
+    first_seq: int | None
+    last_seq: int | None
+    bytes: int
+    dir_synced: bool = True
+
+
+@dataclass
+class Recovered:
+    """The state a journal starts from after open."""
+
+    segments: list[Segment]
+    last_seq: int
+    last_id: str | None
+    report: OpenReport
+
+
+def quarantine_entry(kind: str, segment: str, span: BadSpan) -> dict[str, Any]:
+    """The record saved for a removed span: where it was, why, and its raw bytes (base64 and escaped)."""
+    return {
+        "kind": kind,
+        "segment": segment,
+        "offset": span.offset,
+        "length": len(span.raw),
+        "reason": span.reason,
+        "raw_base64": base64.b64encode(span.raw).decode("ascii"),
+        "raw_text": span.raw.decode("utf-8", "backslashreplace"),
+        "quarantined_at": iso_ms(now_ms()),
+    }
+
+
+def read_quarantine(fs: FileLayer, directory: Path) -> list[dict[str, Any]]:
+    """Every readable entry of the quarantine file (a torn last entry is skipped)."""
+    path = directory / QUARANTINE_NAME
+    if not fs.exists(path):
+        return []
+    entries = []
+    for _, line, complete in iter_lines(fs.read(path)):
+        if not complete:
+            continue
+        try:
+            entries.append(decode_line(line))
+        except BadLine:
+            continue
+    return entries
+
+
+def count_corrupt(entries: list[dict[str, Any]]) -> int:
+    """How many quarantine entries are corrupt middle lines (torn tails are not counted)."""
+    return sum(1 for entry in entries if entry.get("kind") == CORRUPT_LINE)
+
+
+def _save_quarantine(fs: FileLayer, directory: Path, entries: list[dict[str, Any]]) -> None:
+    path = directory / QUARANTINE_NAME
+    cut_partial_line(fs, path)
+    created = not fs.exists(path)
+    fs.append(path, b"".join(encode_line(entry) for entry in entries))
+    fs.fsync(path)
+    fs.close(path)
+    if created:
+        fs.fsync_dir(directory)
+
+
+def _rewrite(fs: FileLayer, directory: Path, path: Path, data: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    fs.write_new(temporary, data)
+    fs.fsync(temporary)
+    fs.rename(temporary, path)
+    fs.fsync_dir(directory)
+
+
+def segment_files(fs: FileLayer, directory: Path) -> list[tuple[int, Path]]:
+    """(name seq, path) of every segment file, in seq order."""
+    found = []
+    for name in fs.listdir(directory):
+        match = SEGMENT_NAME.match(name)
+        if match:
+            found.append((int(match.group(1)), directory / name))
+    return sorted(found)
+
+
+def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
+    """Scan and (unless read_only) repair the directory; the journal continues from the result."""
+    if not read_only:
+        for name in fs.listdir(directory):
+            if name.endswith(".tmp"):  # an interrupted rewrite; the original is still in place
+                fs.remove(directory / name)
+    files = segment_files(fs, directory)
+    segments: list[Segment] = []
+    problems: list[str] = []
+    last_seq = 0
+    last_id: str | None = None
+    records = truncated = quarantined = 0
+    for index, (name_seq, path) in enumerate(files):
+        data = fs.read(path)
+        scan = scan_segment(data, last_seq)
+        is_last = index == len(files) - 1
+        middle = [s for s in scan.bad if not (is_last and s.offset >= scan.good_end)]
+        tail = [s for s in scan.bad if is_last and s.offset >= scan.good_end]
+        for span in middle:
+            problems.append(f"{path.name}@{span.offset}: {span.reason} -> quarantined")
+        tail_bytes = len(data) - scan.good_end if tail else 0
+        if tail:
+            problems.append(f"{path.name}@{scan.good_end}: {tail[0].reason} -> cut {tail_bytes} bytes")
+        keep_size = len(data)
+        if (middle or tail) and not read_only:
+            entries = [quarantine_entry(CORRUPT_LINE, path.name, s) for s in middle]
+            if tail:
+                torn = BadSpan(scan.good_end, data[scan.good_end :], tail[0].reason)
+                entries.append(quarantine_entry(TORN_TAIL, path.name, torn))
+            _save_quarantine(fs, directory, entries)
+            if middle:
+                kept = b"".join(data[start:end] for start, end in scan.good_ranges)
+                _rewrite(fs, directory, path, kept)
+                keep_size = len(kept)
+            else:
+                fs.truncate(path, scan.good_end)
+                fs.fsync(path)
+                keep_size = scan.good_end
+        quarantined += len(middle)
+        truncated += tail_bytes
+        records += scan.good
+        if scan.last_seq is not None:
+            last_seq = scan.last_seq
+            last_id = scan.last_id or last_id
+        if not read_only and scan.good == 0:
+            fs.remove(path)  # nothing left in it; the next write starts a fresh segment
+            fs.fsync_dir(directory)
+            continue
+        segments.append(Segment(path, name_seq, scan.first_seq, scan.last_seq, keep_size))
+    if not read_only:
+        # A killed process may have left the newest entries and lines only in the page cache;
+        # make them durable now so nothing readers see here can vanish and have its seq reused.
+        fs.fsync_dir(directory)
+        if segments:
+            fs.fsync(segments[-1].path)
+    quarantine_total = count_corrupt(read_quarantine(fs, directory))
+    report = OpenReport(
+        records=records,
+        last_seq=last_seq,
+        segments=len(segments),
+        truncated_bytes=truncated,
+        quarantined=quarantined,
+        quarantined_total=quarantine_total if not read_only else quarantine_total + quarantined,
+        problems=problems,
+    )
+    return Recovered(segments, last_seq, last_id, report)
