@@ -6,7 +6,8 @@
     ├── NotFound (404)               an unknown workplan, task, message or repo
     ├── Ambiguous (409)              a path id matching several rows; `candidates` lists them
     ├── Conflict (409)               e.g. an Idempotency-Key reused with another body
-    ├── ValidationFailed (422)       a bad body or query value; `fields` names the offenders
+    ├── BadRequest (400)             a malformed request: bad JSON, a bad query value
+    ├── ValidationFailed (422)       a body that parses but breaks a rule; `fields` names the offenders
     ├── PayloadTooLarge (413)        a body over the size limit
     ├── Unauthorized (401)           a missing or wrong bearer token
     ├── Forbidden (403)              a refused Host/Origin (DNS-rebinding protection)
@@ -81,6 +82,16 @@ class Ambiguous(DevhubError):
 class Conflict(DevhubError):
     status = 409
     title = "Conflict"
+
+
+class BadRequest(DevhubError):
+    status = 400
+    title = "Bad request"
+    exit_code = 2
+
+    def __init__(self, detail: str, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail, invalid_params=[{"name": k, "reason": v} for k, v in (fields or {}).items()])
+        self.fields = dict(fields or {})
 
 
 class ValidationFailed(DevhubError):

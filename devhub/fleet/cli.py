@@ -207,14 +207,14 @@ def tunnels_probe(
     ctx: click.Context, register_path: Path | None, names: tuple[str, ...], host: str | None, as_json: bool
 ) -> None:
     """Run each tunnel's health check concurrently; exit 0 when all are up, 1 otherwise."""
-    from devhub.errors import NotFound
+    from devhub.errors import RegisterError
     from devhub.fleet.probe import run_probes
     from devhub.fleet.tunnels import mesh_recommendation
 
     register = _load(ctx, register_path)
     unknown = [name for name in names if name not in register.tunnels]
     if unknown:
-        raise NotFound(f"--tunnel: unknown tunnel {', '.join(repr(n) for n in unknown)}")
+        raise RegisterError("--tunnel", f"unknown tunnel {', '.join(repr(n) for n in unknown)}")
     chosen = [
         t
         for name, t in sorted(register.tunnels.items())

@@ -92,7 +92,7 @@ def to_mermaid(plan: DrainPlan) -> str:
         lines.append("  classDef stateful stroke-width:3px")
         lines.append(f"  class {','.join(stateful)} stateful")
     if plan.done:
-        lines.append("  classDef drained stroke-dasharray:5 5,color:#777")
+        lines.append("  classDef drained stroke-dasharray:4,color:#777")
         lines.append(f"  class {','.join(ids[p.workload.name] for p in plan.done)} drained")
     return "\n".join(lines) + "\n"
 

@@ -126,9 +126,7 @@ def _expand_path(argument: str, problems: list[str]) -> list[Path]:
         return matches
     path = Path(argument)
     if path.is_dir():
-        matches = sorted(
-            p for p in path.rglob("*") if p.is_file() and p.name.endswith((".jsonl", ".jsonl.gz"))
-        )
+        matches = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith((".jsonl", ".jsonl.gz")))
         if not matches:
             problems.append(f"{argument}: the directory holds no *.jsonl or *.jsonl.gz files")
         return matches
@@ -151,9 +149,7 @@ class EvidenceReader:
         lo, hi = self.start.timestamp(), self.end.timestamp()
         stats = self.stats
         for source in self.sources:
-            stream = (
-                self._file_events(source.path) if isinstance(source, FileSource) else self._hub_events(source)
-            )
+            stream = self._file_events(source.path) if isinstance(source, FileSource) else self._hub_events(source)
             for event in stream:
                 if event.ts < lo:
                     stats.before_window += 1
@@ -294,13 +290,9 @@ def read_hub(
             try:
                 response = client.get(endpoint, params=params)
             except httpx.HTTPError as exc:
-                raise EvidenceError(
-                    f"{endpoint}: cannot reach the hub: {exc or type(exc).__name__}"
-                ) from None
+                raise EvidenceError(f"{endpoint}: cannot reach the hub: {exc or type(exc).__name__}") from None
             if response.status_code != 200:
-                raise EvidenceError(
-                    f"{endpoint}?offset={offset}: HTTP {response.status_code}: {response.text[:200]!r}"
-                )
+                raise EvidenceError(f"{endpoint}?offset={offset}: HTTP {response.status_code}: {response.text[:200]!r}")
             try:
                 page = response.json()
             except ValueError:

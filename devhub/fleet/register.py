@@ -221,3 +221,10 @@ def find_register(explicit: Path | None, repo_roots: Iterable[Path]) -> Path:
         f"no fleet register found{looked}: pass --register FILE, or register a repo "
         f"that contains {REGISTER_RELPATH.as_posix()} with `devhub register PATH`",
     )
+
+
+def parse_register_text(text: str, source: Path | None = None) -> Register:
+    """Validate register text that is not (yet) a file; same rules and errors as load_register."""
+    from devhub.fleet._schema import parse_register
+
+    return parse_register(text, source)
