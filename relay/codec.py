@@ -94,7 +94,7 @@ def decode_line(line: bytes) -> dict[str, Any]:
     match = _CRC_SUFFIX.search(line)
     if match is None:
         raise BadLine("no checksum at the end of the line (torn or not a journal line)")
-    prefix = line[: -CRC_SUFFIX_LENGTH]
+    prefix = line[:-CRC_SUFFIX_LENGTH]
     if f"{zlib.crc32(prefix):08x}".encode() != match.group(1):
         raise BadLine("checksum mismatch")
     try:

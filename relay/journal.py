@@ -58,9 +58,7 @@ class _Request:
 class Journal:
     """An append-only, checksummed, segmented journal in one directory, locked to one process."""
 
-    def __init__(
-        self, directory: Path, fs: FileLayer, max_bytes: int, segment_bytes: int, read_only: bool
-    ) -> None:
+    def __init__(self, directory: Path, fs: FileLayer, max_bytes: int, segment_bytes: int, read_only: bool) -> None:
         self.directory = directory
         self._fs = fs
         self._max_bytes = max_bytes
@@ -322,8 +320,7 @@ class Journal:
                     if self._read_only:
                         continue  # reported by open / verify; a snapshot reader must not stop here
                     raise CorruptJournal(
-                        f"{path}@{offset}: {reason} (the line changed after open); "
-                        "reopen the journal to quarantine it",
+                        f"{path}@{offset}: {reason} (the line changed after open); reopen the journal to quarantine it",
                         path.name,
                         offset,
                     )

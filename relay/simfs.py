@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from relay.fslayer import FileLayer, LockHeld
+
+
+class PowerCut(BaseException):
+    """Raised by a mutating call once the budget set by cut_power_after() is spent (not an OSError)."""
 
 
 @dataclass
@@ -39,17 +44,44 @@ class CrashSimFileLayer(FileLayer):
         self._locks: dict[Path, int] = {}
         self._lock_ids = itertools.count(1)
         self._guard = threading.RLock()
+        self.operations = 0  # mutating calls so far (append, write_new, fsync, fsync_dir, truncate, ...)
+        self._power_budget: int | None = None
 
     # -- simulation controls -------------------------------------------------------------
 
-    def crash(self) -> None:
-        """Power loss: every un-fsynced byte and directory entry is gone, every lock released."""
+    def crash(self, torn: random.Random | None = None) -> None:
+        """Power loss: un-fsynced directory entries and bytes are gone, every lock released.
+
+        With `torn`, a random prefix of each file's un-fsynced appended bytes survives,
+        as when the disk wrote back part of the page cache before the power went.
+        """
         with self._guard:
             self._entries = {d: dict(names) for d, names in self._durable_entries.items()}
             for names in self._entries.values():
                 for inode in names.values():
-                    inode.data = bytearray(inode.durable)
+                    pending = bytes(inode.data)
+                    kept = inode.durable
+                    if torn is not None and pending.startswith(kept) and len(pending) > len(kept):
+                        kept = pending[: torn.randint(len(kept), len(pending))]
+                    inode.data = bytearray(kept)
+                    inode.durable = kept
             self._locks.clear()
+
+    def cut_power_after(self, operations: int | None) -> None:
+        """Let `operations` more mutating calls run, then raise PowerCut from the next one (None: never)."""
+        self._power_budget = operations
+
+    def kill_process(self) -> None:
+        """A process death without power loss: locks are released, every written byte stays."""
+        with self._guard:
+            self._locks.clear()
+
+    def _step(self) -> None:
+        self.operations += 1
+        if self._power_budget is not None:
+            if self._power_budget <= 0:
+                raise PowerCut(f"power cut before mutating call {self.operations}")
+            self._power_budget -= 1
 
     def used_bytes(self) -> int:
         """Bytes currently used by all files (the volatile view)."""
@@ -109,6 +141,7 @@ class CrashSimFileLayer(FileLayer):
 
     def append(self, path: Path, data: bytes) -> None:
         with self._guard:
+            self._step()
             names = self._require_dir(path.parent)
             inode = names.get(path.name)
             if inode is None:
@@ -117,6 +150,7 @@ class CrashSimFileLayer(FileLayer):
 
     def write_new(self, path: Path, data: bytes) -> None:
         with self._guard:
+            self._step()
             names = self._require_dir(path.parent)
             inode = names.get(path.name)
             if inode is None:
@@ -126,28 +160,33 @@ class CrashSimFileLayer(FileLayer):
 
     def fsync(self, path: Path) -> None:
         with self._guard:
+            self._step()
             inode = self._inode(path)
             inode.durable = bytes(inode.data)
             self.fsync_calls += 1
 
     def fsync_dir(self, path: Path) -> None:
         with self._guard:
+            self._step()
             self._durable_entries[path] = dict(self._require_dir(path))
             self.fsync_dir_calls += 1
 
     def truncate(self, path: Path, size: int) -> None:
         with self._guard:
+            self._step()
             inode = self._inode(path)
             del inode.data[size:]
 
     def rename(self, source: Path, target: Path) -> None:
         with self._guard:
+            self._step()
             inode = self._inode(source)
             del self._entries[source.parent][source.name]
             self._require_dir(target.parent)[target.name] = inode
 
     def remove(self, path: Path) -> None:
         with self._guard:
+            self._step()
             self._inode(path)
             del self._entries[path.parent][path.name]
 
