@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from devhub.fleet.accept_cli import accept
 from devhub.fleet.register import Register
 
 REGISTER_OPTION = click.option(
@@ -248,3 +249,7 @@ def tunnels_probe(
         )
         _recommend(register, err=False)
     sys.exit(code)
+
+
+# `accept` lives in its own module (another helper's capability); one `fleet` group serves both.
+fleet.add_command(accept)
