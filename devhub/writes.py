@@ -200,6 +200,7 @@ class Writes:
             task = queries.task_dict(row) | {k: v for k, v in change.items() if k in OVERLAY_TASK_FIELDS}
             if "status" in change:
                 task["status_source"] = "local"
+                task["ready"] = bool(task["ready"]) and change["status"] == "todo"
             task["pending_relay"] = self._pending_relay
             return [draft], 200, task
 
