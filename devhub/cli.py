@@ -81,7 +81,7 @@ class CliState:
         from devhub.config import load_config
 
         if self._config is None or overrides:
-            config = load_config(data_dir=self.data_dir, config_dir=self.config_dir, **overrides)
+            config = load_config(None, data_dir=self.data_dir, config_dir=self.config_dir, **overrides)
             if overrides:
                 return config
             self._config = config
@@ -101,7 +101,8 @@ def cli(ctx: click.Context, data_dir: Path | None, config_dir: Path | None) -> N
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: DevhubErrors become one clear line and their exit code."""
     try:
-        cli.main(args=argv, prog_name="devhub", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="devhub", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

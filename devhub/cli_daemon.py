@@ -55,8 +55,7 @@ def _relay_settings(config: Config, profile_name: str, no_relay: bool) -> dict[s
     profile = get_profile(config, profile_name)
     upstream = config.upstream or profile.relay.upstream
     enabled = profile.relay.enabled and not no_relay and config.role == "dev"
-    return {"upstream": upstream, "enabled": enabled,
-            "token_env": profile.token_env, "api_url": profile.api_url}
+    return {"upstream": upstream, "enabled": enabled, "token_env": profile.token_env, "api_url": profile.api_url}
 
 
 @click.command()
@@ -64,14 +63,23 @@ def _relay_settings(config: Config, profile_name: str, no_relay: bool) -> dict[s
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1; non-loopback needs DEVHUB_TOKEN).")
 @click.option("--port", type=int, default=None, help="Port (default 8000; 0 picks a free one).")
 @click.option("--profile", "profile_name", default=None, help="Profile: dev or fleet (or one of yours).")
-@click.option("--role", type=click.Choice(["dev", "fleet"]), default=None, help="dev relays upstream; fleet is authoritative.")
+@click.option(
+    "--role", type=click.Choice(["dev", "fleet"]), default=None, help="dev relays upstream; fleet is authoritative."
+)
 @click.option("--upstream", default=None, help="Relay upstream URL (overrides the profile; env DEVHUB_UPSTREAM).")
 @click.option("--no-relay", is_flag=True, help="Do not relay buffered writes upstream.")
 @click.option("--detach", is_flag=True, help="Run in the background; logs go to the data dir's daemon.log.")
 @click.pass_context
 def up(
-    ctx: click.Context, paths: tuple[Path, ...], host: str | None, port: int | None, profile_name: str | None,
-    role: str | None, upstream: str | None, no_relay: bool, detach: bool,
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    host: str | None,
+    port: int | None,
+    profile_name: str | None,
+    role: str | None,
+    upstream: str | None,
+    no_relay: bool,
+    detach: bool,
 ) -> None:
     """Start the hub daemon (one per data directory)."""
     from devhub.daemon import Daemon
@@ -100,9 +108,12 @@ def _detach(ctx: click.Context, config: Config) -> None:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     log = open(config.log_path, "ab")  # noqa: SIM115 - handed to the child
     child = subprocess.Popen(
-        [sys.executable, "-m", "devhub", *args], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-        start_new_session=True, env={**os.environ, "DEVHUB_DATA_DIR": str(config.data_dir),
-                                     "DEVHUB_CONFIG_DIR": str(config.config_dir)},
+        [sys.executable, "-m", "devhub", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+        env={**os.environ, "DEVHUB_DATA_DIR": str(config.data_dir), "DEVHUB_CONFIG_DIR": str(config.config_dir)},
     )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -254,6 +265,18 @@ def demo(ctx: click.Context, repos: tuple[Path, ...], port: int, workspace: Path
     data_dir = workspace / ".devhub" / "data"
     config_dir = workspace / ".devhub" / "config"
     click.echo(f"demo workspace: {workspace} ({len(paths)} repos)", err=True)
-    args = [sys.executable, "-m", "devhub", "--data-dir", str(data_dir), "--config-dir", str(config_dir), "up",
-            "--port", str(port), "--no-relay", *[str(p) for p in paths]]
+    args = [
+        sys.executable,
+        "-m",
+        "devhub",
+        "--data-dir",
+        str(data_dir),
+        "--config-dir",
+        str(config_dir),
+        "up",
+        "--port",
+        str(port),
+        "--no-relay",
+        *[str(p) for p in paths],
+    ]
     os.execv(sys.executable, args)

@@ -24,8 +24,15 @@ def default_agent() -> str:
     return f"{getpass.getuser()}@{socket.gethostname()}"
 
 
-def submit(config: Config, method: str, path: str, body: dict[str, Any], *, agent: str | None = None,
-           idempotency_key: str | None = None) -> dict[str, Any]:
+def submit(
+    config: Config,
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    *,
+    agent: str | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
     """Send one write to the daemon if it runs, else apply it locally; returns the REST answer."""
     from devhub.client import DaemonClient
     from devhub.local import daemon_holder
@@ -42,8 +49,9 @@ def submit(config: Config, method: str, path: str, body: dict[str, Any], *, agen
     return asyncio.run(_submit_locally(config, method, path, body, agent, idempotency_key))
 
 
-async def _submit_locally(config: Config, method: str, path: str, body: dict[str, Any], agent: str,
-                          idempotency_key: str | None) -> dict[str, Any]:
+async def _submit_locally(
+    config: Config, method: str, path: str, body: dict[str, Any], agent: str, idempotency_key: str | None
+) -> dict[str, Any]:
     from devhub.hub import Hub
     from devhub.writes import WriteContext
 
@@ -57,7 +65,7 @@ async def _submit_locally(config: Config, method: str, path: str, body: dict[str
         await hub.start(serve=False)
         ctx = WriteContext(idempotency_key=idempotency_key, agent=agent, session=None)
         split = urlsplit(path)
-        repo = (parse_qs(split.query).get("repo") or [None])[0]
+        repo = parse_qs(split.query).get("repo", [None])[0]
         parts = [p for p in split.path.split("/") if p]
         if method == "PATCH" and parts[:1] == ["tasks"] and len(parts) == 2:
             outcome = await hub.writes.patch_task(parts[1], repo, body, ctx)
@@ -81,8 +89,15 @@ async def _submit_locally(config: Config, method: str, path: str, body: dict[str
 @click.option("--author", default=None, help="Who reports it (default: $USER@host).")
 @click.option("--idempotency-key", default=None, help="Makes a retried command a no-op.")
 @click.pass_context
-def progress(ctx: click.Context, summary: str, task_id: str | None, workplan_id: str | None, event_type: str,
-             author: str | None, idempotency_key: str | None) -> None:
+def progress(
+    ctx: click.Context,
+    summary: str,
+    task_id: str | None,
+    workplan_id: str | None,
+    event_type: str,
+    author: str | None,
+    idempotency_key: str | None,
+) -> None:
     """Record a progress event (journaled; relayed upstream when online)."""
     state: CliState = ctx.obj
     body: dict[str, Any] = {"summary": summary, "event_type": event_type}

@@ -65,13 +65,18 @@ class Daemon:
             port = sock.getsockname()[1]
             config = self.config.with_overrides(port=port)
             hub = Hub(config, profile_name=self.profile_name, relay_settings=self.relay_settings)
-            app = SecurityMiddleware(create_app(hub), bind_host=config.host, token=config.token)
+            app = SecurityMiddleware(create_app(hub), bind_host=config.host, token=config.token)  # type: ignore[arg-type]
             server = uvicorn.Server(
                 uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, timeout_graceful_shutdown=10)
             )
             info = {
-                "pid": os.getpid(), "url": config.base_url, "host": config.host, "port": port,
-                "role": config.role, "profile": self.profile_name, "data_dir": str(config.data_dir),
+                "pid": os.getpid(),
+                "url": config.base_url,
+                "host": config.host,
+                "port": port,
+                "role": config.role,
+                "profile": self.profile_name,
+                "data_dir": str(config.data_dir),
                 "started": time.time(),
             }
             lock.update(info)

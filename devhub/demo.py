@@ -10,8 +10,10 @@ from pathlib import Path
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 _GIT_ENV = {
-    "GIT_AUTHOR_NAME": "devhub demo", "GIT_AUTHOR_EMAIL": "demo@devhub.invalid",
-    "GIT_COMMITTER_NAME": "devhub demo", "GIT_COMMITTER_EMAIL": "demo@devhub.invalid",
+    "GIT_AUTHOR_NAME": "devhub demo",
+    "GIT_AUTHOR_EMAIL": "demo@devhub.invalid",
+    "GIT_COMMITTER_NAME": "devhub demo",
+    "GIT_COMMITTER_EMAIL": "demo@devhub.invalid",
 }
 
 

@@ -63,7 +63,7 @@ class Hub:
             Journal.open, self.config.journal_dir, max_bytes=self.config.journal_max_bytes
         )
         report = getattr(self.journal, "open_report", None)
-        if report is not None and getattr(report, "quarantined", 0):
+        if report is not None and report.quarantined:
             log.warning("journal: %s corrupt line(s) quarantined at open", report.quarantined)
         self.repos = Registry(self.config.registry_path).refresh()
         self.writer = await self._in_writer(ReadModelWriter, self.config.database_path)
@@ -141,7 +141,9 @@ class Hub:
                 "`devhub journal compact`, or raise DEVHUB_JOURNAL_MAX_BYTES."
             ) from exc
         except DiskFull as exc:
-            raise StorageFull(f"the disk holding {self.config.journal_dir} is full ({exc}); nothing was written") from exc
+            raise StorageFull(
+                f"the disk holding {self.config.journal_dir} is full ({exc}); nothing was written"
+            ) from exc
 
     async def _apply(self, envelopes: list[dict[str, Any]]) -> None:
         assert self.writer is not None
@@ -186,8 +188,10 @@ class Hub:
         if self.relay is not None:
             status: dict[str, Any] = self.relay.status()
             return status
-        reason = "fleet role: this hub is authoritative" if self.config.role == "fleet" else (
-            "relay turned off (--no-relay)" if not self.config.relay_enabled else "no upstream configured"
+        reason = (
+            "fleet role: this hub is authoritative"
+            if self.config.role == "fleet"
+            else ("relay turned off (--no-relay)" if not self.config.relay_enabled else "no upstream configured")
         )
         return {"state": "disabled", "reason": reason, "upstream": self.relay_settings.get("upstream")}
 

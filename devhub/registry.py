@@ -94,7 +94,7 @@ def inspect_repo(path: Path) -> RegisterOutcome:
             except ValueError:
                 head = None  # no commits yet
             dirty = repo.is_dirty(untracked_files=False)
-        except git.exc.GitError as exc:  # type: ignore[attr-defined]
+        except git.exc.GitError as exc:
             warnings.append(f"{root}: git could not read this checkout ({exc}); registered as a plain folder")
             is_git = False
     else:

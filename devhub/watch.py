@@ -42,7 +42,9 @@ def _is_watch_limit(exc: BaseException) -> bool:
 class Watcher:
     """Watches every registered repo and calls back with repo-relative changed paths."""
 
-    def __init__(self, repos: list[Repo], on_files: OnFiles, on_branch: OnBranch, *, force_polling: bool = False) -> None:
+    def __init__(
+        self, repos: list[Repo], on_files: OnFiles, on_branch: OnBranch, *, force_polling: bool = False
+    ) -> None:
         self.repos = repos
         self.on_files = on_files
         self.on_branch = on_branch

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from devhub.config import IDEMPOTENCY_RETENTION_SECONDS
@@ -253,7 +254,7 @@ class Writes:
             latest: dict[str, str] = {}
             for task_id, status, repo in parsed:
                 try:
-                    row = await self._read(lambda r, t=task_id, rp=repo: queries.resolve_task_row(r, t, rp))
+                    row = await self._read(partial(queries.resolve_task_row, ident=task_id, repo=repo))
                 except NotFound as exc:
                     raise NotFound(f"bulk status sync: {exc.detail}; nothing was written") from exc
                 draft = self._task_draft(
@@ -334,12 +335,14 @@ class Writes:
             _raise_if(errors, "progress event")
             target: dict[str, Any] = {"kind": "progress"}
             if task_id:
-                task = await self._read(lambda r: queries.resolve_task_row(r, task_id))
+                task = await self._read(partial(queries.resolve_task_row, ident=task_id))
                 task_id, target["repo"] = task["id"], task["repo"]
                 target["state_hub_task_id"] = task["state_hub_task_id"]
                 workplan_id = workplan_id or task["workplan_id"]
             if workplan_id:
-                workplan = await self._read(lambda r: queries.resolve_workplan_row(r, workplan_id, target.get("repo")))
+                workplan = await self._read(
+                    partial(queries.resolve_workplan_row, ident=workplan_id, repo=target.get("repo"))
+                )
                 workplan_id, target["repo"] = workplan["id"], workplan["repo"]
                 target["state_hub_workstream_id"] = workplan["state_hub_workstream_id"]
             record = {"id": new_record_id(), "created_at": now_iso()}

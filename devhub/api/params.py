@@ -17,8 +17,10 @@ def choice(name: str, value: str | None, allowed: Iterable[str]) -> str | None:
         return None
     options = tuple(allowed)
     if value not in options:
-        raise BadRequest(f"query parameter {name}: {value!r} is not one of {', '.join(options)}",
-                         {name: f"must be one of {', '.join(options)}"})
+        raise BadRequest(
+            f"query parameter {name}: {value!r} is not one of {', '.join(options)}",
+            {name: f"must be one of {', '.join(options)}"},
+        )
     return value
 
 
@@ -29,8 +31,10 @@ def timestamp(name: str, value: str | None) -> str | None:
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "+"))
     except ValueError:
-        raise BadRequest(f"query parameter {name}: {value!r} is not an ISO-8601 timestamp",
-                         {name: "must be ISO-8601, e.g. 2026-08-01T00:00:00Z"}) from None
+        raise BadRequest(
+            f"query parameter {name}: {value!r} is not an ISO-8601 timestamp",
+            {name: "must be ISO-8601, e.g. 2026-08-01T00:00:00Z"},
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -40,7 +44,9 @@ def bounded(name: str, value: int | None, low: int, high: int) -> int | None:
     if value is None:
         return None
     if not low <= value <= high:
-        raise BadRequest(f"query parameter {name}: {value} is outside {low}..{high}", {name: f"between {low} and {high}"})
+        raise BadRequest(
+            f"query parameter {name}: {value} is outside {low}..{high}", {name: f"between {low} and {high}"}
+        )
     return value
 
 

@@ -75,8 +75,14 @@ async def tasks(
     bounded("limit", limit, 1, 100_000)
     return await hub_of(request).read(
         lambda r: queries.list_tasks(
-            r, status=status, workplan_id=workplan_id or workstream_id, repo=repo, needs_human=needs_human,
-            ready=ready, priority=priority, limit=limit,
+            r,
+            status=status,
+            workplan_id=workplan_id or workstream_id,
+            repo=repo,
+            needs_human=needs_human,
+            ready=ready,
+            priority=priority,
+            limit=limit,
         )
     )
 
@@ -102,8 +108,15 @@ async def progress(
     since_at, until_at = timestamp("since", since), timestamp("until", until)
     return await hub_of(request).read(
         lambda r: activity.list_progress(
-            r, event_type=event_type, task_id=task_id, workplan_id=workplan_id or workstream_id, author=author,
-            since=since_at, until=until_at, limit=limit, offset=offset,
+            r,
+            event_type=event_type,
+            task_id=task_id,
+            workplan_id=workplan_id or workstream_id,
+            author=author,
+            since=since_at,
+            until=until_at,
+            limit=limit,
+            offset=offset,
         )
     )
 
@@ -140,11 +153,15 @@ async def errors(request: Request[Any, Any, Any], repo: str | None = None) -> di
     hub = hub_of(request)
     problems = await hub.read(lambda r: activity.list_problems(r, repo=repo))
     conflicts = await hub.read(activity.list_conflicts)
-    return {"problems": problems, "conflicts": conflicts, "counts": {
-        "errors": sum(1 for p in problems if p["severity"] == "error"),
-        "warnings": sum(1 for p in problems if p["severity"] == "warning"),
-        "conflicts": len(conflicts),
-    }}
+    return {
+        "problems": problems,
+        "conflicts": conflicts,
+        "counts": {
+            "errors": sum(1 for p in problems if p["severity"] == "error"),
+            "warnings": sum(1 for p in problems if p["severity"] == "warning"),
+            "conflicts": len(conflicts),
+        },
+    }
 
 
 @get("/relay", summary="Relay state: pending, held, dead letters, last success and error")
@@ -173,6 +190,19 @@ async def daemon_state(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 READ_ROUTES = [
-    health, state_summary, workplans, workplans_index, workplan, tasks, task, progress, messages, repos, search,
-    orient, errors, relay, daemon_state,
+    health,
+    state_summary,
+    workplans,
+    workplans_index,
+    workplan,
+    tasks,
+    task,
+    progress,
+    messages,
+    repos,
+    search,
+    orient,
+    errors,
+    relay,
+    daemon_state,
 ]

@@ -53,8 +53,10 @@ class SecurityMiddleware:
         self.extra_hosts = set() if self.bound_to_loopback or bind_host in ("0.0.0.0", "::") else {bind_host.lower()}
 
     def _host_allowed(self, host: str) -> bool:
-        return is_loopback_host(host) or host.lower() in self.extra_hosts or (
-            not self.bound_to_loopback and not self.extra_hosts
+        return (
+            is_loopback_host(host)
+            or host.lower() in self.extra_hosts
+            or (not self.bound_to_loopback and not self.extra_hosts)
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -65,22 +67,37 @@ class SecurityMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host = _split_host_header(headers.get("host", ""))
         if not host or not self._host_allowed(host):
-            await _problem(send, 403, "Forbidden", f"Host {headers.get('host', '')!r} is not a loopback name; "
-                           "devhub refuses it (DNS-rebinding protection)")
+            await _problem(
+                send,
+                403,
+                "Forbidden",
+                f"Host {headers.get('host', '')!r} is not a loopback name; "
+                "devhub refuses it (DNS-rebinding protection)",
+            )
             return
         origin = headers.get("origin")
         if origin is not None:
             origin_host = urlsplit(origin).hostname or ""
             if origin == "null" or not self._host_allowed(origin_host):
-                await _problem(send, 403, "Forbidden", f"Origin {origin!r} is not a loopback origin; "
-                               "devhub refuses cross-site requests (DNS-rebinding protection)")
+                await _problem(
+                    send,
+                    403,
+                    "Forbidden",
+                    f"Origin {origin!r} is not a loopback origin; "
+                    "devhub refuses cross-site requests (DNS-rebinding protection)",
+                )
                 return
         method = scope.get("method", "GET").upper()
         needs_token = (self.token is not None and method in WRITE_METHODS) or not self.bound_to_loopback
         if needs_token and not self._token_ok(headers.get("authorization", "")):
             why = "this hub is bound to a non-loopback address" if not self.bound_to_loopback else "DEVHUB_TOKEN is set"
-            await _problem(send, 401, "Unauthorized", f"a bearer token is required ({why}): "
-                           "send 'Authorization: Bearer <token>'", extra_headers=[(b"www-authenticate", b"Bearer")])
+            await _problem(
+                send,
+                401,
+                "Unauthorized",
+                f"a bearer token is required ({why}): send 'Authorization: Bearer <token>'",
+                extra_headers=[(b"www-authenticate", b"Bearer")],
+            )
             return
         await self.app(scope, receive, send)
 

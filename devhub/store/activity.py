@@ -42,7 +42,8 @@ async def list_progress(
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Progress events, newest first; `since`/`until` are normalised ISO timestamps (inclusive/exclusive)."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     for column, value in (
         ("event_type", event_type),
         ("task_id", task_id),
@@ -84,7 +85,8 @@ async def list_messages(
     reader: Reader, *, to_agent: str | None = None, unread_only: bool = False
 ) -> list[dict[str, Any]]:
     """Messages, newest first, optionally to one agent and only unread ones."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if to_agent is not None:
         where.append("to_agent = ?")
         params.append(to_agent)

@@ -173,10 +173,10 @@ def _rows_for(repo: str, parsed: ParsedFile) -> dict[str, list[dict[str, Any]]]:
         rows["task_deps"].extend({"task_key": key, "depends_on": dep} for dep in dict.fromkeys(task.depends_on))
     seen_refs: set[tuple[str, str, str]] = set()
     for ref in wp.references:
-        marker = (ref.source_id, ref.target_id, ref.kind)
-        if marker in seen_refs:
+        ref_marker = (ref.source_id, ref.target_id, ref.kind)
+        if ref_marker in seen_refs:
             continue
-        seen_refs.add(marker)
+        seen_refs.add(ref_marker)
         rows["refs"].append(
             {
                 "repo": repo,

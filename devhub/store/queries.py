@@ -138,7 +138,8 @@ async def list_workplans(
     q: str | None = None,
 ) -> list[dict[str, Any]]:
     """Workplans matching every given filter, by planning order then id."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     for column, value in (("status", status), ("domain", domain), ("repo", repo), ("topic_slug", topic_slug)):
         if value is not None:
             where.append(f"w.{column} = ?")
@@ -219,7 +220,8 @@ async def list_tasks(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Tasks matching every given filter; ready tasks come by priority, the rest in file order."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if status is not None:
         where.append("t.status = ?")
         params.append(status)

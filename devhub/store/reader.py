@@ -34,4 +34,4 @@ class Reader:
     async def one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         async with self.conn.execute(sql, params) as cursor:
             row = await cursor.fetchone()
-            return row  # type: ignore[no-any-return]
+            return row

@@ -55,10 +55,7 @@ class ReadModelWriter:
             total_files = sum(counts)
             done_before = 0
             for repo, count in zip(repos, counts, strict=True):
-                offset = done_before
-                report.merge(
-                    sync_repo_files(self.conn, repo, progress=lambda d, _t, o=offset: progress(o + d, total_files))
-                )
+                report.merge(sync_repo_files(self.conn, repo, progress=_offset(progress, done_before, total_files)))
                 done_before += count
         else:
             for repo in repos:
@@ -129,6 +126,15 @@ class ReadModelWriter:
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+
+
+def _offset(progress: ProgressCallback, offset: int, total: int) -> ProgressCallback:
+    """A per-repo progress callback that reports into one bar across all repos."""
+
+    def report(done: int, _repo_total: int) -> None:
+        progress(offset + done, total)
+
+    return report
 
 
 def rebuild(

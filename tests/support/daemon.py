@@ -19,8 +19,9 @@ from tests.support.waiting import wait_for
 class RunningDaemon:
     """A daemon process plus the directories and environment it runs with."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], data_dir: Path, config_dir: Path, env: dict[str, str],
-                 log_path: Path) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], data_dir: Path, config_dir: Path, env: dict[str, str], log_path: Path
+    ) -> None:
         self.proc = proc
         self.data_dir = data_dir
         self.config_dir = config_dir
@@ -74,10 +75,12 @@ def devhub_env(data_dir: Path, config_dir: Path, extra: dict[str, str] | None = 
     return env
 
 
-def run_cli(*args: str, env: dict[str, str], check: bool = False, timeout: float = 60,
-            input: str | None = None) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "devhub", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, input=input)
+def run_cli(
+    *args: str, env: dict[str, str], check: bool = False, timeout: float = 60, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "devhub", *args], env=env, capture_output=True, text=True, timeout=timeout, input=input
+    )
     if check and done.returncode != 0:
         raise AssertionError(f"devhub {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done

@@ -14,8 +14,12 @@ FIXTURE_REPOS = FIXTURES / "repos"
 def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
     """Run git in `repo` with a fixed identity; returns stdout."""
     full_env = {
-        **os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid", **(env or {}),
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        **(env or {}),
     }
     done = subprocess.run(["git", *args], cwd=repo, env=full_env, check=True, capture_output=True, text=True)
     return done.stdout
@@ -25,7 +29,10 @@ def make_workspace(root: Path, names: list[str] | None = None) -> list[Path]:
     """Copy fixtures/repos/<name> (all of them by default) into `root` as committed git repos."""
     root.mkdir(parents=True, exist_ok=True)
     chosen = names or sorted(p.name for p in FIXTURE_REPOS.iterdir() if p.is_dir())
-    return [make_git_repo(FIXTURE_REPOS / name, root / name, remote=f"https://example.invalid/{name}.git") for name in chosen]
+    return [
+        make_git_repo(FIXTURE_REPOS / name, root / name, remote=f"https://example.invalid/{name}.git")
+        for name in chosen
+    ]
 
 
 def make_repo_from(source: Path, target: Path) -> Path:
