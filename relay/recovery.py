@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from relay.codec import BadLine, decode_line, encode_line, iso_ms, now_ms
+from relay.errors import JournalError
 from relay.fslayer import FileLayer
 from relay.reports import OpenReport
 from relay.scan import SEGMENT_NAME, BadSpan, cut_partial_line, iter_lines, scan_segment
@@ -137,7 +138,16 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
             if tail:
                 torn = BadSpan(scan.good_end, data[scan.good_end :], tail[0].reason)
                 entries.append(quarantine_entry(TORN_TAIL, path.name, torn))
-            _save_quarantine(fs, directory, entries)
+            try:
+                _save_quarantine(fs, directory, entries)
+            except OSError as exc:
+                if middle:
+                    raise JournalError(
+                        f"cannot move {len(middle)} corrupt line(s) of {path} to {QUARANTINE_NAME}: {exc}; "
+                        "free some disk space and open the journal again"
+                    ) from exc
+                # Only a tail after the last valid record: cutting it loses nothing acknowledged.
+                problems.append(f"{path.name}@{scan.good_end}: torn tail not saved to {QUARANTINE_NAME}: {exc}")
             if middle:
                 kept = b"".join(data[start:end] for start, end in scan.good_ranges)
                 _rewrite(fs, directory, path, kept)
