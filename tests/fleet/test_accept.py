@@ -362,3 +362,23 @@ def test_a_corrupt_gzip_file_is_unusable_evidence(tmp_path: Path) -> None:
     )
     assert code == 2
     assert f"{broken}:1: cannot read further: Not a gzipped file" in err
+
+
+def test_python_m_devhub_fleet_accept_exit_codes_reach_the_shell(tmp_path: Path) -> None:
+    """The real entry point in a real process: 0 holds, 1 fails, 2 unusable with one `error:` line."""
+    import subprocess
+    import sys
+
+    def devhub(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "devhub", "fleet", "accept", "--spec", str(T10), *args]
+        return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False, timeout=60)
+
+    passing = devhub("--evidence", str(FIXTURES / "evidence-pass.jsonl"))
+    assert passing.returncode == 0, passing.stderr
+    assert "ACCEPTANCE HOLDS: all 10 checks pass" in passing.stdout
+    failing = devhub("--evidence", str(FIXTURES / "evidence-sweep-gap.jsonl"), "--json")
+    assert failing.returncode == 1
+    assert json.loads(failing.stdout)["failed"] == ["consistency sweeps ran"]
+    unusable = devhub("--evidence", str(tmp_path / "none.jsonl"))
+    assert unusable.returncode == 2
+    assert unusable.stderr.startswith("error: unusable evidence:") and "none.jsonl: no such file" in unusable.stderr
