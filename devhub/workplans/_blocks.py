@@ -38,10 +38,15 @@ class _Fallback(Exception):
 
 def read_block(lines: list[str], start: int, end: int) -> Block:
     """The block in lines[start:end] (0-based indices); file lines in the result are 1-based."""
+    return read_simple(lines, start, end) or _read_yaml(lines, start, end)
+
+
+def read_simple(lines: list[str], start: int, end: int) -> Block | None:
+    """The mapping in lines[start:end] when every line is a plain `key: value`, else None."""
     try:
         return _read_fast(lines, start, end)
     except _Fallback:
-        return _read_yaml(lines, start, end)
+        return None
 
 
 def _read_fast(lines: list[str], start: int, end: int) -> Block:
@@ -49,10 +54,10 @@ def _read_fast(lines: list[str], start: int, end: int) -> Block:
     key_lines: dict[str, int] = {}
     for index in range(start, end):
         line = lines[index]
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
         match = KEY_LINE.match(line)
         if match is None:
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
             raise _Fallback
         key, raw = match.group(1), match.group(2)
         values[key] = _fast_value(raw or "", key in TEXT_KEYS)

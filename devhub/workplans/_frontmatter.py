@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from devhub.model import PRIORITIES, canonical_workplan_status
-from devhub.workplans._blocks import top_key_lines
+from devhub.workplans._blocks import read_simple, top_key_lines
 from devhub.workplans._ids import WORKPLAN_ID, filename_workplan_id
 from devhub.workplans._problems import ProblemSink
 from devhub.workplans._text import json_safe, scalar_text, yaml_problem
@@ -50,6 +50,9 @@ def _load(lines: list[str], sink: ProblemSink) -> tuple[dict[str, Any] | None, d
     if close is None:
         sink.add("unterminated-frontmatter", 1, "the frontmatter opened here is never closed with `---`")
         return None, {}, 1
+    simple = read_simple(lines, 1, close)
+    if simple is not None:
+        return simple.values, simple.key_lines, close + 1
     text = "\n".join(lines[1:close])
     try:
         loaded = yaml.load(text, Loader=yaml.CSafeLoader)

@@ -11,6 +11,7 @@ _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
 _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+$")
 _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)")
 _MARKS = frozenset("#`~")
+_CANDIDATE_STARTS = frozenset(" #`~")
 _FENCE_CLOSE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
 
 
@@ -38,7 +39,8 @@ def scan_outline(lines: list[str], start: int, sink: ProblemSink) -> Outline:
     fence_open: int | None = None
     fence_marker = ""
     fence_info = ""
-    for index in range(start, len(lines)):
+    # Only lines starting with a space, `#`, a backtick or `~` can be headings or fences.
+    for index in [i for i in range(start, len(lines)) if lines[i][:1] in _CANDIDATE_STARTS]:
         line = lines[index]
         first = line[:1]
         if first == " ":

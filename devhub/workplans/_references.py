@@ -64,10 +64,9 @@ def _mentions(
     references = []
     seen = set(skip)
     span_index = 0
-    for index in range(body_start, len(lines)):
+    candidates = [i for i in range(body_start, len(lines)) if "-WP-" in lines[i] or "ADHOC-" in lines[i]]
+    for index in candidates:
         line = lines[index]
-        if "-WP-" not in line and "ADHOC-" not in line:
-            continue
         while span_index < len(spans) and spans[span_index].body_end <= index:
             span_index += 1
         source = workplan_id

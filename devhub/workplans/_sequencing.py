@@ -33,6 +33,7 @@ class _Grid:
     def __init__(self, rows: list[str]) -> None:
         self.rows = rows
         self.nodes: list[list[_Node]] = [_nodes_of(row) for row in rows]
+        self.climbed: dict[tuple[int, int], list[str]] = {}
 
     def char(self, row: int, col: int) -> str:
         line = self.rows[row]
@@ -85,24 +86,34 @@ def _parents(grid: _Grid, row: int, node: _Node) -> list[str]:
 
 def _climb(grid: _Grid, row: int, col: int) -> list[str]:
     """Follow a vertical line up from (row, col) to whatever it hangs from."""
+    passed: list[int] = []  # rows climbed through share the answer (keeps tall trees linear)
+    result: list[str] = []
     while row >= 0:
+        cached = grid.climbed.get((row, col))
+        if cached is not None:
+            result = cached
+            break
         ch = grid.char(row, col)
         if ch in _VERTICAL or ch in _BRANCH or ch in _JOIN_FROM_LEFT - _JOIN_END:
+            passed.append(row)
             row -= 1
             continue
         if ch in _SPLIT:
             left = grid.nearest_left(row, col)
-            return [left.name] if left is not None else []
-        if ch in _JOIN_TOP:
-            return _feeders(grid, row, col)
-        nodes = grid.nodes[row]
-        if nodes:
-            under = [node for node in nodes if node.start <= col + 2]
-            return [(under[-1] if under else nodes[0]).name]
-        if ch != " ":
-            return []
-        row -= 1
-    return []
+            result = [left.name] if left is not None else []
+        elif ch in _JOIN_TOP:
+            result = _feeders(grid, row, col)
+        elif grid.nodes[row]:
+            under = [node for node in grid.nodes[row] if node.start <= col + 2]
+            result = [(under[-1] if under else grid.nodes[row][0]).name]
+        elif ch == " ":
+            passed.append(row)
+            row -= 1
+            continue
+        break
+    for climbed in passed:
+        grid.climbed[(climbed, col)] = result
+    return result
 
 
 def _feeders(grid: _Grid, top: int, col: int) -> list[str]:

@@ -129,8 +129,10 @@ def resolve_plain(raw: str) -> Any:
 
 @lru_cache(maxsize=4096)
 def _yaml_scalar(raw: str) -> Any:
-    # Numbers, dates and timestamps have many YAML spellings; let YAML decide, then make it JSON-safe.
+    # Numbers, dates and timestamps have many YAML spellings: let YAML decide. Only immutable
+    # scalars are returned, so sharing them through the cache is safe.
     try:
-        return json_safe(yaml.load(raw, Loader=yaml.CSafeLoader))
+        value = yaml.load(raw, Loader=yaml.CSafeLoader)
     except Exception:
         return raw
+    return value if isinstance(value, (int, float, dt.date)) else raw
