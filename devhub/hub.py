@@ -17,7 +17,7 @@ from devhub import __version__
 from devhub.config import Config
 from devhub.errors import StorageFull
 from devhub.events import EventBus
-from devhub.registry import Registry, Repo
+from devhub.registry import RegisterOutcome, Registry, Repo
 from devhub.store.reader import Reader
 from devhub.store.writer import ReadModelWriter
 from devhub.watch import Watcher
@@ -173,6 +173,29 @@ class Hub:
             self.watcher.repos = self.repos
         await self._in_writer(self._rescan_repo, fresh)
         self.events.publish("files", repo=repo.slug, paths=[], branch=fresh.branch)
+
+    async def register_repos(self, paths: Sequence[Path]) -> list[RegisterOutcome]:
+        """Register checkouts (as `devhub register` does) and serve them now: read model synced, watched."""
+        registry = Registry(self.config.registry_path)
+        outcomes = await asyncio.to_thread(registry.register, paths)
+        self.repos = await asyncio.to_thread(registry.repos)
+        assert self.writer is not None
+        await self._in_writer(self.writer.sync, self.repos)
+        await self._restart_watcher()
+        self.events.publish("files", repo=",".join(o.repo.slug for o in outcomes), paths=[], registered=True)
+        return outcomes
+
+    async def _restart_watcher(self) -> None:
+        """The watcher fixes its roots when it starts, so a new repo needs a fresh one."""
+        if self.watcher is None:
+            return
+        self.watcher.stop()
+        old_task = next((t for t in self._tasks if t.get_name() == "devhub-watcher" and not t.done()), None)
+        if old_task is not None:
+            await asyncio.gather(old_task, return_exceptions=True)
+        self._tasks = [t for t in self._tasks if not t.done()]
+        self.watcher = Watcher(self.repos, self._files_changed, self._branch_changed)
+        self._tasks.append(asyncio.create_task(self.watcher.run(), name="devhub-watcher"))
 
     def _rescan_repo(self, repo: Repo) -> None:
         assert self.writer is not None

@@ -1,0 +1,195 @@
+"""What the MCP tools call: one method per REST endpoint, served in-process from a Hub.
+
+`HubBackend` runs the very queries and writes the REST routes run (devhub/api/read_routes.py,
+write_routes.py), so a tool's JSON equals the endpoint's. `devhub.mcp_server.rest_backend`
+implements the same protocol over HTTP for the stdio transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from devhub.writes import WriteContext
+
+if TYPE_CHECKING:
+    from devhub.hub import Hub
+
+Json = Any
+
+
+class Backend(Protocol):
+    """The hub operations the MCP tools adapt; each mirrors one REST endpoint."""
+
+    async def orient(self, repo: str | None, domain: str | None) -> Json: ...  # GET /orient
+
+    async def summary(self) -> Json: ...  # GET /state/summary
+
+    async def workplans(self, filters: Mapping[str, Any]) -> Json: ...  # GET /workplans
+
+    async def workplan(self, ident: str, repo: str | None) -> Json: ...  # GET /workplans/{id}
+
+    async def tasks(self, filters: Mapping[str, Any]) -> Json: ...  # GET /tasks
+
+    async def task(self, ident: str, repo: str | None) -> Json: ...  # GET /tasks/{id}
+
+    async def progress(self, filters: Mapping[str, Any]) -> Json: ...  # GET /progress
+
+    async def messages(self, to_agent: str | None, unread_only: bool) -> Json: ...  # GET /messages
+
+    async def search(self, q: str, limit: int) -> Json: ...  # GET /search
+
+    async def relay(self) -> Json: ...  # GET /relay
+
+    async def repos(self) -> Json: ...  # GET /repos
+
+    async def patch_task(self, ident: str, repo: str | None, body: dict[str, Any], key: str | None) -> Json: ...
+
+    async def bulk_status_sync(self, body: dict[str, Any], key: str | None) -> Json: ...
+
+    async def add_progress(self, body: dict[str, Any], key: str | None) -> Json: ...
+
+    async def send_message(self, body: dict[str, Any], key: str | None) -> Json: ...
+
+    async def mark_message_read(self, message_id: str, key: str | None) -> Json: ...
+
+    async def register_repo(self, path: str) -> Json: ...
+
+    async def check_consistency(self, repo: str | None) -> Json: ...
+
+    async def workplan_markdown(self, ident: str) -> str: ...
+
+    async def brief(self, repo: str) -> str: ...
+
+
+def write_context(body: Mapping[str, Any], key: str | None) -> WriteContext:
+    """The WriteContext REST builds for a body (agent from agent/author/from_agent, session_id)."""
+    agent = body.get("agent") or body.get("author") or body.get("from_agent")
+    session = body.get("session_id")
+    return WriteContext(
+        idempotency_key=key or None,
+        agent=agent if isinstance(agent, str) else None,
+        session=session if isinstance(session, str) else None,
+    )
+
+
+def registered_json(outcomes: Any) -> list[dict[str, Any]]:
+    """Register outcomes in the shape `devhub register --json` prints."""
+    from dataclasses import asdict
+
+    return [{"repo": asdict(o.repo), "warnings": list(o.warnings)} for o in outcomes]
+
+
+class HubBackend:
+    """Serves every operation from an in-process Hub (the daemon's /mcp mount)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    # -- reads: the same query calls as devhub/api/read_routes.py ---------------------------------
+
+    async def orient(self, repo: str | None, domain: str | None) -> Json:
+        from devhub.store.orient import orient
+
+        data = await self.hub.read(lambda r: orient(r, repo=repo, domain=domain))
+        data["relay"] = self.hub.relay_status()
+        return data
+
+    async def summary(self) -> Json:
+        from devhub.store.orient import summary
+
+        data = await self.hub.read(summary)
+        data["relay"] = self.hub.relay_status()
+        return data
+
+    async def workplans(self, filters: Mapping[str, Any]) -> Json:
+        from devhub.store import queries
+
+        return await self.hub.read(lambda r: queries.list_workplans(r, **filters))
+
+    async def workplan(self, ident: str, repo: str | None) -> Json:
+        from devhub.store import queries
+
+        return await self.hub.read(lambda r: queries.get_workplan(r, ident, repo))
+
+    async def tasks(self, filters: Mapping[str, Any]) -> Json:
+        from devhub.store import queries
+
+        return await self.hub.read(lambda r: queries.list_tasks(r, **filters))
+
+    async def task(self, ident: str, repo: str | None) -> Json:
+        from devhub.store import queries
+
+        return await self.hub.read(lambda r: queries.get_task(r, ident, repo))
+
+    async def progress(self, filters: Mapping[str, Any]) -> Json:
+        from devhub.api.params import timestamp
+        from devhub.store import activity
+
+        args = dict(filters)
+        args["since"] = timestamp("since", args.get("since"))
+        return await self.hub.read(lambda r: activity.list_progress(r, **args))
+
+    async def messages(self, to_agent: str | None, unread_only: bool) -> Json:
+        from devhub.store import activity
+
+        return await self.hub.read(lambda r: activity.list_messages(r, to_agent=to_agent, unread_only=unread_only))
+
+    async def search(self, q: str, limit: int) -> Json:
+        from devhub.store import activity
+
+        return await self.hub.read(lambda r: activity.search(r, q, limit=limit))
+
+    async def relay(self) -> Json:
+        return self.hub.relay_status()
+
+    async def repos(self) -> Json:
+        from devhub.store import activity
+
+        return await self.hub.read(activity.list_repos)
+
+    # -- writes: hub.writes, exactly as devhub/api/write_routes.py calls it -------------------------
+
+    async def patch_task(self, ident: str, repo: str | None, body: dict[str, Any], key: str | None) -> Json:
+        return (await self.hub.writes.patch_task(ident, repo, body, write_context(body, key))).body
+
+    async def bulk_status_sync(self, body: dict[str, Any], key: str | None) -> Json:
+        return (await self.hub.writes.bulk_status_sync(body, write_context(body, key))).body
+
+    async def add_progress(self, body: dict[str, Any], key: str | None) -> Json:
+        return (await self.hub.writes.add_progress(body, write_context(body, key))).body
+
+    async def send_message(self, body: dict[str, Any], key: str | None) -> Json:
+        return (await self.hub.writes.send_message(body, write_context(body, key))).body
+
+    async def mark_message_read(self, message_id: str, key: str | None) -> Json:
+        return (await self.hub.writes.mark_message_read(message_id, {}, write_context({}, key))).body
+
+    # -- registration, checks, files --------------------------------------------------------------
+
+    async def register_repo(self, path: str) -> Json:
+        return registered_json(await self.hub.register_repos([Path(path)]))
+
+    async def check_consistency(self, repo: str | None) -> Json:
+        from devhub.checks import exit_code, run_checks
+
+        findings = await self.hub.read(lambda r: run_checks(r, repo=repo))
+        return {"findings": findings, "exit_code": exit_code(findings)}
+
+    async def workplan_markdown(self, ident: str) -> str:
+        from devhub.errors import NotFound
+        from devhub.store.queries import workplan_markdown
+
+        root, relative = await self.hub.read(lambda r: workplan_markdown(r, ident))
+        path = Path(root) / relative
+        try:
+            return await asyncio.to_thread(path.read_text, encoding="utf-8")
+        except FileNotFoundError:
+            raise NotFound(f"workplan {ident!r}: its file {path} is gone (the read model will catch up)") from None
+
+    async def brief(self, repo: str) -> str:
+        from devhub.mcp_server.brief import brief_markdown
+
+        return await brief_markdown(self, repo)
