@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from typing import Any
@@ -82,11 +83,19 @@ class Daemon:
             lock.update(info)
             self.config.daemon_info_path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
             _announce(config)
+            # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler
+            # that was installed before it; a no-op here lets our own clean-up run and exit 0.
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, _stopped_by_signal)
             server.run(sockets=[sock])
             return 0 if server.started else 1
         finally:
             self.config.daemon_info_path.unlink(missing_ok=True)
             lock.release()
+
+
+def _stopped_by_signal(signum: int, _frame: object) -> None:
+    log.info("stopped by signal %s", signum)
 
 
 def _announce(config: Config) -> None:
