@@ -154,12 +154,14 @@ class _AbsentCounter:
     def __init__(self) -> None:
         self.count = 0
         self.examples: list[str] = []
+        self.notes: list[str] = []
 
     def add(self, event: Event) -> None:
         self.count += 1
         if len(self.examples) < VIOLATION_EXAMPLES:
-            when = iso_z(datetime.fromtimestamp(event.ts, UTC))
-            self.examples.append(f"{event.where}: {when} host={event.host} kind={event.kind}")
+            what = f"{iso_z(datetime.fromtimestamp(event.ts, UTC))} host={event.host} kind={event.kind}"
+            self.examples.append(f"{event.where}: {what}")
+            self.notes.extend([f"found {what}", f"   at {event.where}"])
 
 
 def evaluate(spec: AcceptSpec, events: Iterable[Event], stats: EvidenceStats) -> AcceptReport:
@@ -193,7 +195,7 @@ def evaluate(spec: AcceptSpec, events: Iterable[Event], stats: EvidenceStats) ->
                     )
                 ],
                 observed={"count": absent_counter.count, "examples": absent_counter.examples},
-                notes=[f"found {example}" for example in absent_counter.examples],
+                notes=absent_counter.notes,
             )
         )
     checks.extend(_probe_check(spec, counter) for counter in probes)

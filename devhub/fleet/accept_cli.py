@@ -91,7 +91,9 @@ def render(report: AcceptReport) -> None:
     if stats.files:
         sources.append(f"{stats.files} file{'s' if stats.files != 1 else ''}, {stats.lines} lines")
     if stats.urls:
-        sources.append(f"{stats.urls} hub{'s' if stats.urls != 1 else ''}, {stats.pages} pages")
+        sources.append(
+            f"{stats.urls} hub{'s' if stats.urls != 1 else ''}, {stats.pages} page{'s' if stats.pages != 1 else ''}"
+        )
     outside = stats.before_window + stats.after_window
     console.print(
         f"evidence: {'; '.join(sources)}; {stats.in_window} events in window, "
