@@ -89,6 +89,11 @@ class Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
 
 
+def read_env_var(name: str) -> str | None:
+    """The environment variable's value as of now (re-read, unlike Config.env), or None when unset or empty."""
+    return os.environ.get(name) or None
+
+
 def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -> Config:
     """Build the Config from the environment, then apply explicit (CLI) overrides."""
     env = dict(os.environ if environ is None else environ)

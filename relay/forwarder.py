@@ -1,0 +1,451 @@
+"""The relay loop: replay pending journal envelopes, oldest first, to the upstream, exactly once in effect.
+
+State machine (SPEC §7):
+
+    offline ──probe answers──▶ online ──queue drained──▶ idle ──write / file change──▶ online
+       ▲  ◀── no answer (refused, reset, timeout) ──┘                                    │
+       └───────────────────────────────────────────────────────── no answer ◀────────────┘
+    online ──401/403──▶ auth_failed ──token changed / `relay now`──▶ offline (probe at once)
+
+Delivery is sequential in seq order. An envelope whose target has no upstream id yet
+is *held*; later envelopes of the same target (same order key) wait behind it so each
+task's writes arrive in order, while other targets keep flowing. The position (see
+relay/position.py) is persisted write-behind, and only ever for answered envelopes, so a
+crash anywhere means a resend — which the upstream's Idempotency-Key makes harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any, Literal, Protocol
+
+from relay.backoff import Backoff, CrashPlan
+from relay.cursor import DeadLetters
+from relay.position import PositionFile
+from relay.upstream import PAUSE_STATUSES, Answer, Upstream, UpstreamRequest, UpstreamUnreachable, Verdict, classify
+from relay.upstream import retry_after_seconds as parse_retry_after
+
+log = logging.getLogger("relay.forwarder")
+
+State = Literal["idle", "online", "offline", "auth_failed", "stopped"]
+Outcome = Literal["done", "offline", "paused", "stopped"]
+
+
+class JournalLike(Protocol):
+    """What the forwarder needs from relay.journal.Journal."""
+
+    @property
+    def last_seq(self) -> int: ...
+
+    def records(self, after_seq: int = 0) -> Iterator[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Send:
+    """Route an envelope to this upstream call."""
+
+    request: UpstreamRequest
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The envelope cannot be addressed upstream yet (e.g. no state_hub_task_id); `reason` says why."""
+
+    reason: str
+
+
+RouteFn = Callable[[dict[str, Any]], Awaitable[Send | Hold]]
+OrderKeyFn = Callable[[dict[str, Any]], Hashable | None]
+AckFn = Callable[[dict[str, Any], Answer], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """Tunables; the defaults are the SPEC's."""
+
+    backoff_cap: float = 15.0
+    backoff_initial: float = 0.1
+    retry_after_max: float = 600.0  # an upstream asking for more than this is waited for this long
+    load_batch: int = 2000
+    min_probe_gap: float = 0.2  # a burst of writes while offline probes at most this often
+
+
+class Forwarder:
+    """Owns the relay task; `wake`, `status` are cheap and sync (event-loop thread), `stop` is async."""
+
+    def __init__(
+        self,
+        *,
+        journal: JournalLike,
+        position_file: PositionFile,
+        dead_letters: DeadLetters,
+        upstream: Upstream,
+        route: RouteFn,
+        order_key: OrderKeyFn,
+        token: Callable[[], str | None] = lambda: None,
+        settings: RelaySettings | None = None,
+        on_ack: AckFn | None = None,
+        on_change: Callable[[dict[str, Any]], None] | None = None,
+        crash: CrashPlan | None = None,
+    ) -> None:
+        self.settings = settings or RelaySettings()
+        self._journal = journal
+        self._position_file = position_file
+        self._dead_letters = dead_letters
+        self._upstream = upstream
+        self._route = route
+        self._order_key = order_key
+        self._token = token
+        self._on_ack = on_ack
+        self._on_change = on_change
+        self._crash = crash
+        self._backoff = Backoff(self.settings.backoff_cap, self.settings.backoff_initial)
+        self._position = position_file.load()
+        self._queue: list[dict[str, Any]] = []  # loaded, unfinished envelopes in seq order
+        self._loaded_through = self._position.watermark
+        self._wake_event = asyncio.Event()
+        self._resume_event = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._persist_task: asyncio.Task[None] | None = None
+        self._dirty = False
+        self._stopping = False
+        self._state: State = "offline"
+        self._state_since = time.time()
+        self._offline_attempt = 0
+        self._last_probe = 0.0
+        self._failed_token: str | None = None
+        self._held = 0
+        self._hold_reasons: dict[int, str] = {}
+        self._dead_count = 0
+        self._sent = 0
+        self._delivered = 0
+        self._retries = 0
+        self._last_status: int | None = None
+        self._last_success: float | None = None
+        self._last_error: str | None = None
+        self._next_attempt_at: float | None = None
+
+    # -- public surface ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Count existing dead letters and start the relay task."""
+        self._dead_count = await asyncio.to_thread(len, self._dead_letters)
+        self._task = asyncio.create_task(self._run(), name="devhub-relay")
+
+    def wake(self, resume: bool = False) -> None:
+        """Something changed (a write, a file): look again now. resume=True also lifts an auth pause and waits."""
+        self._wake_event.set()
+        if resume:
+            self._resume_event.set()
+
+    async def stop(self) -> None:
+        """Stop the loop (an in-flight call is abandoned and will be resent) and persist the position."""
+        self._stopping = True
+        self.wake(resume=True)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._persist_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._persist_task
+        if self._dirty:
+            await asyncio.to_thread(self._position_file.store, self._position.snapshot())
+        await self._upstream.close()
+        self._set_state("stopped")
+
+    def status(self) -> dict[str, Any]:
+        """The relay's state for GET /relay, /orient, the dashboard and `devhub relay status`."""
+        finished_above = len(self._position.done_above)
+        pending = max(0, self._journal.last_seq - self._position.watermark - finished_above)
+        oldest = self._oldest_pending_ts()
+        status: dict[str, Any] = {
+            "state": self._state,
+            "upstream": self._upstream.base_url,
+            "pending": pending,
+            "held": self._held,
+            "dead_letters": self._dead_count,
+            "oldest_pending_age_seconds": round(time.time() - oldest, 3) if oldest is not None and pending else None,
+            "last_success": _iso(self._last_success),
+            "last_error": self._last_error,
+            "last_status": self._last_status,
+            "sent": self._sent,
+            "delivered": self._delivered,
+            "retries": self._retries,
+            "cursor": self._position.watermark,
+            "finished_above_cursor": finished_above,
+            "state_since": _iso(self._state_since),
+            "backoff_cap_seconds": self.settings.backoff_cap,
+        }
+        if self._next_attempt_at is not None:
+            status["next_attempt_in_seconds"] = round(max(0.0, self._next_attempt_at - time.monotonic()), 3)
+        if self._hold_reasons:
+            status["held_reasons"] = [
+                {"seq": seq, "reason": reason} for seq, reason in sorted(self._hold_reasons.items())[:20]
+            ]
+        return status
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await self._step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug or a closed read model must not end relaying for good
+                log.exception("relay step failed")
+                self._last_error = f"internal error: {type(exc).__name__}: {exc}"
+                self._offline_attempt += 1
+                await self._sleep(self._backoff.delay(self._offline_attempt), writes_wake=False)
+
+    async def _step(self) -> None:
+        self._wake_event.clear()
+        if self._state == "auth_failed":
+            await self._wait_for_new_token()
+            return
+        if self._state == "offline" and not await self._probe():
+            return
+        outcome = await self._pass()
+        if outcome == "done":
+            self._set_state("idle")
+            self._publish()
+            await self._wake_event.wait()
+
+    async def _probe(self) -> bool:
+        """Wait the current backoff (a write or `relay now` cuts it short), then GET /state/health."""
+        delay = self._backoff.delay(self._offline_attempt)
+        await self._sleep(delay, writes_wake=True)
+        if self._stopping:
+            return False
+        since_last = time.monotonic() - self._last_probe
+        if since_last < self.settings.min_probe_gap:  # a write storm while offline must not become a probe storm
+            await asyncio.sleep(self.settings.min_probe_gap - since_last)
+        self._resume_event.clear()
+        self._last_probe = time.monotonic()
+        self._offline_attempt += 1
+        try:
+            answer = await self._upstream.probe()
+        except UpstreamUnreachable as exc:
+            self._last_error = exc.detail
+            return False
+        if answer.status in PAUSE_STATUSES:
+            self._pause(answer)
+            return False
+        if answer.status >= 500:
+            self._last_error = f"upstream health check answered {answer.status}"
+            return False
+        self._offline_attempt = 0
+        self._set_state("online")
+        return True
+
+    async def _wait_for_new_token(self) -> None:
+        """Paused: resume on `relay now` or when the token differs from the one that was refused."""
+        self._next_attempt_at = None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._resume_event.wait(), timeout=min(self.settings.backoff_cap, 5.0) or 1.0)
+        if self._stopping:
+            return
+        if self._resume_event.is_set() or self._token() != self._failed_token:
+            self._resume_event.clear()
+            self._offline_attempt = 0
+            self._set_state("offline")  # probe at once, then deliver
+
+    async def _pass(self) -> Outcome:
+        """Deliver every unfinished envelope in seq order; holds skip their target's later envelopes."""
+        self._set_state("online")
+        blocked: set[Hashable] = set()
+        held: dict[int, str] = {}
+        index = 0
+        while not self._stopping:
+            if index >= len(self._queue):
+                if not await self._load_more():
+                    break
+                continue
+            envelope = self._queue[index]
+            key = self._order_key(envelope)
+            if key is not None and key in blocked:
+                held[envelope["seq"]] = "waiting behind an earlier held write to the same target"
+                index += 1
+                continue
+            route = await self._route(envelope)
+            if isinstance(route, Hold):
+                if key is not None:
+                    blocked.add(key)
+                held[envelope["seq"]] = route.reason
+                index += 1
+                continue
+            outcome = await self._deliver(envelope, route.request)
+            if outcome != "done":
+                self._held = len(held) + self._held_after(index, blocked)
+                self._hold_reasons = held
+                return outcome
+            self._queue.pop(index)
+            self._held = len(held)
+            self._hold_reasons = held
+        self._held = len(held)
+        self._hold_reasons = held
+        return "stopped" if self._stopping else "done"
+
+    def _held_after(self, index: int, blocked: set[Hashable]) -> int:
+        return sum(1 for e in self._queue[index + 1 :] if (k := self._order_key(e)) is not None and k in blocked)
+
+    async def _load_more(self) -> bool:
+        """Append the next batch of journal envelopes after what is loaded; False when there is none."""
+        if self._journal.last_seq <= self._loaded_through:
+            return False
+        batch = await asyncio.to_thread(self._read_batch, self._loaded_through)
+        if not batch:
+            return False  # never skip ahead: what we could not read is read again next pass
+        self._loaded_through = batch[-1]["seq"]
+        self._queue.extend(e for e in batch if not self._position.is_done(e["seq"]))
+        return True
+
+    def _read_batch(self, after_seq: int) -> list[dict[str, Any]]:
+        return list(islice(self._journal.records(after_seq=after_seq), self.settings.load_batch))
+
+    async def _deliver(self, envelope: dict[str, Any], request: UpstreamRequest) -> Outcome:
+        """Send until the answer settles it: acknowledged or dead-lettered ("done"), offline, or paused."""
+        attempt = 0
+        while not self._stopping:
+            self._sent += 1
+            hook = (lambda: self._reach("after_send")) if self._crash else None
+            try:
+                answer = await self._upstream.send(request, on_headers=hook)
+            except UpstreamUnreachable as exc:
+                self._last_error = exc.detail
+                self._set_state("offline")
+                return "offline"
+            self._last_status = answer.status
+            verdict = classify(answer)
+            if verdict is Verdict.ACK:
+                self._reach("after_ack")
+                if self._on_ack is not None:
+                    await self._on_ack(envelope, answer)
+                self._delivered += 1
+                self._last_success = time.time()
+                self._offline_attempt = 0
+                self._finish(envelope["seq"])
+                return "done"
+            if verdict is Verdict.DEAD:
+                await asyncio.to_thread(self._dead_letters.add, envelope, answer.status, answer.text)
+                self._dead_count += 1
+                self._last_error = (
+                    f"seq {envelope['seq']} ({request.method} {request.path}) dead-lettered: upstream answered "
+                    f"{answer.status}: {_short(answer.text)}"
+                )
+                log.warning("relay: %s", self._last_error)
+                self._finish(envelope["seq"])
+                return "done"
+            if verdict is Verdict.PAUSE:
+                self._pause(answer)
+                return "paused"
+            attempt += 1
+            self._retries += 1
+            wait = parse_retry_after(answer)
+            delay = min(wait, self.settings.retry_after_max) if wait is not None else self._backoff.delay(attempt)
+            self._last_error = (
+                f"upstream answered {answer.status} for seq {envelope['seq']} ({request.method} {request.path}); "
+                f"retrying in {delay:.1f}s"
+            )
+            await self._sleep(delay, writes_wake=False)
+        return "stopped"
+
+    def _pause(self, answer: Answer) -> None:
+        self._failed_token = self._token()
+        self._last_error = (
+            f"upstream refused our credentials ({answer.status}): {_short(answer.text)} — relay paused; fix the "
+            "token (the profile's token environment variable) or the upstream's grant, then run `devhub relay now`"
+        )
+        log.warning("relay: %s", self._last_error)
+        self._set_state("auth_failed")
+
+    # -- position ---------------------------------------------------------------------------------
+
+    def _finish(self, seq: int) -> None:
+        self._position.finish(seq)
+        self._hold_reasons.pop(seq, None)
+        self._dirty = True
+        if self._persist_task is None or self._persist_task.done():
+            self._persist_task = asyncio.create_task(self._persist(), name="devhub-relay-cursor")
+
+    async def _persist(self) -> None:
+        """Write-behind: keep storing the latest snapshot until nothing new was finished meanwhile."""
+        while self._dirty:
+            self._dirty = False
+            snapshot = self._position.snapshot()
+            hook = (lambda: self._reach("cursor_write")) if self._crash else None
+            try:
+                await asyncio.to_thread(self._position_file.store, snapshot, hook)
+            except OSError as exc:  # the cursor only ever lags: a resend, never a loss
+                self._dirty = True
+                self._last_error = f"could not persist the relay cursor: {exc}"
+                log.warning("relay: %s", self._last_error)
+                await asyncio.sleep(1.0)
+
+    def _reach(self, point: str) -> None:
+        if self._crash is not None:
+            self._crash.reached(point)
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    async def _sleep(self, delay: float, *, writes_wake: bool) -> None:
+        """Sleep up to `delay`; `relay now` always cuts it short, a new write only when `writes_wake`."""
+        if delay <= 0:
+            return
+        self._next_attempt_at = time.monotonic() + delay
+        event = self._wake_event if writes_wake else self._resume_event
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout=delay)
+        finally:
+            self._next_attempt_at = None
+        if not writes_wake and self._resume_event.is_set():
+            self._resume_event.clear()
+
+    def _set_state(self, state: State) -> None:
+        if state == self._state:
+            return
+        self._state = state
+        self._state_since = time.time()
+        self._publish()
+
+    def _publish(self) -> None:
+        if self._on_change is not None:
+            try:
+                self._on_change(self.status())
+            except Exception:  # a dashboard listener must never break relaying
+                log.exception("relay state listener failed")
+
+    def _oldest_pending_ts(self) -> float | None:
+        for envelope in self._queue:
+            if not self._position.is_done(envelope["seq"]):
+                return _parse_ts(envelope.get("ts"))
+        return None
+
+
+def _parse_ts(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _iso(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
