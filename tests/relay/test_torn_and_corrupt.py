@@ -19,7 +19,7 @@ def write_journal(directory: Path, count: int) -> bytes:
     """A one-segment journal of count records of varied sizes; returns the segment's bytes."""
     with Journal.open(directory) as journal:
         for number in range(1, count + 1):
-            journal.append(make_fields(number, summary_length=number * 7))
+            journal.append(make_fields(number, summary_length=number * 3))
     return (directory / SEGMENT).read_bytes()
 
 
@@ -28,7 +28,8 @@ def line_ends(data: bytes) -> list[int]:
 
 
 @pytest.mark.slow
-def test_every_truncation_point_keeps_exactly_the_complete_records(tmp_path: Path) -> None:
+def test_every_truncation_point_keeps_exactly_the_complete_records(fast_dir: Path) -> None:
+    tmp_path = fast_dir
     original = write_journal(tmp_path / "original", 8)
     ends = line_ends(original)
     work = tmp_path / "work"
@@ -56,7 +57,8 @@ def flip(data: bytes, position: int) -> bytes:
 
 
 @pytest.mark.slow
-def test_a_flip_anywhere_in_a_middle_record_quarantines_only_that_record(tmp_path: Path) -> None:
+def test_a_flip_anywhere_in_a_middle_record_quarantines_only_that_record(fast_dir: Path) -> None:
+    tmp_path = fast_dir
     original = write_journal(tmp_path / "original", 6)
     ends = line_ends(original)
     start, end = ends[2], ends[3]  # record 4
