@@ -53,6 +53,8 @@ WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent
 
 def tool_error_text(exc: DevhubError) -> str:
     """The message an agent sees for a refused call: the problem's detail, its status, and any candidates."""
+    if getattr(exc, "verbatim", False):
+        return exc.detail
     text = f"{exc.detail} ({exc.status} {exc.title})"
     candidates = exc.extra.get("candidates")
     if candidates:
