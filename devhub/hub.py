@@ -214,7 +214,7 @@ class Hub:
         reason = (
             "fleet role: this hub is authoritative"
             if self.config.role == "fleet"
-            else ("relay turned off (--no-relay)" if not self.config.relay_enabled else "no upstream configured")
+            else ("turned off with --no-relay" if not self.config.relay_enabled else "no upstream configured")
         )
         return {"state": "disabled", "reason": reason, "upstream": self.relay_settings.get("upstream")}
 
