@@ -1,0 +1,191 @@
+"""The offline orientation brief (`.custodian-brief.md`): the same state always renders the same bytes.
+
+Nothing in it depends on the clock: the "last synced" time is the repo's HEAD commit time (or,
+outside git, the newest workplan file's mtime), and every list has a fixed order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from devhub.model import PRIORITIES
+from devhub.reconcile.repos import repo_paths
+from devhub.store.reader import Reader
+
+BRIEF_FILE = ".custodian-brief.md"
+OPEN_TASKS_SHOWN = 7
+OPEN_STATUS_ORDER: tuple[str, ...] = ("wait", "progress", "todo")
+
+
+@dataclass(frozen=True, slots=True)
+class BriefTask:
+    """An open task as the brief lists it."""
+
+    id: str
+    title: str
+    status: str
+    priority: str | None
+    local: bool  # the status is a local change not yet written back into the file
+    needs_human: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BriefWorkplan:
+    """An active workplan with its counts and its first open tasks (already ordered)."""
+
+    id: str
+    title: str
+    path: str
+    done: int
+    total: int
+    open_total: int
+    open_tasks: tuple[BriefTask, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BriefData:
+    """Everything one repo's brief shows."""
+
+    repo: str
+    domains: tuple[str, ...]
+    synced_at: str | None  # ISO 8601 UTC, e.g. 2026-07-03T10:00:00Z
+    synced_from: str  # what that time is, e.g. "commit time of HEAD 1a2b3c4d5e6f"
+    workplans: tuple[BriefWorkplan, ...]
+
+
+def render_brief(data: BriefData) -> str:
+    """The brief's markdown for `data` (pure: equal data gives equal text)."""
+    lines = [f"# Offline brief: {data.repo}", ""]
+    lines.append(f"- Domain: {', '.join(data.domains) if data.domains else '(none stated)'}")
+    synced = f"{data.synced_at} ({data.synced_from})" if data.synced_at else f"unknown ({data.synced_from})"
+    lines.append(f"- Last synced: {synced}")
+    lines.append(f"- Active workplans: {len(data.workplans)}")
+    lines += [
+        "",
+        "Made by `devhub brief` from the workplan files; a status marked *local* is a change made",
+        "offline and not yet written back (`devhub writeback --commit`). Open tasks are listed wait,",
+        f"progress, todo, then by priority, then file order (at most {OPEN_TASKS_SHOWN} per workplan).",
+    ]
+    if not data.workplans:
+        lines += ["", "No active workplans."]
+    for workplan in data.workplans:
+        lines += ["", f"## {workplan.id} — {workplan.title}", ""]
+        lines.append(f"{workplan.done}/{workplan.total} done, {workplan.open_total} open · `{workplan.path}`")
+        lines.append("")
+        if not workplan.open_tasks:
+            lines.append("- no open tasks")
+        for task in workplan.open_tasks:
+            marks = "".join(
+                (
+                    f" ({task.priority})" if task.priority else "",
+                    " *local*" if task.local else "",
+                    " — needs a person" if task.needs_human else "",
+                )
+            )
+            lines.append(f"- `{task.id}` **{task.status}**{marks}: {task.title}")
+        hidden = workplan.open_total - len(workplan.open_tasks)
+        if hidden > 0:
+            lines.append(f"- … and {hidden} more open task{'s' if hidden != 1 else ''}")
+    return "\n".join(lines) + "\n"
+
+
+def _sort_key_sql() -> str:
+    status_rank = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(OPEN_STATUS_ORDER))
+    priority_rank = " ".join(f"WHEN '{p}' THEN {i}" for i, p in enumerate(PRIORITIES))
+    return f"CASE status {status_rank} END, CASE priority {priority_rank} ELSE {len(PRIORITIES)} END, position, id"
+
+
+def _synced_time(root: Path, newest_mtime_ns: int | None) -> tuple[str | None, str]:
+    """HEAD's commit time when `root` is a git repo with commits, else the newest workplan file's mtime."""
+    import git
+
+    try:
+        with git.Repo(root) as repo:
+            commit = repo.head.commit
+            stamp = datetime.fromtimestamp(commit.committed_date, UTC)
+            return stamp.strftime("%Y-%m-%dT%H:%M:%SZ"), f"commit time of HEAD {commit.hexsha[:12]}"
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        pass  # not a repo, or a repo without commits
+    if newest_mtime_ns is None:
+        return None, "no workplan files"
+    stamp = datetime.fromtimestamp(newest_mtime_ns / 1e9, UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ"), "newest workplan file's modification time"
+
+
+async def brief_data(reader: Reader, repo: str) -> BriefData:
+    """Collect one registered repo's brief data from the read model (UnknownRepo when not registered)."""
+    root = Path((await repo_paths(reader, repo))[repo])
+    domains = tuple(
+        row["domain"]
+        for row in await reader.all(
+            "SELECT DISTINCT domain FROM workplans WHERE repo = ? AND domain IS NOT NULL AND domain != ''"
+            " ORDER BY domain",
+            (repo,),
+        )
+    )
+    newest = await reader.one("SELECT MAX(mtime_ns) AS m FROM files WHERE repo = ?", (repo,))
+    synced_at, synced_from = await asyncio.to_thread(_synced_time, root, newest["m"] if newest else None)
+    priority_rank = " ".join(f"WHEN '{p}' THEN {i}" for i, p in enumerate(PRIORITIES))
+    rows = await reader.all(
+        "SELECT key, id, title, path FROM workplans WHERE repo = ? AND status = 'active'"
+        f" ORDER BY CASE planning_priority {priority_rank} ELSE {len(PRIORITIES)} END,"
+        " planning_order IS NULL, planning_order, id, path",
+        (repo,),
+    )
+    workplans = []
+    placeholders = ", ".join("?" for _ in OPEN_STATUS_ORDER)
+    for row in rows:
+        counts = await reader.one(
+            "SELECT COUNT(*) AS total, SUM(status = 'done') AS done,"
+            f" SUM(status IN ({placeholders})) AS open FROM tasks WHERE workplan_key = ?",
+            (*OPEN_STATUS_ORDER, row["key"]),
+        )
+        tasks = await reader.all(
+            "SELECT id, title, status, priority, status_source, needs_human FROM tasks"
+            f" WHERE workplan_key = ? AND status IN ({placeholders}) ORDER BY {_sort_key_sql()} LIMIT ?",
+            (row["key"], *OPEN_STATUS_ORDER, OPEN_TASKS_SHOWN),
+        )
+        workplans.append(
+            BriefWorkplan(
+                id=row["id"],
+                title=row["title"] or row["id"],
+                path=row["path"],
+                done=int(counts["done"] or 0) if counts else 0,
+                total=int(counts["total"] or 0) if counts else 0,
+                open_total=int(counts["open"] or 0) if counts else 0,
+                open_tasks=tuple(
+                    BriefTask(
+                        id=t["id"],
+                        title=t["title"] or "",
+                        status=t["status"],
+                        priority=t["priority"],
+                        local=t["status_source"] == "local",
+                        needs_human=bool(t["needs_human"]),
+                    )
+                    for t in tasks
+                ),
+            )
+        )
+    return BriefData(repo, domains, synced_at, synced_from, tuple(workplans))
+
+
+async def brief_for_repo(reader: Reader, repo_slug: str) -> str:
+    """The brief's markdown for one registered repo (what `brief://{repo}` serves)."""
+    return render_brief(await brief_data(reader, repo_slug))
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write `text` to `path` only when the bytes differ; True when the file was (re)written."""
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_bytes(data)
+    temp.replace(path)
+    return True
