@@ -211,8 +211,11 @@ class Forwarder:
         if self._state == "auth_failed":
             await self._wait_for_new_token()
             return
-        if self._state == "offline" and not await self._probe():
-            return
+        if self._state == "offline":
+            while await self._load_more():  # keeps pending / oldest-age figures right while offline
+                pass
+            if not await self._probe():
+                return
         outcome = await self._pass()
         if outcome == "done":
             self._set_state("idle")
