@@ -48,7 +48,9 @@ def port_owner(port: int) -> str | None:
 def bind_listening_socket(host: str, port: int) -> socket.socket:
     """A bound, listening TCP socket for uvicorn; PortInUse says who holds the port if it is busy."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP; without it
+    # every response written in two pieces waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
