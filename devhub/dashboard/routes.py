@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,6 @@ from devhub.hub import Hub
 
 HERE = Path(__file__).parent
 KEEPALIVE_SECONDS = 15.0
-# How often an idle event stream checks whether the server is shutting down.
-SHUTDOWN_POLL_SECONDS = 0.5
 # The pages use only this daemon's own scripts, styles and endpoints: the browser enforces "no network".
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
@@ -115,33 +112,21 @@ def make_handlers(backlog: pages.JournalBacklog) -> list[Any]:
     return [overview, workplan, task, search, relay, events, static]
 
 
-def _server_exiting() -> bool:
-    """True once uvicorn caught SIGTERM/SIGINT: open streams end so a graceful stop is not held up.
+async def change_stream(hub: Hub) -> AsyncGenerator[ServerSentEventMessage, None]:
+    """`change` events for every hub event, a keep-alive comment when idle; unsubscribes when the client goes.
 
-    uvicorn installs its bound `handle_exit` as the signal handler and sets `should_exit`
-    on its server; nothing else tells an open response that shutdown began.
+    Litestar cancels this generator when the client disconnects, and uvicorn's graceful
+    stop disconnects open streams, so the `finally` always runs.
     """
-    handler = signal.getsignal(signal.SIGTERM)
-    server = getattr(handler, "__self__", None)
-    return bool(getattr(server, "should_exit", False))
-
-
-async def change_stream(hub: Hub) -> AsyncIterator[ServerSentEventMessage]:
-    """`change` events for every hub event, a keep-alive comment when idle; unsubscribes when the client goes."""
     queue = hub.events.subscribe()
     try:
         yield ServerSentEventMessage(event="hello", data=json.dumps({"version": __version__}), retry=2000)
-        idle = 0.0
-        while not _server_exiting():
+        while True:
             try:
-                event = await asyncio.wait_for(queue.get(), timeout=SHUTDOWN_POLL_SECONDS)
+                event = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
             except TimeoutError:
-                idle += SHUTDOWN_POLL_SECONDS
-                if idle >= KEEPALIVE_SECONDS:
-                    idle = 0.0
-                    yield ServerSentEventMessage(comment="keep-alive")
+                yield ServerSentEventMessage(comment="keep-alive")  # keeps proxies and idle timers from closing it
                 continue
-            idle = 0.0
             yield ServerSentEventMessage(event="change", id=event.get("id"), data=json.dumps(event, default=str))
     finally:
         hub.events.unsubscribe(queue)
