@@ -112,8 +112,7 @@ def writeback(
     if dry_run and do_commit:
         raise click.UsageError("--dry-run and --commit exclude each other")
     config = _config(ctx)
-    pending, skipped = read(config, lambda reader: wb.pending_status_writes(reader, repo))
-    plan = wb.plan_writeback(pending, skipped)
+    plan = wb.plan_writeback(read(config, lambda reader: wb.collect_pending(reader, repo)))
     commits: list[wb.CommitResult] = []
     not_settled: list[Change] = []
     if dry_run:

@@ -121,23 +121,34 @@ class CommitResult:
 # -- what is pending (read model) -------------------------------------------------------------------
 
 
-async def pending_status_writes(
-    reader: Reader, repo: str | None = None
-) -> tuple[list[PendingStatus], list[dict[str, Any]]]:
-    """Pending status writes with their files, plus pending writes to fields writeback leaves alone."""
-    await repo_paths(reader, repo)  # UnknownRepo for a slug that is not registered
-    repos = await repo_paths(reader)
-    statuses: list[PendingStatus] = []
-    skipped: list[dict[str, Any]] = []
+@dataclass(slots=True)
+class Pending:
+    """What the read model holds for writeback: status writes, writes it leaves alone, overlay conflicts."""
+
+    statuses: list[PendingStatus] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[Refusal] = field(default_factory=list)
+
+
+async def _locations(reader: Reader, kind: str, repo: str, ident: str) -> list[Any]:
+    table = "tasks" if kind == "task" else "workplans"
+    return await reader.all(
+        f"SELECT DISTINCT path, status_line FROM {table} WHERE repo = ? AND id = ? ORDER BY path", (repo, ident)
+    )
+
+
+async def collect_pending(reader: Reader, repo: str | None = None) -> Pending:
+    """Everything writeback acts on or reports, for every registered repo (or one; UnknownRepo if not one)."""
+    await repo_paths(reader, repo)
+    roots = await repo_paths(reader)
+    pending = Pending()
     for write in await activity.pending_local_writes(reader, repo=repo):
         if write["field"] != "status":
-            skipped.append(write | {"reason": f"{write['field']} is not a file field writeback changes (status only)"})
+            reason = f"{write['field']} is not a file field writeback changes (status only)"
+            pending.skipped.append(write | {"reason": reason})
             continue
-        table = "tasks" if write["kind"] == "task" else "workplans"
-        rows = await reader.all(
-            f"SELECT DISTINCT path FROM {table} WHERE repo = ? AND id = ? ORDER BY path", (write["repo"], write["id"])
-        )
-        statuses.append(
+        rows = await _locations(reader, write["kind"], write["repo"], write["id"])
+        pending.statuses.append(
             PendingStatus(
                 kind=write["kind"],
                 repo=write["repo"],
@@ -145,11 +156,30 @@ async def pending_status_writes(
                 value=write["value"],
                 file_value=write["file_value"],
                 seq=write["seq"],
-                root=repos.get(write["repo"], ""),
+                root=roots.get(write["repo"], ""),
                 paths=tuple(row["path"] for row in rows),
             )
         )
-    return statuses, skipped
+    for conflict in await activity.list_conflicts(reader):
+        if (repo is not None and conflict["repo"] != repo) or conflict["field"] != "status":
+            continue
+        rows = await _locations(reader, conflict["kind"], conflict["repo"], conflict["id"])
+        now = conflict["file_value_now"]
+        pending.conflicts.append(
+            Refusal(
+                conflict["kind"],
+                conflict["repo"],
+                conflict["id"],
+                rows[0]["path"] if len(rows) == 1 else None,
+                rows[0]["status_line"] if len(rows) == 1 else None,
+                conflict["local_value"],
+                conflict["file_value_then"],
+                now,
+                f"the file changed after the local write: it says {now!r} now, {conflict['file_value_then']!r} "
+                "then; edit the file to the value you want, or write again with `devhub task set`",
+            )
+        )
+    return pending
 
 
 # -- planning (files and git, nothing written) ------------------------------------------------------
@@ -276,11 +306,11 @@ def _plan_file(repo: str, root: Path, path: str, writes: list[PendingStatus], pl
     return FileEdit(repo, root, path, before, after, changes)
 
 
-def plan_writeback(pending: list[PendingStatus], skipped: list[dict[str, Any]] | None = None) -> Plan:
+def plan_writeback(pending: Pending) -> Plan:
     """Decide every edit (re-reading and re-parsing the files, checking git); writes nothing."""
-    plan = Plan(skipped=list(skipped or []))
+    plan = Plan(refusals=list(pending.conflicts), skipped=list(pending.skipped))
     by_file: dict[tuple[str, str, str], list[PendingStatus]] = defaultdict(list)
-    for write in pending:
+    for write in pending.statuses:
         if not write.root:
             plan.refusals.append(_refuse(write, "the repo is not registered any more", None, None, None))
         elif not write.paths:
