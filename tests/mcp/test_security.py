@@ -1,0 +1,54 @@
+"""DNS-rebinding protection on /mcp: devhub's middleware and the SDK's own check both refuse foreign names."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from starlette.requests import Request
+
+from devhub.mcp_server.mount import transport_security
+from tests.support.daemon import RunningDaemon
+
+
+@pytest.fixture
+def daemon(shared_daemon: RunningDaemon) -> RunningDaemon:
+    """This module's tests share one daemon (tests/mcp/conftest.py)."""
+    return shared_daemon
+
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+
+def test_a_foreign_origin_or_host_is_refused_and_a_loopback_one_is_served(daemon: RunningDaemon) -> None:
+    with httpx.Client(base_url=daemon.url, timeout=10.0) as client:
+        evil_origin = client.post("/mcp", json=INITIALIZE, headers={**MCP_HEADERS, "Origin": "http://evil.example"})
+        evil_host = client.post("/mcp", json=INITIALIZE, headers={**MCP_HEADERS, "Host": "evil.example:80"})
+        loopback = client.post("/mcp", json=INITIALIZE, headers={**MCP_HEADERS, "Origin": daemon.url})
+    assert evil_origin.status_code == 403 and "evil.example" in evil_origin.json()["detail"]
+    assert evil_host.status_code == 403
+    assert loopback.status_code == 200, loopback.text
+    assert "orient" in {tool["name"] for tool in loopback.json()["result"]["tools"]}
+
+
+def _verdict(settings: object, host: str, origin: str | None) -> int | None:
+    from mcp.server.transport_security import TransportSecurityMiddleware
+
+    headers = [(b"host", host.encode()), (b"content-type", b"application/json")]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    request = Request({"type": "http", "method": "POST", "path": "/mcp", "headers": headers})
+    refused = asyncio.run(TransportSecurityMiddleware(settings).validate_request(request, is_post=True))  # type: ignore[arg-type]
+    return None if refused is None else refused.status_code
+
+
+def test_the_sdk_check_stays_on_behind_devhubs_middleware() -> None:
+    settings = transport_security("127.0.0.1", 8000)
+    assert settings.enable_dns_rebinding_protection
+    assert _verdict(settings, "127.0.0.1:8000", "http://127.0.0.1:8000") is None
+    assert _verdict(settings, "localhost:43123", "http://localhost:43123") is None
+    assert _verdict(settings, "[::1]:8000", None) is None
+    assert _verdict(settings, "127.0.0.1:8000", "http://evil.example") == 403
+    assert _verdict(settings, "evil.example:8000", None) == 421
+    assert _verdict(settings, "127.0.0.1.evil.example:80", None) == 421
