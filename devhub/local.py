@@ -37,7 +37,7 @@ def journal_envelopes(config: Config, after_seq: int = 0) -> Iterator[dict[str, 
 def _read_journal(directory: Path, after_seq: int) -> Iterator[dict[str, Any]]:
     from relay.journal import Journal
 
-    with Journal.open(directory) as journal:
+    with Journal.open(directory, read_only=True) as journal:
         yield from journal.records(after_seq)
 
 

@@ -135,38 +135,76 @@ async def list_repos(reader: Reader) -> list[dict[str, Any]]:
     ]
 
 
+# Ranking every match by bm25 costs more than the whole query budget for words that occur in
+# most documents; past this many matches, hits come in index order (newest rows last) instead.
+RANKED_MATCH_LIMIT = 2000
+
+_SEARCH_PARTS = (
+    # kind, FTS table, row table, columns selected from the row table
+    ("workplan", "workplans_fts", "workplans", "id, repo, title, id AS workplan_id, intro AS text"),
+    ("task", "tasks_fts", "tasks", "id, repo, title, workplan_id, body AS text"),
+    ("progress", "progress_fts", "progress", "id, NULL AS repo, summary AS title, workplan_id, summary AS text"),
+)
+
+
 async def search(reader: Reader, q: str, *, limit: int = 50) -> list[dict[str, Any]]:
-    """Full-text hits across workplans, tasks and progress, best first."""
+    """Full-text hits across workplans, tasks and progress, best first (bm25 within each kind)."""
     query = fts_query(q)
-    hits: list[dict[str, Any]] = []
-    rows = await reader.all(
-        """SELECT * FROM (
-             SELECT 'workplan' AS kind, w.id AS id, w.repo AS repo, w.title AS title, w.id AS workplan_id,
-                    snippet(workplans_fts, -1, '[', ']', '…', 12) AS snippet, bm25(workplans_fts) AS rank
-               FROM workplans_fts JOIN workplans w ON w.rowid = workplans_fts.rowid WHERE workplans_fts MATCH ?
-             UNION ALL
-             SELECT 'task', t.id, t.repo, t.title, t.workplan_id,
-                    snippet(tasks_fts, -1, '[', ']', '…', 12), bm25(tasks_fts)
-               FROM tasks_fts JOIN tasks t ON t.rowid = tasks_fts.rowid WHERE tasks_fts MATCH ?
-             UNION ALL
-             SELECT 'progress', p.id, NULL, p.summary, p.workplan_id,
-                    snippet(progress_fts, -1, '[', ']', '…', 12), bm25(progress_fts)
-               FROM progress_fts JOIN progress p ON p.rowid = progress_fts.rowid WHERE progress_fts MATCH ?
-           ) ORDER BY rank, kind, id LIMIT ?""",
-        (query, query, query, limit),
-    )
-    for row in rows:
-        hits.append(
-            {
-                "kind": row["kind"],
+    words = [w.lower() for w in query.replace('"', " ").replace("*", " ").split()]
+    hits: list[tuple[float, str, str, dict[str, Any]]] = []
+    for kind, fts, table, columns in _SEARCH_PARTS:
+        matches = await reader.one(f"SELECT COUNT(*) AS n FROM {fts} WHERE {fts} MATCH ?", (query,))
+        if not matches or not matches["n"]:
+            continue
+        if matches["n"] <= RANKED_MATCH_LIMIT:
+            ranked = await reader.all(
+                f"SELECT rowid, rank FROM {fts} WHERE {fts} MATCH ? ORDER BY rank LIMIT ?",
+                (query, limit),
+            )
+        else:
+            ranked = await reader.all(
+                f"SELECT rowid, 0.0 AS rank FROM {fts} WHERE {fts} MATCH ? LIMIT ?", (query, limit)
+            )
+        rank_of = {match["rowid"]: match["rank"] for match in ranked}
+        marks = ", ".join("?" for _ in rank_of)
+        rows = await reader.all(
+            f"SELECT rowid AS row_id, {columns} FROM {table} WHERE rowid IN ({marks})",
+            list(rank_of),
+        )
+        for row in rows:
+            text = f"{row['title'] or ''}\n{row['text'] or ''}"
+            hit = {
+                "kind": kind,
                 "id": row["id"],
                 "repo": row["repo"],
                 "title": row["title"],
                 "workplan_id": row["workplan_id"],
-                "snippet": row["snippet"],
+                "snippet": snippet(text, words),
             }
-        )
-    return hits
+            hits.append((rank_of[row["row_id"]], kind, row["id"], hit))
+    hits.sort(key=lambda item: (item[0], item[1], item[2]))
+    return [hit for _, _, _, hit in hits[:limit]]
+
+
+def snippet(text: str, words: list[str], *, width: int = 60) -> str:
+    """The text around the first word that starts with a query term, with the match in [brackets]."""
+    lowered = text.lower()
+    best = -1
+    for word in words:
+        at = lowered.find(word)
+        while at > 0 and lowered[at - 1].isalnum():
+            at = lowered.find(word, at + 1)
+        if at >= 0 and (best < 0 or at < best):
+            best = at
+    if best < 0:
+        return " ".join(text[: width * 2].split())
+    end = best
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    start = max(0, best - width)
+    before = ("…" if start else "") + text[start:best]
+    after = text[end : end + width] + ("…" if end + width < len(text) else "")
+    return " ".join(f"{before}[{text[best:end]}]{after}".split())
 
 
 async def list_problems(reader: Reader, *, repo: str | None = None) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from devhub.model import ParsedFile, Problem
 from devhub.registry import WORKPLANS_DIR, Repo
+from devhub.store.schema import TABLES
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 
@@ -30,6 +31,7 @@ class SyncReport:
     unchanged: int = 0
     removed: int = 0
     changed_workplan_keys: set[str] = field(default_factory=set)
+    changed_task_ids: set[str] = field(default_factory=set)  # before and after: dependents need a ready refresh
 
     def merge(self, other: SyncReport) -> None:
         self.seen += other.seen
@@ -37,6 +39,7 @@ class SyncReport:
         self.unchanged += other.unchanged
         self.removed += other.removed
         self.changed_workplan_keys |= other.changed_workplan_keys
+        self.changed_task_ids |= other.changed_task_ids
 
 
 def workplan_key(repo: str, path: str) -> str:
@@ -128,6 +131,7 @@ def _rows_for(repo: str, parsed: ParsedFile) -> dict[str, list[dict[str, Any]]]:
             "state_hub_workstream_id": wp.state_hub_workstream_id,
             "extra": _json(dict(wp.extra)),
             "body": wp.body,
+            "intro": _intro(wp.body, wp.tasks[0].title if wp.tasks else None),
         }
     )
     seen_tasks: set[str] = set()
@@ -166,6 +170,7 @@ def _rows_for(repo: str, parsed: ParsedFile) -> dict[str, list[dict[str, Any]]]:
                 "needs_human": needs_human,
                 "intervention_note": note,
                 "blocking_reason": reason,
+                "ready": 0,
                 "body": task.body,
                 "extra": _json(extra),
             }
@@ -190,13 +195,36 @@ def _rows_for(repo: str, parsed: ParsedFile) -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
-def _delete_file_rows(conn: sqlite3.Connection, repo: str, path: str) -> None:
+def _intro(body: str, first_task_title: str | None) -> str:
+    """The workplan's text before its first task heading (its tasks are indexed on their own)."""
+    if not first_task_title:
+        return body
+    offset = 0
+    for line in body.split("\n"):
+        if line.startswith("#") and first_task_title in line:
+            return body[:offset]
+        offset += len(line) + 1
+    return body
+
+
+def _insert_rows(conn: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert with one prepared statement: the build's hot path (values are already SQL types)."""
+    columns = list(TABLES[table][0])
+    placeholders = ", ".join("?" for _ in columns)
+    sql = f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
+    conn.executemany(sql, [tuple(row.get(c) for c in columns) for row in rows])
+
+
+def _delete_file_rows(conn: sqlite3.Connection, repo: str, path: str) -> set[str]:
+    """Drop every row a file contributed; returns the ids of the tasks it held."""
     wp_key = workplan_key(repo, path)
+    old_ids = {row[0] for row in conn.execute("SELECT id FROM tasks WHERE workplan_key = ?", (wp_key,))}
     conn.execute("DELETE FROM task_deps WHERE task_key IN (SELECT key FROM tasks WHERE workplan_key = ?)", (wp_key,))
     conn.execute("DELETE FROM tasks WHERE workplan_key = ?", (wp_key,))
     conn.execute("DELETE FROM workplans WHERE key = ?", (wp_key,))
     conn.execute("DELETE FROM refs WHERE repo = ? AND path = ?", (repo, path))
     conn.execute("DELETE FROM problems WHERE repo = ? AND path = ?", (repo, path))
+    return old_ids
 
 
 def _undecodable_placeholder(path: str, exc: OSError) -> ParsedFile:
@@ -279,7 +307,7 @@ def sync_repo_files(
             wp_key = workplan_key(repo.slug, rel)
             report.changed_workplan_keys.add(wp_key)
             if old is not None:
-                _delete_file_rows(conn, repo.slug, rel)
+                report.changed_task_ids |= _delete_file_rows(conn, repo.slug, rel)
             pending["files"].append(
                 {
                     "key": wp_key,
@@ -294,13 +322,14 @@ def sync_repo_files(
             for table, rows in _rows_for(repo.slug, parsed).items():
                 pending[table].extend(rows)
         for rel in sorted(set(vanished)):
-            _delete_file_rows(conn, repo.slug, rel)
+            report.changed_task_ids |= _delete_file_rows(conn, repo.slug, rel)
             conn.execute("DELETE FROM files WHERE key = ?", (workplan_key(repo.slug, rel),))
             report.removed += 1
             report.changed_workplan_keys.add(workplan_key(repo.slug, rel))
+        report.changed_task_ids |= {row["id"] for row in pending["tasks"]}
         for table, rows in pending.items():
             if rows:
-                db[table].insert_all(rows, replace=True, batch_size=500)  # type: ignore[union-attr]
+                _insert_rows(conn, table, rows)
     return report
 
 

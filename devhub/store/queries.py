@@ -10,25 +10,18 @@ import sqlite3
 from typing import Any
 
 from devhub.errors import Ambiguous, NotFound
-from devhub.model import READY_WORKPLAN_STATUSES, SETTLED_TASK_STATUSES
 from devhub.store.reader import Reader
 
-_READY_WP = ", ".join(f"'{s}'" for s in sorted(READY_WORKPLAN_STATUSES))
-_SETTLED = ", ".join(f"'{s}'" for s in sorted(SETTLED_TASK_STATUSES))
-
-# A dependency that cannot be found counts as unsettled: readiness is never guessed.
-READY_SQL = f"""(t.status = 'todo' AND w.status IN ({_READY_WP}) AND NOT EXISTS (
-    SELECT 1 FROM task_deps d WHERE d.task_key = t.key AND NOT EXISTS (
-        SELECT 1 FROM tasks t2 WHERE t2.id = d.depends_on AND t2.status IN ({_SETTLED}))))"""
+READY_SQL = "t.ready = 1"  # materialised by the writer (store.ready)
 
 PRIORITY_ORDER_SQL = (
     "CASE t.priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END"
 )
 
-TASK_COLUMNS = f"""t.key, t.id, t.repo, t.path, t.workplan_id, t.title, t.line, t.position, t.status,
+TASK_COLUMNS = """t.key, t.id, t.repo, t.path, t.workplan_id, t.title, t.line, t.position, t.status,
     t.status_source, t.file_status, t.status_raw, t.priority, t.state_hub_task_id, t.assignee, t.depends_on,
     t.needs_human, t.intervention_note, t.blocking_reason, t.extra, w.status AS workplan_status,
-    {READY_SQL} AS ready"""
+    t.ready AS ready"""
 
 WORKPLAN_COLUMNS = """w.key, w.id, w.repo, w.path, w.archived, w.type, w.title, w.domain, w.owner, w.topic_slug,
     w.status, w.status_source, w.file_status, w.status_raw, w.planning_priority, w.planning_order, w.created,
@@ -51,18 +44,26 @@ def task_dict(row: sqlite3.Row, *, with_body: bool = False) -> dict[str, Any]:
         "status_raw": row["status_raw"],
         "priority": row["priority"],
         "assignee": row["assignee"],
-        "depends_on": json.loads(row["depends_on"] or "[]"),
+        "depends_on": _json_list(row["depends_on"]),
         "needs_human": bool(row["needs_human"]),
         "intervention_note": row["intervention_note"],
         "blocking_reason": row["blocking_reason"],
         "ready": bool(row["ready"]),
         "path": row["path"],
         "line": row["line"],
-        "extra": json.loads(row["extra"] or "{}"),
+        "extra": _json_object(row["extra"]),
     }
     if with_body:
         task["body"] = row["body"]
     return task
+
+
+def _json_list(raw: str | None) -> list[Any]:
+    return [] if not raw or raw == "[]" else list(json.loads(raw))
+
+
+def _json_object(raw: str | None) -> dict[str, Any]:
+    return {} if not raw or raw == "{}" else dict(json.loads(raw))
 
 
 def workplan_dict(row: sqlite3.Row) -> dict[str, Any]:
@@ -238,7 +239,7 @@ async def list_tasks(
         where.append("t.needs_human = ?")
         params.append(int(needs_human))
     if ready is not None:
-        where.append(READY_SQL if ready else f"NOT {READY_SQL}")
+        where.append(READY_SQL if ready else "t.ready = 0")
     sql = f"SELECT {TASK_COLUMNS} FROM tasks t JOIN workplans w ON w.key = t.workplan_key"
     if where:
         sql += " WHERE " + " AND ".join(where)

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Columns per table, in a fixed order (the order is part of the byte-for-byte dump).
 TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
@@ -59,6 +59,8 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "state_hub_workstream_id": str,
             "extra": str,
             "body": str,
+            # The text before the first task: what the workplan's own search entry indexes.
+            "intro": str,
         },
         "key",
     ),
@@ -89,6 +91,7 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "needs_human": int,
             "intervention_note": str,
             "blocking_reason": str,
+            "ready": int,  # materialised by store.ready whenever a change can affect it
             "body": str,
             "extra": str,
         },
@@ -165,7 +168,10 @@ INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tasks", ("state_hub_task_id",)),
     ("tasks", ("workplan_key", "position")),
     ("tasks", ("status", "priority")),
+    ("tasks", ("ready", "priority")),
+    ("tasks", ("id", "status")),
     ("tasks", ("repo",)),
+    ("task_deps", ("depends_on",)),
     ("files", ("repo", "path")),
     ("refs", ("target_id",)),
     ("problems", ("repo", "path")),
@@ -176,7 +182,7 @@ INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 FTS_COLUMNS: dict[str, tuple[str, ...]] = {
-    "workplans": ("title", "body"),
+    "workplans": ("title", "intro"),
     "tasks": ("title", "body"),
     "progress": ("summary",),
 }
@@ -215,9 +221,26 @@ def create_schema(conn: sqlite3.Connection) -> None:
         db[name].create(columns, pk=pk, not_null=None, if_not_exists=True)  # type: ignore[union-attr]
     for table, cols in INDEXES:
         db[table].create_index(cols, if_not_exists=True)  # type: ignore[union-attr]
+    enable_fts(conn)
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+
+def enable_fts(conn: sqlite3.Connection) -> None:
+    """Create the FTS5 indexes (filled from the rows already there) and the triggers that keep them current."""
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
     for table, cols in FTS_COLUMNS.items():
         db[table].enable_fts(cols, fts_version="FTS5", create_triggers=True, tokenize="porter")  # type: ignore[union-attr]
-    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+
+def disable_fts(conn: sqlite3.Connection) -> None:
+    """Drop the FTS5 indexes and triggers: a cold build inserts faster and indexes once at the end."""
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
+    for table in FTS_COLUMNS:
+        db[table].disable_fts()  # type: ignore[union-attr]
 
 
 def open_database(path: Path) -> sqlite3.Connection:

@@ -7,14 +7,14 @@ daemon runs); every reader opens its own read-only connection.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from devhub.registry import Repo
-from devhub.store import overlay
+from devhub.store import overlay, ready
 from devhub.store.build import ProgressCallback, SyncReport, sync_repo_files, sync_repo_rows
-from devhub.store.schema import open_database
+from devhub.store.schema import disable_fts, enable_fts, open_database
 
 
 class ReadModelWriter:
@@ -40,13 +40,16 @@ class ReadModelWriter:
     def sync(self, repos: list[Repo], *, progress: ProgressCallback | None = None) -> SyncReport:
         """Scan every registered repo (fingerprint cached) and forget unregistered ones."""
         report = SyncReport()
+        cold = self.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 0
         self.conn.execute("BEGIN")
         try:
-            sync_repo_rows(self.conn, repos)
+            forgotten = sync_repo_rows(self.conn, repos)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        if cold:
+            disable_fts(self.conn)  # index once at the end instead of row by row
         total_files = 0
         if progress is not None:
             from devhub.store.build import list_workplan_files
@@ -60,8 +63,22 @@ class ReadModelWriter:
         else:
             for repo in repos:
                 report.merge(sync_repo_files(self.conn, repo))
-        self._refresh_after(report)
+        if cold:
+            self._transaction(lambda: enable_fts(self.conn))
+        if cold or forgotten:
+            self._transaction(self._refresh_everything)
+        else:
+            self._refresh_after(report)
         return report
+
+    def _transaction(self, work: Callable[[], object]) -> None:
+        self.conn.execute("BEGIN")
+        try:
+            work()
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
 
     def sync_paths(self, repo: Repo, paths: Iterable[str]) -> SyncReport:
         """Re-read just these repo-relative files (the watcher's path)."""
@@ -91,13 +108,12 @@ class ReadModelWriter:
     def _refresh_after(self, report: SyncReport) -> None:
         if not report.changed_workplan_keys:
             return
-        self.conn.execute("BEGIN")
-        try:
+
+        def work() -> None:
             overlay.refresh_targets(self.conn, overlay.targets_for_workplans(self.conn, report.changed_workplan_keys))
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
+            ready.refresh(self.conn, workplan_keys=report.changed_workplan_keys, task_ids=report.changed_task_ids)
+
+        self._transaction(work)
 
     def apply(self, envelopes: Iterable[Mapping[str, Any]]) -> set[str]:
         """Apply journal envelopes not yet applied, in one transaction; returns touched targets."""
@@ -111,21 +127,31 @@ class ReadModelWriter:
                 touched |= overlay.apply_envelope(self.conn, envelope)
                 last = envelope["seq"]
             overlay.refresh_targets(self.conn, touched)
+            self._refresh_ready_for(touched)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         return touched
 
+    def _refresh_ready_for(self, targets: set[str]) -> None:
+        task_ids, workplan_keys = set(), set()
+        for target in targets:
+            kind, repo, ident = target.split(":", 2)
+            if kind == "task":
+                task_ids.add(ident)
+            else:
+                rows = self.conn.execute("SELECT key FROM workplans WHERE repo = ? AND id = ?", (repo, ident))
+                workplan_keys |= {row[0] for row in rows}
+        ready.refresh(self.conn, workplan_keys=workplan_keys, task_ids=task_ids)
+
     def refresh_overlay(self) -> None:
-        """Recompute every overlay target (after a writeback or a bulk file change)."""
-        self.conn.execute("BEGIN")
-        try:
-            overlay.refresh_targets(self.conn, overlay.all_targets(self.conn))
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
+        """Recompute every overlay target and ready flag (after a writeback or a bulk file change)."""
+        self._transaction(self._refresh_everything)
+
+    def _refresh_everything(self) -> None:
+        overlay.refresh_targets(self.conn, overlay.all_targets(self.conn))
+        ready.refresh_all(self.conn)
 
 
 def _offset(progress: ProgressCallback, offset: int, total: int) -> ProgressCallback:
