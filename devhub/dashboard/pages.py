@@ -19,6 +19,7 @@ from devhub.hub import Hub
 from devhub.model import PRIORITIES, WORKPLAN_STATUSES
 from devhub.store import activity, queries
 from devhub.store.orient import summary as summary_query
+from relay.errors import JournalError
 
 # Workplan ids and qualified task ids in running text (a display aid; the parser owns the real rules).
 _MENTION = re.compile(
@@ -114,7 +115,9 @@ class JournalBacklog:
             return self._count, self._oldest_ts
 
 
-def relay_overview(status: Mapping[str, Any], pending_from_journal: int | None, oldest_ts: Any) -> dict[str, Any]:
+def relay_overview(
+    status: Mapping[str, Any], pending_from_journal: int | None, oldest_ts: Any, journal_problem: str | None = None
+) -> dict[str, Any]:
     """The relay box: state, why, queue depth and the oldest pending age, whether or not a relay runs."""
     disabled = status.get("state") == "disabled"
     pending = status.get("pending")
@@ -136,6 +139,7 @@ def relay_overview(status: Mapping[str, Any], pending_from_journal: int | None, 
         "oldest_pending_age": age_text(oldest_age) if pending else "—",
         "last_success": status.get("last_success"),
         "last_error": status.get("last_error"),
+        "journal_problem": journal_problem,
     }
 
 
@@ -149,7 +153,11 @@ async def overview(hub: Hub, backlog: JournalBacklog) -> dict[str, Any]:
     problems = await hub.read(lambda r: activity.list_problems(r))
     conflicts = await hub.read(activity.list_conflicts)
     status = hub.relay_status()
-    count, oldest = await asyncio.to_thread(backlog.measure, hub.journal)
+    journal_problem = None
+    try:
+        count, oldest = await asyncio.to_thread(backlog.measure, hub.journal)
+    except (JournalError, OSError) as exc:  # the page still shows everything else
+        count, oldest, journal_problem = None, None, f"the journal could not be read: {exc}"
     by_status = {state: [w for w in workplans if w["status"] == state] for state in WORKPLAN_STATUSES}
     others = [w for w in workplans if w["status"] not in WORKPLAN_STATUSES]
     if others:
@@ -167,7 +175,7 @@ async def overview(hub: Hub, backlog: JournalBacklog) -> dict[str, Any]:
         "needs_human": needs_human,
         "problems": problems,
         "conflicts": conflicts,
-        "relay": relay_overview(status, count, oldest),
+        "relay": relay_overview(status, count, oldest, journal_problem),
     }
 
 
@@ -248,7 +256,11 @@ async def relay(hub: Hub) -> dict[str, Any]:
     """The relay page: state, and each pending, held and dead envelope with its details."""
     status = hub.relay_status()
     after = _acknowledged_seq(hub, status)
-    total, tail = await asyncio.to_thread(_journal_tail, hub.journal, after, RELAY_ENVELOPES_SHOWN)
+    journal_problem = None
+    try:
+        total, tail = await asyncio.to_thread(_journal_tail, hub.journal, after, RELAY_ENVELOPES_SHOWN)
+    except (JournalError, OSError) as exc:
+        total, tail, journal_problem = 0, [], f"the journal could not be read: {exc}"
     ids_now = {t["id"]: t for t in await hub.read(lambda r: queries.list_tasks(r))} if tail else {}
     envelopes = []
     for record in tail:
@@ -267,4 +279,5 @@ async def relay(hub: Hub) -> dict[str, Any]:
         "held_count": sum(1 for e in envelopes if e["held"]),
         "dead_letters": dead,
         "acknowledged_seq": after,
+        "journal_problem": journal_problem,
     }
