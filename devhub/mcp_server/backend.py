@@ -43,8 +43,6 @@ class Backend(Protocol):
 
     async def relay(self) -> Json: ...  # GET /relay
 
-    async def repos(self) -> Json: ...  # GET /repos
-
     async def patch_task(self, ident: str, repo: str | None, body: dict[str, Any], key: str | None) -> Json: ...
 
     async def bulk_status_sync(self, body: dict[str, Any], key: str | None) -> Json: ...
@@ -145,11 +143,6 @@ class HubBackend:
     async def relay(self) -> Json:
         return self.hub.relay_status()
 
-    async def repos(self) -> Json:
-        from devhub.store import activity
-
-        return await self.hub.read(activity.list_repos)
-
     # -- writes: hub.writes, exactly as devhub/api/write_routes.py calls it -------------------------
 
     async def patch_task(self, ident: str, repo: str | None, body: dict[str, Any], key: str | None) -> Json:
@@ -190,6 +183,6 @@ class HubBackend:
             raise NotFound(f"workplan {ident!r}: its file {path} is gone (the read model will catch up)") from None
 
     async def brief(self, repo: str) -> str:
-        from devhub.mcp_server.brief import brief_markdown
+        from devhub.reconcile.brief import brief_for_repo
 
-        return await brief_markdown(self, repo)
+        return await self.hub.read(lambda r: brief_for_repo(r, repo))

@@ -132,9 +132,6 @@ class RestBackend:
     async def relay(self) -> Json:
         return await self._call("GET", "/relay")
 
-    async def repos(self) -> Json:
-        return await self._call("GET", "/repos/")
-
     # -- writes ------------------------------------------------------------------------------------
 
     async def patch_task(self, ident: str, repo: str | None, body: dict[str, Any], key: str | None) -> Json:

@@ -63,7 +63,8 @@ def test_register_repo_serves_and_watches_the_new_checkout(
              what="the edit in the newly registered repo to be served")
 
 
-def test_workplan_and_brief_resources(shared_daemon: RunningDaemon) -> None:
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+def test_workplan_and_brief_resources(shared_daemon: RunningDaemon, transport: str) -> None:
     daemon = shared_daemon
     custodian = next(r for r in daemon.get("/repos/").json() if r["slug"] == "the-custodian")
     on_disk = (Path(custodian["path"]) / "workplans" / "CUST-WP-0054-workstation-independence.md").read_text(
@@ -71,7 +72,7 @@ def test_workplan_and_brief_resources(shared_daemon: RunningDaemon) -> None:
     )
 
     async def scenario() -> dict[str, object]:
-        async with connect(daemon, "http") as client:
+        async with connect(daemon, transport) as client:
             templates = await client.list_resource_templates()
             workplan = await client.read_resource("workplan://CUST-WP-0054")
             brief = await client.read_resource("brief://the-custodian")
@@ -85,5 +86,6 @@ def test_workplan_and_brief_resources(shared_daemon: RunningDaemon) -> None:
     workplan = got["workplan"]
     assert workplan.text == on_disk and workplan.mime_type == "text/markdown"  # type: ignore[attr-defined]
     brief = got["brief"].text  # type: ignore[attr-defined]
-    assert "CUST-WP-0054" in brief and "the-custodian" in brief
+    assert brief == daemon.cli("brief", "--repo", "the-custodian", check=True).stdout  # what `devhub brief` prints
+    assert "CUST-WP-0054" in brief
     assert "no-such-repo" in str(got["unknown"])
