@@ -98,19 +98,33 @@ def test_token_required_on_writes_when_set(tmp_path: Path, workspace: list[Path]
 def test_non_loopback_bind_without_token_is_refused(tmp_path: Path, workspace: list[Path]) -> None:
     from tests.support.daemon import devhub_env, run_cli
 
-    done = run_cli("up", "--host", "0.0.0.0", "--port", "0", "--no-relay", *map(str, workspace),
-                   env=devhub_env(tmp_path / "d", tmp_path / "c"))
+    done = run_cli(
+        "up",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "0",
+        "--no-relay",
+        *map(str, workspace),
+        env=devhub_env(tmp_path / "d", tmp_path / "c"),
+    )
     assert done.returncode != 0 and "DEVHUB_TOKEN" in done.stderr
 
 
 def test_up_with_nothing_to_serve_says_how_to_register(tmp_path: Path) -> None:
-    from tests.support.daemon import devhub_env
-
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "devhub", "up", "--port", "0"], cwd=tmp_path, capture_output=True,
-                          text=True, env=devhub_env(tmp_path / "d", tmp_path / "c"), timeout=30)
+    from tests.support.daemon import devhub_env
+
+    done = subprocess.run(
+        [sys.executable, "-m", "devhub", "up", "--port", "0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=devhub_env(tmp_path / "d", tmp_path / "c"),
+        timeout=30,
+    )
     assert done.returncode == 2 and "devhub register" in done.stderr
 
 

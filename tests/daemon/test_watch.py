@@ -55,8 +55,11 @@ def test_added_renamed_and_deleted_files(daemon: RunningDaemon, workspace: list[
     assert any(h["id"] == "CUST-WP-0900-T01" for h in daemon.get("/search", params={"q": "zeppelins"}).json())
     renamed = folder / "CUST-WP-0900-renamed.md"
     added.rename(renamed)
-    wait_for(lambda: daemon.get("/workplans/CUST-WP-0900").json().get("path") == "workplans/CUST-WP-0900-renamed.md",
-             timeout=5, what="the rename")
+    wait_for(
+        lambda: daemon.get("/workplans/CUST-WP-0900").json().get("path") == "workplans/CUST-WP-0900-renamed.md",
+        timeout=5,
+        what="the rename",
+    )
     renamed.unlink()
     wait_for(lambda: daemon.get("/tasks/CUST-WP-0900-T01").status_code == 404, timeout=5, what="the deletion")
 
@@ -79,13 +82,18 @@ def test_branch_switch_rescans_the_repo(daemon: RunningDaemon, workspace: list[P
     repo = _custodian(workspace)
     git(repo, "checkout", "-q", "-b", "feature")
     path = repo / SEED_FILE
-    path.write_text(path.read_text().replace("id: CUST-WP-0054-T06\nstatus: todo", "id: CUST-WP-0054-T06\nstatus: done"))
+    path.write_text(
+        path.read_text().replace("id: CUST-WP-0054-T06\nstatus: todo", "id: CUST-WP-0054-T06\nstatus: done")
+    )
     git(repo, "commit", "-qam", "T06 done on a branch")
     wait_for(lambda: _status(daemon, "CUST-WP-0054-T06") == "done", timeout=5, what="the branch edit")
     git(repo, "checkout", "-q", "main")
     wait_for(lambda: _status(daemon, "CUST-WP-0054-T06") == "todo", timeout=5, what="the switch back to main")
-    wait_for(lambda: next(r for r in daemon.get("/repos/").json() if r["slug"] == "the-custodian")["branch"] == "main",
-             timeout=5, what="the branch in /repos")
+    wait_for(
+        lambda: next(r for r in daemon.get("/repos/").json() if r["slug"] == "the-custodian")["branch"] == "main",
+        timeout=5,
+        what="the branch in /repos",
+    )
 
 
 def test_polling_mode_reports_changes(tmp_path: Path, workspace: list[Path]) -> None:
