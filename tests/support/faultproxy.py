@@ -14,7 +14,8 @@ Modes, switchable at any time with `set_mode`:
 
 A switch cuts every open connection, so the new mode applies to the client's next request.
 `times=N` applies the mode to the next N connections' first exchange, then falls back to
-`pass`. Counters (`connections`, `requests_forwarded`, `responses_dropped`) help assertions.
+`pass`. Counters help assertions: `connections`, `requests_forwarded` (first requests of
+connections), `responses_lost` (answers dropped or cut).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class FaultProxy:
         self.retry_after = 1
         self.connections = 0
         self.requests_forwarded = 0
-        self.responses_dropped = 0
+        self.responses_lost = 0  # answers dropped or cut by `drop` / `reset`
         self._mode = "pass"
         self._times: int | None = None
         self._loop = asyncio.new_event_loop()
@@ -152,12 +153,16 @@ class FaultProxy:
             await up_writer.drain()
             self.requests_forwarded += 1
             if mode in ("reset", "drop"):
-                answer = await up_reader.read(65536)  # the upstream has applied the request by now
+                # Keep feeding the upstream (a body may follow the headers) until it answers.
+                feeding = asyncio.ensure_future(self._pipe(reader, up_writer, delay=False))
+                try:
+                    answer = await up_reader.read(65536)  # the upstream has applied the request by now
+                finally:
+                    feeding.cancel()
                 if mode == "reset" and answer:
                     writer.write(answer[: min(12, len(answer))])
                     await writer.drain()
-                else:
-                    self.responses_dropped += 1
+                self.responses_lost += 1
                 _abort(writer)
                 return
             await asyncio.gather(

@@ -1,0 +1,104 @@
+"""kill -9 at each relay step (after the upstream applied a call, after its 2xx, mid cursor write), and a
+lost acknowledgement on the wire: after a restart nothing is lost and nothing is applied twice upstream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.relay_e2e.helpers import (
+    journal_last_seq,
+    patch_task,
+    progress_summaries,
+    relay,
+    start_dev,
+    start_fleet,
+    wait_drained,
+    write_progress,
+)
+from tests.support.daemon import RunningDaemon
+from tests.support.faultproxy import fault_proxy
+from tests.support.repos import make_workspace
+from tests.support.waiting import wait_for
+
+WRITES = 8
+CRASH_AT = 3
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
+    home = tmp_path_factory.mktemp("fleet")
+    running = start_fleet(home, make_workspace(home / "ws", ["the-custodian"]))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _port(daemon: RunningDaemon) -> int:
+    return int(daemon.url.rsplit(":", 1)[1])
+
+
+def _writes(dev: RunningDaemon, tag: str) -> list[str]:
+    summaries = []
+    with dev.client() as client:
+        for index in range(WRITES):
+            if index % 2:
+                patch_task(client, "CUST-WP-0054-T06", "progress" if index < WRITES - 1 else "done")
+            else:
+                summaries.append(f"{tag}-{index}")
+                write_progress(client, summaries[-1], task_id="CUST-WP-0054-T06")
+    return summaries
+
+
+@pytest.mark.parametrize("point", ["after_send", "after_ack", "cursor_write"])
+def test_kill9_at_each_relay_step_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, fleet: RunningDaemon, point: str
+) -> None:
+    repos = make_workspace(tmp_path / "ws", ["the-custodian"])
+    before = journal_last_seq(fleet)
+    with fault_proxy(_port(fleet), mode="refuse") as proxy:
+        dev = start_dev(tmp_path / "dev", repos, proxy.url, env={"DEVHUB_TEST_CRASH_AT": f"{point}:{CRASH_AT}"})
+        try:
+            summaries = _writes(dev, f"crash-{point}")
+            proxy.set_mode("pass")
+            wait_for(lambda: dev.proc.poll() is not None, timeout=20, what=f"the dev hub to crash at {point}")
+            assert dev.proc.returncode == 137
+            log = " ".join(dev.log().split())  # the log handler may wrap lines
+            assert "crashing at" in log and f"{point} #{CRASH_AT}" in log
+        finally:
+            dev.kill9()
+        restarted = start_dev(tmp_path / "dev", repos, proxy.url, data_dir=dev.data_dir)
+        try:
+            wait_drained(restarted, timeout=20)
+        finally:
+            restarted.stop()
+    # Exactly once upstream: one fleet journal entry per dev write, each summary once, final status applied.
+    assert journal_last_seq(fleet) - before == WRITES
+    assert progress_summaries(fleet, f"crash-{point}-") == summaries
+    assert fleet.get("/tasks/CUST-WP-0054-T06").json()["status"] == "done"
+
+
+@pytest.mark.parametrize("fault", ["drop", "reset"])
+def test_lost_acknowledgement_is_resent_and_recognised_upstream(
+    tmp_path: Path, fleet: RunningDaemon, fault: str
+) -> None:
+    repos = make_workspace(tmp_path / "ws", ["the-custodian"])
+    before = journal_last_seq(fleet)
+    with fault_proxy(_port(fleet)) as proxy:
+        dev = start_dev(tmp_path / "dev", repos, proxy.url)
+        try:
+            wait_for(lambda: relay(dev)["state"] == "idle", timeout=10, what="the relay to come online")
+            proxy.set_mode(fault, times=1)  # the next exchange is the first relayed write
+            summaries = _writes(dev, f"lost-{fault}")
+            status = wait_drained(dev, timeout=20)
+            assert proxy.responses_lost == 1  # the upstream applied it; its answer never arrived
+            assert status["sent"] == WRITES + 1  # so it was sent again, and recognised as a replay
+            assert status["delivered"] == WRITES and status["dead_letters"] == 0
+        finally:
+            dev.stop()
+    assert journal_last_seq(fleet) - before == WRITES
+    assert progress_summaries(fleet, f"lost-{fault}-") == summaries
+
