@@ -38,6 +38,18 @@ RULES: dict[str, tuple[str, str]] = {
 }
 
 
+async def _write_location(reader: Reader, kind: str, repo: str, ident: str, field: str) -> str | None:
+    """`path:line` a local write is about: the `status:` entry, else the task heading (None if in no file)."""
+    table = "tasks" if kind == "task" else "workplans"
+    fallback = "line" if kind == "task" else "1"
+    line = f"COALESCE(status_line, {fallback})" if field == "status" else fallback
+    row = await reader.one(
+        f"SELECT path, {line} AS line FROM {table} WHERE repo = ? AND id = ? ORDER BY path LIMIT 1",
+        (repo, ident),
+    )
+    return f"{row['path']}:{row['line']}" if row else None
+
+
 def _finding(rule: str, repo: str | None, location: str | None, message: str) -> dict[str, Any]:
     severity, fix = RULES[rule]
     return {"rule": rule, "severity": severity, "repo": repo, "location": location, "message": message, "fix": fix}
@@ -94,7 +106,7 @@ async def run_checks(reader: Reader, *, repo: str | None = None) -> list[dict[st
             _finding(
                 "pending-writeback",
                 write["repo"],
-                None,
+                await _write_location(reader, write["kind"], write["repo"], write["id"], write["field"]),
                 f"{write['kind']} {write['id']}: local {write['field']}={write['value']!r}, "
                 f"file says {write['file_value']!r}",
             )
@@ -106,13 +118,13 @@ async def run_checks(reader: Reader, *, repo: str | None = None) -> list[dict[st
             _finding(
                 "conflict",
                 conflict["repo"],
-                None,
+                await _write_location(reader, conflict["kind"], conflict["repo"], conflict["id"], conflict["field"]),
                 f"{conflict['kind']} {conflict['id']}: local {conflict['field']}={conflict['local_value']!r} "
                 f"but the file changed from {conflict['file_value_then']!r} to {conflict['file_value_now']!r}",
             )
         )
     for table in ("workplans", "tasks"):
-        line = "line" if table == "tasks" else "status_line"
+        line = "COALESCE(status_line, line)" if table == "tasks" else "status_line"
         for row in await reader.all(
             f"SELECT id, repo, path, {line} AS line, status_raw, file_status FROM {table}"
             " WHERE status_raw IS NOT NULL AND file_status IS NOT NULL AND lower(trim(status_raw)) != file_status"

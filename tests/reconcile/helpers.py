@@ -61,11 +61,12 @@ class Home:
         """Run an async read-model query in-process after syncing files and journal (like a CLI command)."""
         return read(self.config, query)
 
-    def set_status(self, task_id: str, status: str) -> None:
+    def set_status(self, task_id: str, status: str, repo: str | None = None) -> None:
         """What `devhub task set` does, in-process (the same submit path, without a process start)."""
         from devhub.cli_write import submit
 
-        submit(self.config, "PATCH", f"/tasks/{task_id}", {"status": status}, agent="test")
+        path = f"/tasks/{task_id}" + (f"?repo={repo}" if repo else "")
+        submit(self.config, "PATCH", path, {"status": status}, agent="test")
 
     def set_workplan_status(self, workplan_id: str, status: str) -> None:
         from devhub.cli_write import submit
