@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the SDK's HTTP client (httpx API), already loaded by mcp: no second import
 
 from devhub.errors import DevhubError
 from devhub.mcp_server.backend import Json

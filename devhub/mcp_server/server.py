@@ -1,7 +1,7 @@
 """The `dev-hub` MCP server: tools and resources as thin adapters over a Backend.
 
-Every tool returns the JSON its REST endpoint returns (as one text block, plus the same
-value as structured content); a DevhubError becomes a ToolError carrying its detail.
+Every tool returns the JSON its REST endpoint returns, as one text block; a DevhubError
+becomes a ToolError carrying its detail.
 """
 
 # No `from __future__ import annotations`: the SDK reads these signatures at runtime.
@@ -63,10 +63,8 @@ def tool_error_text(exc: DevhubError) -> str:
 
 
 def _answer(data: Any) -> CallToolResult:
-    """The REST JSON as one text block, and as structured content ({"result": …} for a list)."""
-    text = json.dumps(data, ensure_ascii=False)
-    structured = data if isinstance(data, dict) else {"result": data}
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+    """The REST JSON as one text block (no separate structured copy: it would double every answer)."""
+    return CallToolResult(content=[TextContent(type="text", text=json.dumps(data, ensure_ascii=False))])
 
 
 def _without_none(**values: Any) -> dict[str, Any]:
