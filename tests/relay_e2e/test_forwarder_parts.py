@@ -1,0 +1,125 @@
+"""The relay's parts in-process: answer classification, Retry-After, the position file, token-change resume."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relay.backoff import Backoff, CrashPlan
+from relay.cursor import Cursor, DeadLetters
+from relay.forwarder import Forwarder, Hold, RelaySettings, Send
+from relay.journal import Journal
+from relay.position import Position, PositionFile
+from relay.upstream import Answer, Upstream, UpstreamRequest, Verdict, classify, retry_after_seconds
+from tests.relay_e2e.scripted_upstream import Reply, scripted_upstream
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "verdict"),
+    [
+        (200, {}, Verdict.ACK), (201, {}, Verdict.ACK), (204, {}, Verdict.ACK),
+        (409, {"idempotent-replayed": "true"}, Verdict.ACK), (409, {}, Verdict.DEAD),
+        (400, {}, Verdict.DEAD), (404, {}, Verdict.DEAD), (413, {}, Verdict.DEAD), (422, {}, Verdict.DEAD),
+        (401, {}, Verdict.PAUSE), (403, {}, Verdict.PAUSE),
+        (408, {}, Verdict.RETRY), (429, {}, Verdict.RETRY), (500, {}, Verdict.RETRY), (503, {}, Verdict.RETRY),
+    ],
+)
+def test_answer_table(status: int, headers: dict[str, str], verdict: Verdict) -> None:
+    assert classify(Answer(status, headers, "")) is verdict
+
+
+def test_a_409_body_saying_replayed_is_an_acknowledgement() -> None:
+    assert classify(Answer(409, {}, '{"code": "already_applied"}')) is Verdict.ACK
+    assert classify(Answer(409, {}, '{"detail": "key reused with a different body"}')) is Verdict.DEAD
+
+
+def test_retry_after_in_seconds_and_as_an_http_date() -> None:
+    assert retry_after_seconds(Answer(503, {"retry-after": "7"})) == 7.0
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    later = format_datetime(now + timedelta(seconds=30), usegmt=True)
+    assert retry_after_seconds(Answer(503, {"retry-after": later}), now=now.timestamp()) == pytest.approx(30)
+    assert retry_after_seconds(Answer(503, {"retry-after": "soon"})) is None
+    assert retry_after_seconds(Answer(503, {})) is None
+
+
+def test_backoff_grows_and_never_passes_the_cap() -> None:
+    backoff = Backoff(cap=2.0, initial=0.1)
+    assert backoff.delay(0) == 0.0
+    delays = [backoff.delay(n) for n in range(1, 30)]
+    assert all(0 < d <= 2.0 for d in delays)
+    assert max(delays[-10:]) > delays[0]
+
+
+def test_crash_plan_rejects_bad_values() -> None:
+    assert CrashPlan.parse("") is None
+    assert CrashPlan.parse("after_ack:2") == CrashPlan("after_ack", 2)
+    for bad in ("after_ack", "nowhere:1", "after_send:0", "after_send:x"):
+        with pytest.raises(ValueError, match="expected <point>:<n>"):
+            CrashPlan.parse(bad)
+
+
+def test_position_survives_a_reload_and_the_journal_cli_reads_its_watermark(tmp_path: Path) -> None:
+    position = Position()
+    for seq in (1, 2, 4, 5, 7):
+        position.finish(seq)
+    assert position.snapshot() == (2, (4, 5, 7))
+    stored = PositionFile(tmp_path / "cursor")
+    stored.store(position.snapshot())
+    again = stored.load()
+    assert again.snapshot() == (2, (4, 5, 7)) and again.is_done(5) and not again.is_done(3)
+    assert Cursor(tmp_path / "cursor").load() == 2  # what `devhub journal compact` relies on
+    (tmp_path / "cursor").write_bytes(b"garbage\n")
+    assert PositionFile(tmp_path / "cursor").load().snapshot() == (0, ())  # resend, never skip
+
+
+def test_relay_package_imports_nothing_from_devhub() -> None:
+    for path in Path("relay").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n == "devhub" or n.startswith("devhub.") for n in names), path
+
+
+def test_a_changed_token_lifts_an_auth_pause_without_relay_now(tmp_path: Path) -> None:
+    asyncio.run(_token_change(tmp_path))
+
+
+async def _token_change(tmp_path: Path) -> None:
+    tokens = ["old"]
+    with scripted_upstream() as upstream, Journal.open(tmp_path / "journal") as journal:
+        upstream.scripts["first"] = [Reply(401, body={"detail": "token expired"})]
+        journal.append({"kind": "progress", "idempotency_key": "k1", "body": {"summary": "first"}})
+
+        async def route(envelope: dict[str, Any]) -> Send | Hold:
+            return Send(UpstreamRequest("POST", "/progress/", envelope["body"], envelope["idempotency_key"]))
+
+        forwarder = Forwarder(
+            journal=journal, position_file=PositionFile(tmp_path / "relay" / "cursor"),
+            dead_letters=DeadLetters(tmp_path / "relay" / "dead.jsonl"),
+            upstream=Upstream(upstream.url, timeout=2, token=lambda: tokens[0]),
+            route=route, order_key=lambda e: None, token=lambda: tokens[0],
+            settings=RelaySettings(backoff_cap=0.3),
+        )
+        await forwarder.start()
+        try:
+            await _until(lambda: forwarder.status()["state"] == "auth_failed")
+            tokens[0] = "new"  # rotated: no `relay now`, no new write
+            await _until(lambda: forwarder.status()["pending"] == 0)
+            calls = upstream.calls_for("first")
+            assert [c.headers["authorization"] for c in calls] == ["Bearer old", "Bearer new"]
+        finally:
+            await forwarder.stop()
+        assert Cursor(tmp_path / "relay" / "cursor").load() == 1
+
+
+async def _until(condition: Any, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
