@@ -57,8 +57,12 @@ def replace_status_value(line: str, word: str) -> str:
         new_value = '"' + word + '"'
     else:
         new_value = word
-    if found.word is None and not line[: found.start].endswith((" ", "\t")):
-        new_value = " " + new_value  # `status:` with nothing after it needs a space before a value
+    if found.word is None:
+        # An empty value: the word needs a space after the colon, and before a comment (or YAML reads `#` as text).
+        if not line[: found.start].endswith((" ", "\t")):
+            new_value = " " + new_value
+        if line[found.end :].startswith("#"):
+            new_value += " "
     return line[: found.start] + new_value + line[found.end :]
 
 
@@ -73,7 +77,10 @@ def edit_lines(data: bytes, replacements: dict[int, str]) -> bytes:
             text = lines[index].decode("utf-8")
         except UnicodeDecodeError:
             raise UneditableLine(f"line {number} is not valid UTF-8") from None
-        lines[index] = replace_status_value(text, word).encode("utf-8")
+        try:
+            lines[index] = replace_status_value(text, word).encode("utf-8")
+        except UneditableLine as exc:
+            raise UneditableLine(f"line {number}: {exc}") from None
     return b"\n".join(lines)
 
 
