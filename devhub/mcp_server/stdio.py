@@ -77,9 +77,9 @@ class LocalDaemon:
             sys.executable, "-m", "devhub", "--data-dir", str(self.config.data_dir),
             "--config-dir", str(self.config.config_dir), "up", "--detach", "--profile", self.profile,
         ]
-        # stdout is the MCP channel: everything the starter says goes to stderr (the client's log).
-        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno(),
-                                stderr=sys.stderr.fileno(), env=dict(os.environ))
+        # stdout is the MCP channel: what the starter says is collected and passed on to stderr (the client's log).
+        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=dict(os.environ))
 
     async def url(self) -> str:
         """The running daemon's URL, waiting for a start in progress (or starting one)."""
@@ -98,15 +98,29 @@ class LocalDaemon:
             code = starter.poll()
             url = self.running_url()
             if code is not None:
+                said = _relay_output(starter)
                 if url is not None:
                     return url  # ours answers (`up --detach` exits 0 only then), or a concurrent start won
+                reason = said.strip().splitlines()[-1] if said.strip() else f"see {self.config.log_path}"
                 raise DaemonStartFailed(
-                    f"`devhub up --detach` exited with {code} for {self.config.data_dir}; its reason is on "
-                    f"stderr above and in {self.config.log_path}"
+                    f"no devhub daemon runs for {self.config.data_dir} and `devhub up --detach` failed "
+                    f"(exit {code}): {reason}"
                 )
             await asyncio.sleep(0.05)
         raise DaemonStartFailed(f"the daemon for {self.config.data_dir} did not answer within "
                                 f"{DAEMON_START_TIMEOUT_SECONDS:.0f}s; see {self.config.log_path}")
+
+
+def _relay_output(starter: subprocess.Popen[bytes]) -> str:
+    """What the finished starter printed, passed on to stderr (it exited, so reading cannot block)."""
+    if starter.stdout is None or starter.stdout.closed:
+        return ""
+    text = starter.stdout.read().decode(errors="replace")
+    starter.stdout.close()
+    if text:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    return text
 
 
 def serve(config: Config, profile_name: str | None) -> None:

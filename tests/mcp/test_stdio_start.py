@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.mcp.helpers import SPEC_TOOLS, payload, run, stdio_parameters
+from tests.mcp.helpers import SPEC_TOOLS, error_text, payload, run, stdio_parameters
 from tests.support.daemon import devhub_env, run_cli
 
 
@@ -35,3 +35,20 @@ def test_devhub_mcp_starts_the_daemon_when_none_runs(tmp_path: Path, workspace: 
     finally:
         run_cli("down", env=env)
     assert not (data_dir / "daemon.json").exists()
+
+
+def test_a_daemon_that_cannot_start_is_a_tool_error_saying_why(tmp_path: Path) -> None:
+    from mcp.client import Client
+
+    env = devhub_env(tmp_path / "data", tmp_path / "config", {"DEVHUB_PORT": "0"})  # nothing registered
+
+    async def scenario() -> tuple[int, Any]:
+        async with Client(stdio_parameters(env), cache=None) as client:
+            listed = len((await client.list_tools()).tools)  # the handshake never waits for the daemon
+            return listed, await client.call_tool("orient", {})
+
+    listed, result = run(scenario())
+    assert listed == len(SPEC_TOOLS)
+    text = error_text(result)
+    assert "`devhub up --detach` failed" in text and "nothing to serve: no repos are registered" in text
+    assert not (tmp_path / "data" / "daemon.json").exists()
