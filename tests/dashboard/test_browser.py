@@ -222,3 +222,16 @@ def test_light_and_dark_schemes_follow_the_system(browser: Any, hub: RunningDaem
             shot.close()
     assert backgrounds["light"] == "rgb(255, 255, 255)"
     assert backgrounds["dark"] != backgrounds["light"]
+
+
+def test_the_task_page_shows_new_history_and_progress_live(tab: Tab, hub: RunningDaemon) -> None:
+    page = tab.open(f"/ui/tasks/{SEED}-T10")
+    assert page.locator("#history [data-history-seq]").count() == 0
+    patched = hub.request("PATCH", f"/tasks/{SEED}-T10", json={"status": "progress", "agent": "browser-test"})
+    logged = hub.request("POST", "/progress", json={"summary": "soak test started", "task_id": f"{SEED}-T10"})
+    assert patched.status_code == 200 and logged.status_code in (200, 201), (patched.text, logged.text)
+    page.locator("#history [data-history-seq]").wait_for(timeout=LIVE_WAIT_MS)
+    assert "browser-test" in page.locator("#history").inner_text()
+    page.locator("#progress [data-progress]", has_text="soak test started").wait_for(timeout=LIVE_WAIT_MS)
+    assert page.locator('#task-head [data-status="progress"]').count() == 1
+    tab.assert_not_reloaded()
