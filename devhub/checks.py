@@ -33,7 +33,11 @@ RULES: dict[str, tuple[str, str]] = {
         "the file changed after a local write and they disagree: edit the file to the value you want, or write "
         "again with `devhub task set`",
     ),
-    "non-canonical-status": ("warning", "use a canonical status word (wait todo progress done cancel)"),
+    "non-canonical-status": (
+        "warning",
+        "use a canonical status word (tasks: wait todo progress done cancel; workplans: proposed ready active "
+        "blocked backlog finished archived)",
+    ),
     "id-collision": ("error", "the same id exists in two repos (workplan prefix collision): renumber one of them"),
 }
 

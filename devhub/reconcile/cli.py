@@ -162,10 +162,10 @@ def brief(ctx: click.Context, repo: str | None, do_write: bool) -> None:
         return [(slug, path, await brief_for_repo(reader, slug)) for slug, path in paths.items()]
 
     briefs = read(_config(ctx), collect)
-    for slug, path, text in briefs:
+    for index, (slug, path, text) in enumerate(briefs):
         if do_write:
             target = Path(path) / BRIEF_FILE
             changed = write_if_changed(target, text)
             click.echo(f"{'wrote' if changed else 'unchanged'} {target} ({slug})")
         else:
-            click.echo(text, nl=False)
+            click.echo(("\n" if index else "") + text, nl=False)
