@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from devhub.writes import WriteContext
-
 if TYPE_CHECKING:
     from devhub.hub import Hub
+    from devhub.writes import WriteContext
 
 Json = Any
 
@@ -64,6 +63,8 @@ class Backend(Protocol):
 
 def write_context(body: Mapping[str, Any], key: str | None) -> WriteContext:
     """The WriteContext REST builds for a body (agent from agent/author/from_agent, session_id)."""
+    from devhub.writes import WriteContext
+
     agent = body.get("agent") or body.get("author") or body.get("from_agent")
     session = body.get("session_id")
     return WriteContext(

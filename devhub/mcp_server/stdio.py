@@ -61,9 +61,9 @@ class LocalDaemon:
         self._lock = asyncio.Lock()
 
     def running_url(self) -> str | None:
-        from devhub.local import daemon_holder
+        from devhub.lockfile import is_locked  # not devhub.local: that pulls in the read-model builder
 
-        holder = daemon_holder(self.config)
+        holder = is_locked(self.config.lock_path)
         url = holder.get("url") if holder else None
         return str(url) if url else None
 
