@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
 from starlette.requests import Request
 
 from devhub.mcp_server.mount import transport_security
-from tests.support.daemon import RunningDaemon
+from tests.support.daemon import RunningDaemon, start_daemon
 
 
 @pytest.fixture
@@ -52,3 +53,26 @@ def test_the_sdk_check_stays_on_behind_devhubs_middleware() -> None:
     assert _verdict(settings, "127.0.0.1:8000", "http://evil.example") == 403
     assert _verdict(settings, "evil.example:8000", None) == 421
     assert _verdict(settings, "127.0.0.1.evil.example:80", None) == 421
+
+
+def test_with_devhub_token_set_mcp_needs_the_bearer_and_devhub_mcp_sends_it(tmp_path: Path) -> None:
+    from mcp.client import Client
+
+    from tests.mcp.helpers import payload, run, stdio_parameters
+    from tests.support.repos import make_workspace
+
+    daemon = start_daemon(tmp_path / "hub", make_workspace(tmp_path / "ws", ["the-custodian"]),
+                          env={"DEVHUB_TOKEN": "s3cret-token"})
+    try:
+        anonymous = httpx.post(daemon.url + "/mcp", json=INITIALIZE, headers=MCP_HEADERS, timeout=10.0)
+        assert anonymous.status_code == 401
+
+        async def scenario() -> object:
+            async with Client(stdio_parameters(daemon.env), cache=None) as client:
+                return payload(await client.call_tool(
+                    "update_task_status", {"task_id": "CUST-WP-0054-T05", "status": "progress"}
+                ))
+
+        assert run(scenario())["status"] == "progress"  # type: ignore[index]
+    finally:
+        daemon.stop()
