@@ -133,6 +133,7 @@ class Forwarder:
         self._last_status: int | None = None
         self._last_success: float | None = None
         self._last_error: str | None = None
+        self._error_transient = False  # an outage or auth error, cleared by the next success
         self._next_attempt_at: float | None = None
 
     # -- public surface ---------------------------------------------------------------------------
@@ -240,7 +241,7 @@ class Forwarder:
         try:
             answer = await self._upstream.probe()
         except UpstreamUnreachable as exc:
-            self._last_error = exc.detail
+            self._last_error, self._error_transient = exc.detail, True
             return False
         if answer.status in PAUSE_STATUSES:
             self._pause(answer)
@@ -326,7 +327,7 @@ class Forwarder:
             try:
                 answer = await self._upstream.send(request, on_headers=hook)
             except UpstreamUnreachable as exc:
-                self._last_error = exc.detail
+                self._last_error, self._error_transient = exc.detail, True
                 self._set_state("offline")
                 return "offline"
             self._last_status = answer.status
@@ -337,12 +338,15 @@ class Forwarder:
                     await self._on_ack(envelope, answer)
                 self._delivered += 1
                 self._last_success = time.time()
+                if self._error_transient:
+                    self._last_error, self._error_transient = None, False
                 self._offline_attempt = 0
                 self._finish(envelope["seq"])
                 return "done"
             if verdict is Verdict.DEAD:
                 await asyncio.to_thread(self._dead_letters.add, envelope, answer.status, answer.text)
                 self._dead_count += 1
+                self._error_transient = False
                 self._last_error = (
                     f"seq {envelope['seq']} ({request.method} {request.path}) dead-lettered: upstream answered "
                     f"{answer.status}: {_short(answer.text)}"
@@ -357,6 +361,7 @@ class Forwarder:
             self._retries += 1
             wait = parse_retry_after(answer)
             delay = min(wait, self.settings.retry_after_max) if wait is not None else self._backoff.delay(attempt)
+            self._error_transient = True
             self._last_error = (
                 f"upstream answered {answer.status} for seq {envelope['seq']} ({request.method} {request.path}); "
                 f"retrying in {delay:.1f}s"
@@ -366,6 +371,7 @@ class Forwarder:
 
     def _pause(self, answer: Answer) -> None:
         self._failed_token = self._token()
+        self._error_transient = True
         self._last_error = (
             f"upstream refused our credentials ({answer.status}): {_short(answer.text)} — relay paused; fix the "
             "token (the profile's token environment variable) or the upstream's grant, then run `devhub relay now`"
