@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devhub.model import ParsedFile, Problem
+from devhub.model import PRIORITIES, ParsedFile, Problem
 from devhub.registry import WORKPLANS_DIR, Repo
 from devhub.store.schema import TABLES
 
@@ -171,6 +171,7 @@ def _rows_for(repo: str, parsed: ParsedFile) -> dict[str, list[dict[str, Any]]]:
                 "intervention_note": note,
                 "blocking_reason": reason,
                 "ready": 0,
+                "priority_rank": PRIORITIES.index(task.priority) if task.priority in PRIORITIES else len(PRIORITIES),
                 "body": task.body,
                 "extra": _json(extra),
             }

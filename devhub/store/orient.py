@@ -6,7 +6,7 @@ from typing import Any
 
 from devhub.model import TASK_STATUSES, WORKPLAN_STATUSES
 from devhub.store import activity
-from devhub.store.queries import list_tasks, list_workplans
+from devhub.store.queries import count_tasks, list_tasks, list_workplans
 from devhub.store.reader import Reader
 
 OPEN_WORKPLAN_STATUSES = ("active", "ready", "blocked")
@@ -36,7 +36,7 @@ async def summary(reader: Reader) -> dict[str, Any]:
     task_counts = {s: 0 for s in TASK_STATUSES}
     for row in await reader.all("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status"):
         task_counts[row["status"] or "unknown"] = row["n"]
-    ready = await list_tasks(reader, ready=True)
+    ready = await count_tasks(reader, ready=True)
     problems = await activity.list_problems(reader)
     conflicts = await activity.list_conflicts(reader)
     needs_human = await reader.one("SELECT COUNT(*) AS n FROM tasks WHERE needs_human = 1")
@@ -48,7 +48,7 @@ async def summary(reader: Reader) -> dict[str, Any]:
         "tasks": {
             "total": sum(task_counts.values()),
             "by_status": task_counts,
-            "ready": len(ready),
+            "ready": ready,
             "needs_human": needs_human["n"] if needs_human else 0,
         },
         "active_workplans": [
@@ -69,21 +69,34 @@ async def summary(reader: Reader) -> dict[str, Any]:
     }
 
 
+ORIENT_LIST_LIMIT = 50  # per list; the totals say how many there are in all
+
+
 async def orient(reader: Reader, *, repo: str | None = None, domain: str | None = None) -> dict[str, Any]:
-    """Everything an agent needs at session start, scoped to a repo and/or domain."""
-    workplans = [
-        w
-        for status in OPEN_WORKPLAN_STATUSES
-        for w in await list_workplans(reader, status=status, repo=repo, domain=domain)
-    ]
-    in_scope = {w["id"] for w in await list_workplans(reader, repo=repo, domain=domain)}
-
-    def scoped(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [compact_task(t) for t in tasks if t["workplan_id"] in in_scope]
-
-    in_progress = scoped(await list_tasks(reader, status="progress", repo=repo))
-    ready = scoped(await list_tasks(reader, ready=True, repo=repo))
-    needs_human = scoped(await list_tasks(reader, needs_human=True, repo=repo))
+    """Everything an agent needs at session start, scoped to a repo and/or domain (lists capped, totals given)."""
+    scope = {"repo": repo, "domain": domain}
+    workplans = await list_workplans(reader, statuses=OPEN_WORKPLAN_STATUSES, limit=ORIENT_LIST_LIMIT, **scope)
+    workplans_total = len(workplans)
+    if workplans_total == ORIENT_LIST_LIMIT:
+        row = await reader.one(
+            "SELECT COUNT(*) AS n FROM workplans w WHERE w.status IN (?, ?, ?)"
+            + "".join(f" AND w.{k} = ?" for k, v in scope.items() if v is not None),
+            [*OPEN_WORKPLAN_STATUSES, *(v for v in scope.values() if v is not None)],
+        )
+        workplans_total = int(row["n"]) if row else workplans_total
+    lists: dict[str, list[dict[str, Any]]] = {}
+    totals: dict[str, int] = {}
+    task_lists: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("in_progress", {"status": "progress"}),
+        ("ready", {"ready": True}),
+        ("needs_human", {"needs_human": True}),
+    )
+    for name, filters in task_lists:
+        scoped: dict[str, Any] = {"repo": repo, "domain": domain, **filters}
+        lists[name] = [compact_task(t) for t in await list_tasks(reader, limit=ORIENT_LIST_LIMIT, **scoped)]
+        totals[name] = len(lists[name])
+        if totals[name] == ORIENT_LIST_LIMIT:
+            totals[name] = await count_tasks(reader, **scoped)
     recent = await activity.list_progress(reader, limit=10)
     problems = await activity.list_problems(reader, repo=repo)
     conflicts = [c for c in await activity.list_conflicts(reader) if repo is None or c["repo"] == repo]
@@ -102,9 +115,8 @@ async def orient(reader: Reader, *, repo: str | None = None, domain: str | None 
             }
             for w in workplans
         ],
-        "in_progress": in_progress,
-        "ready": ready,
-        "needs_human": needs_human,
+        **lists,
+        "totals": {"active_workplans": workplans_total, **totals},
         "recent_progress": recent,
         "conflicts": conflicts,
         "problems": {

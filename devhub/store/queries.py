@@ -14,9 +14,7 @@ from devhub.store.reader import Reader
 
 READY_SQL = "t.ready = 1"  # materialised by the writer (store.ready)
 
-PRIORITY_ORDER_SQL = (
-    "CASE t.priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END"
-)
+PRIORITY_ORDER_SQL = "t.priority_rank"
 
 TASK_COLUMNS = """t.key, t.id, t.repo, t.path, t.workplan_id, t.title, t.line, t.position, t.status,
     t.status_source, t.file_status, t.status_raw, t.priority, t.state_hub_task_id, t.assignee, t.depends_on,
@@ -137,6 +135,8 @@ async def list_workplans(
     repo: str | None = None,
     topic_slug: str | None = None,
     q: str | None = None,
+    statuses: tuple[str, ...] = (),
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Workplans matching every given filter, by planning order then id."""
     where: list[str] = []
@@ -145,6 +145,9 @@ async def list_workplans(
         if value is not None:
             where.append(f"w.{column} = ?")
             params.append(value)
+    if statuses:
+        where.append(f"w.status IN ({', '.join('?' for _ in statuses)})")
+        params.extend(statuses)
     if q:
         where.append("w.rowid IN (SELECT rowid FROM workplans_fts WHERE workplans_fts MATCH ?)")
         params.append(fts_query(q))
@@ -152,6 +155,9 @@ async def list_workplans(
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY w.planning_order IS NULL, w.planning_order, w.id, w.repo"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
     return [workplan_dict(row) for row in await reader.all(sql, params)]
 
 
@@ -209,18 +215,17 @@ async def workplan_markdown(reader: Reader, ident: str, repo: str | None = None)
     return repo_row["path"], row["path"]
 
 
-async def list_tasks(
-    reader: Reader,
+def _task_filters(
     *,
     status: str | None = None,
     workplan_id: str | None = None,
     repo: str | None = None,
+    domain: str | None = None,
     needs_human: bool | None = None,
     ready: bool | None = None,
     priority: str | None = None,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """Tasks matching every given filter; ready tasks come by priority, the rest in file order."""
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (possibly empty) and its parameters for the task filters."""
     where: list[str] = []
     params: list[Any] = []
     if status is not None:
@@ -229,26 +234,55 @@ async def list_tasks(
     if workplan_id is not None:
         where.append("(t.workplan_id = ? OR w.state_hub_workstream_id = ?)")
         params.extend([workplan_id, workplan_id.lower()])
-    if repo is not None:
-        where.append("t.repo = ?")
-        params.append(repo)
-    if priority is not None:
-        where.append("t.priority = ?")
-        params.append(priority)
+    for column, value in (("t.repo", repo), ("w.domain", domain), ("t.priority", priority)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
     if needs_human is not None:
         where.append("t.needs_human = ?")
         params.append(int(needs_human))
     if ready is not None:
         where.append(READY_SQL if ready else "t.ready = 0")
-    sql = f"SELECT {TASK_COLUMNS} FROM tasks t JOIN workplans w ON w.key = t.workplan_key"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
+async def list_tasks(
+    reader: Reader,
+    *,
+    status: str | None = None,
+    workplan_id: str | None = None,
+    repo: str | None = None,
+    domain: str | None = None,
+    needs_human: bool | None = None,
+    ready: bool | None = None,
+    priority: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Tasks matching every given filter; ready tasks come by priority, the rest in file order."""
+    where, params = _task_filters(
+        status=status,
+        workplan_id=workplan_id,
+        repo=repo,
+        domain=domain,
+        needs_human=needs_human,
+        ready=ready,
+        priority=priority,
+    )
     order = f"{PRIORITY_ORDER_SQL}, " if ready else ""
+    sql = f"SELECT {TASK_COLUMNS} FROM tasks t JOIN workplans w ON w.key = t.workplan_key{where}"
     sql += f" ORDER BY {order}t.workplan_id, t.repo, t.position"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
     return [task_dict(row) for row in await reader.all(sql, params)]
+
+
+async def count_tasks(reader: Reader, **filters: Any) -> int:
+    """How many tasks match the same filters as `list_tasks`."""
+    where, params = _task_filters(**filters)
+    join = " JOIN workplans w ON w.key = t.workplan_key" if "w." in where else ""
+    row = await reader.one(f"SELECT COUNT(*) AS n FROM tasks t{join}{where}", params)
+    return int(row["n"]) if row else 0
 
 
 async def get_task(reader: Reader, ident: str, repo: str | None = None) -> dict[str, Any]:

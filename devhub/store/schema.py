@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 
 # Columns per table, in a fixed order (the order is part of the byte-for-byte dump).
 TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
@@ -92,6 +92,7 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "intervention_note": str,
             "blocking_reason": str,
             "ready": int,  # materialised by store.ready whenever a change can affect it
+            "priority_rank": int,  # critical 0 … low 3, none 4: lets "ready by priority" use an index
             "body": str,
             "extra": str,
         },
@@ -167,9 +168,13 @@ INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tasks", ("id",)),
     ("tasks", ("state_hub_task_id",)),
     ("tasks", ("workplan_key", "position")),
+    ("tasks", ("workplan_key", "status")),  # covers the done/total counts of every workplan listing
     ("tasks", ("status", "priority")),
-    ("tasks", ("ready", "priority")),
+    ("tasks", ("ready", "priority_rank")),
     ("tasks", ("id", "status")),
+    ("tasks", ("id", "repo")),
+    ("tasks", ("needs_human",)),
+    ("workplans", ("id", "repo")),
     ("tasks", ("repo",)),
     ("task_deps", ("depends_on",)),
     ("files", ("repo", "path")),

@@ -65,6 +65,7 @@ class ReadModelWriter:
                 report.merge(sync_repo_files(self.conn, repo))
         if cold:
             self._transaction(lambda: enable_fts(self.conn))
+            self.conn.execute("ANALYZE")  # planner statistics for the query shapes the API uses
         if cold or forgotten:
             self._transaction(self._refresh_everything)
         else:
