@@ -16,9 +16,8 @@ if TYPE_CHECKING:
 @click.option(
     "--spec",
     "spec_path",
-    required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Acceptance spec (YAML): window, preconditions, probes.",
+    help="Acceptance spec (YAML): window, preconditions, probes. Required unless --dev-roundtrip.",
 )
 @click.option(
     "--evidence",
@@ -28,10 +27,53 @@ if TYPE_CHECKING:
     help="JSONL file, directory, glob (quoted) or hub URL; repeat for several.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run's journal as JSON.")
+@click.option(
+    "--dev-roundtrip",
+    is_flag=True,
+    help="Instead: start a fresh dev hub offline, write, start a fleet hub, check the relay delivers.",
+)
+@click.option("--writes", type=click.IntRange(min=1, max=10_000), default=100, show_default=True,
+              help="--dev-roundtrip: writes made offline (half progress events, half task status changes).")
+@click.option("--backoff-cap", type=click.FloatRange(min=0.05, max=60), default=1.0, show_default=True,
+              help="--dev-roundtrip: the dev relay's backoff cap in seconds.")
+@click.option("--dev-port", type=click.IntRange(1, 65535), default=None,
+              help="--dev-roundtrip: the dev hub's port (default: a free one).")
+@click.option("--fleet-port", type=click.IntRange(1, 65535), default=None,
+              help="--dev-roundtrip: the fleet hub's port (default: a free one; it must be free).")
+@click.option("--keep", is_flag=True, help="--dev-roundtrip: keep the temporary directory (workspaces, logs).")
 @click.pass_context
-def accept(ctx: click.Context, spec_path: Path, evidence: tuple[str, ...], as_json: bool) -> None:
+def accept(
+    ctx: click.Context,
+    spec_path: Path | None,
+    evidence: tuple[str, ...],
+    as_json: bool,
+    dev_roundtrip: bool,
+    writes: int,
+    backoff_cap: float,
+    dev_port: int | None,
+    fleet_port: int | None,
+    keep: bool,
+) -> None:
     """Evaluate an acceptance spec from evidence: exit 0 when everything holds, 1 when a check fails,
-    2 when the spec or the evidence is unusable."""
+    2 when the spec or the evidence is unusable. With --dev-roundtrip, run the offline-then-reconnect
+    round trip on this machine instead (same exit codes; 2 when it could not run)."""
+    if dev_roundtrip:
+        if spec_path is not None or evidence:
+            raise click.UsageError("--dev-roundtrip takes no --spec or --evidence")
+        from devhub.fleet.roundtrip import run_dev_roundtrip
+        from devhub.fleet.roundtrip_render import render_roundtrip
+
+        result = run_dev_roundtrip(ctx.obj.config(), writes=writes, backoff_cap=backoff_cap, keep=keep,
+                                   dev_port=dev_port, fleet_port=fleet_port)
+        if as_json:
+            import json
+
+            click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        else:
+            render_roundtrip(result)
+        ctx.exit(0 if result["verdict"] == "pass" else 1)
+    if spec_path is None:
+        raise click.UsageError("--spec is required (or run --dev-roundtrip)")
     from devhub.fleet.accept import evaluate
     from devhub.fleet.accept_spec import load_spec
     from devhub.fleet.evidence import EvidenceReader, resolve_sources
