@@ -240,14 +240,20 @@ async def list_problems(reader: Reader, *, repo: str | None = None) -> list[dict
     return problems
 
 
-async def list_conflicts(reader: Reader) -> list[dict[str, Any]]:
-    """Fields where a local write and a changed file disagree: the hub shows both, chooses neither."""
-    rows = await reader.all(
+async def latest_writes(reader: Reader, state: str) -> list[sqlite3.Row]:
+    """The latest local write of each (target, field) whose overlay state is `state`."""
+    return await reader.all(
         """SELECT lw.* FROM local_writes lw
            JOIN (SELECT target_key, field, MAX(seq) AS seq FROM local_writes GROUP BY target_key, field) latest
              ON latest.target_key = lw.target_key AND latest.field = lw.field AND latest.seq = lw.seq
-           WHERE lw.state = 'conflict' ORDER BY lw.target_key, lw.field"""
+           WHERE lw.state = ? ORDER BY lw.target_key, lw.field""",
+        (state,),
     )
+
+
+async def list_conflicts(reader: Reader) -> list[dict[str, Any]]:
+    """Fields where a local write and a changed file disagree: the hub shows both, chooses neither."""
+    rows = await latest_writes(reader, "conflict")
     conflicts = []
     for row in rows:
         kind, repo, ident = row["target_key"].split(":", 2)
@@ -274,12 +280,7 @@ async def list_conflicts(reader: Reader) -> list[dict[str, Any]]:
 
 async def pending_local_writes(reader: Reader, *, repo: str | None = None) -> list[dict[str, Any]]:
     """Latest local writes that still differ from their file (waiting for writeback)."""
-    rows = await reader.all(
-        """SELECT lw.* FROM local_writes lw
-           JOIN (SELECT target_key, field, MAX(seq) AS seq FROM local_writes GROUP BY target_key, field) latest
-             ON latest.target_key = lw.target_key AND latest.field = lw.field AND latest.seq = lw.seq
-           WHERE lw.state = 'pending' ORDER BY lw.target_key, lw.field"""
-    )
+    rows = await latest_writes(reader, "pending")
     out = []
     for row in rows:
         kind, row_repo, ident = row["target_key"].split(":", 2)

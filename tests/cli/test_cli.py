@@ -55,7 +55,10 @@ def test_register_a_folder_of_repos_and_a_plain_folder(tmp_path: Path, env: dict
     assert len(json.loads(run_cli("repos", "--json", env=env, check=True).stdout)) == 4
     run_cli("unregister", "plain", env=env, check=True)
     assert {r["slug"] for r in json.loads(run_cli("repos", "--json", env=env, check=True).stdout)} == {
-        "the-custodian", "state-hub", "ops-bridge"}
+        "the-custodian",
+        "state-hub",
+        "ops-bridge",
+    }
 
 
 def test_listings_search_orient_and_task_show(tmp_path: Path, env: dict[str, str]) -> None:
@@ -114,7 +117,9 @@ def test_check_exit_codes(tmp_path: Path, env: dict[str, str]) -> None:
     findings = json.loads(clean_but_warned.stdout)["findings"]
     assert all(f["severity"] == "warning" for f in findings) and all(f["fix"] for f in findings)
     broken = tmp_path / "ws" / "the-custodian" / "workplans" / "CUST-WP-0999-broken.md"
-    broken.write_text((fixtures / "malformed" / sorted(p.name for p in (fixtures / "malformed").glob("*.md"))[0]).read_text())
+    broken.write_text(
+        (fixtures / "malformed" / sorted(p.name for p in (fixtures / "malformed").glob("*.md"))[0]).read_text()
+    )
     with_error = run_cli("check", "--json", env=env)
     assert with_error.returncode == 1
     assert any(f["rule"] == "parse-error" for f in json.loads(with_error.stdout)["findings"])

@@ -103,7 +103,9 @@ def test_duplicate_ids_across_repos_are_both_kept_and_reported(tmp_path: Path) -
     rebuild(db, repos, [])
     index = _query(db, queries.workplan_index)
     assert sorted((w["id"], w["repo"]) for w in index if w["id"] == "INFRA-WP-0003") == [
-        ("INFRA-WP-0003", "repo-a"), ("INFRA-WP-0003", "repo-b")]
+        ("INFRA-WP-0003", "repo-a"),
+        ("INFRA-WP-0003", "repo-b"),
+    ]
     problems = _query(db, activity.list_problems)
     codes = {(p["code"], p["repo"]) for p in problems}
     assert ("duplicate-workplan-id-across-repos", "repo-a") in codes
@@ -127,22 +129,31 @@ def test_ready_follows_the_rule(tmp_path: Path) -> None:
     workplans = {w["id"]: w for w in _query(db, queries.list_workplans)}
     for task in tasks.values():
         deps_settled = all(tasks.get(d, {}).get("status") in ("done", "cancel") for d in task["depends_on"])
-        expected = (task["status"] == "todo" and workplans[task["workplan_id"]]["status"] in ("active", "ready")
-                    and deps_settled)
+        expected = (
+            task["status"] == "todo"
+            and workplans[task["workplan_id"]]["status"] in ("active", "ready")
+            and deps_settled
+        )
         assert task["ready"] == expected, task["id"]
     assert any(t["ready"] for t in tasks.values()) and any(
-        t["status"] == "todo" and not t["ready"] for t in tasks.values())
+        t["status"] == "todo" and not t["ready"] for t in tasks.values()
+    )
 
 
 def test_overlay_holds_then_reconciles_or_conflicts(tmp_path: Path) -> None:
     repos = _repos(make_workspace(tmp_path / "ws", ["the-custodian"]))
     db = tmp_path / "rm.sqlite"
     envelope = {
-        "seq": 1, "id": "e1", "ts": "2026-11-29T10:00:00.000Z", "kind": "task.patch",
+        "seq": 1,
+        "id": "e1",
+        "ts": "2026-11-29T10:00:00.000Z",
+        "kind": "task.patch",
         "target": {"kind": "task", "repo": "the-custodian", "id": "CUST-WP-0054-T05"},
         "body": {"status": "progress"},
-        "observed": {"status": "todo", "file": {"status": "todo", "needs_human": False, "intervention_note": None,
-                                                "blocking_reason": None}},
+        "observed": {
+            "status": "todo",
+            "file": {"status": "todo", "needs_human": False, "intervention_note": None, "blocking_reason": None},
+        },
     }
     path = repos[0].root / "workplans" / "CUST-WP-0054-workstation-independence.md"
     original = path.read_text()
@@ -150,7 +161,11 @@ def test_overlay_holds_then_reconciles_or_conflicts(tmp_path: Path) -> None:
         writer.sync(repos)
         writer.apply([envelope])
     task = _query(db, lambda r: queries.get_task(r, "CUST-WP-0054-T05"))
-    assert (task["status"], task["status_source"], task["pending_local"]) == ("progress", "local", {"status": "progress"})
+    assert (task["status"], task["status_source"], task["pending_local"]) == (
+        "progress",
+        "local",
+        {"status": "progress"},
+    )
     # The file catches up (a writeback or a pull): the write is reconciled.
     path.write_text(original.replace("id: CUST-WP-0054-T05\nstatus: todo", "id: CUST-WP-0054-T05\nstatus: progress"))
     with ReadModelWriter(db) as writer:
@@ -162,7 +177,10 @@ def test_overlay_holds_then_reconciles_or_conflicts(tmp_path: Path) -> None:
     with ReadModelWriter(db) as writer:
         writer.sync(repos)
     task = _query(db, lambda r: queries.get_task(r, "CUST-WP-0054-T05"))
-    assert task["status"] == "cancel" and task["conflicts"] == [{"field": "status", "local": "progress", "file": "cancel"}]
+    assert task["status"] == "cancel" and task["conflicts"] == [
+        {"field": "status", "local": "progress", "file": "cancel"}
+    ]
     conflicts = _query(db, activity.list_conflicts)
     assert [(c["id"], c["local_value"], c["file_value_now"]) for c in conflicts] == [
-        ("CUST-WP-0054-T05", "progress", "cancel")]
+        ("CUST-WP-0054-T05", "progress", "cancel")
+    ]

@@ -81,8 +81,9 @@ class FaultProxy:
     def set_target(self, target_port: int) -> None:
         self.target_port = target_port
 
-    def set_mode(self, mode: str, *, times: int | None = None, delay: float | None = None,
-                 retry_after: int | None = None) -> None:
+    def set_mode(
+        self, mode: str, *, times: int | None = None, delay: float | None = None, retry_after: int | None = None
+    ) -> None:
         """Switch behaviour now; with `times`, only for the next N connections, then `pass`."""
         if mode not in MODES:
             raise ValueError(f"unknown proxy mode {mode!r}; use one of {MODES}")
