@@ -401,14 +401,19 @@ def _verify_fleet(run: RoundtripRun, dev_http: httpx.Client, fleet_http: httpx.C
     run.check("no dead letters", relay["dead_letters"] == 0,
               f"{relay['dead_letters']} dead letters" + (f"; last error {relay['last_error']}"
                                                          if relay["dead_letters"] else ""), "0")
-
     journaled = fleet_http.get("/state/daemon").json()["journal"]["last_seq"]
     run.counts["fleet_journaled"] = journaled
     run.check("fleet journaled each write once", journaled == len(accepted),
               f"{journaled} writes journaled", f"{len(accepted)}")
+    fleet_seq = _verify_progress(run, fleet_http, accepted)
+    fleet_seq.update(_verify_tasks(run, fleet_http, accepted))
+    _verify_order(run, accepted, fleet_seq)
 
-    written = [w.summary for w in accepted if w.kind == "progress"]
-    prefix = written[0].rsplit("#", 1)[0] if written else "\0"
+
+def _verify_progress(run: RoundtripRun, fleet_http: httpx.Client, accepted: list[Write]) -> dict[str, int]:
+    """Each progress event written is on the fleet exactly once; returns write key -> fleet journal seq."""
+    written = {w.summary: w.key for w in accepted if w.kind == "progress"}
+    prefix = next(iter(written)).rsplit("#", 1)[0] if written else "\0"
     events = [e for e in fleet_http.get("/progress/", params={"limit": 10_000}).json()
               if str(e["summary"]).startswith(prefix)]
     seen = Counter(str(e["summary"]) for e in events)
@@ -416,34 +421,57 @@ def _verify_fleet(run: RoundtripRun, dev_http: httpx.Client, fleet_http: httpx.C
     missing = sorted(set(written) - set(seen))
     extra = sorted(set(seen) - set(written))
     run.counts.update(progress_on_fleet=len(events), duplicates=len(duplicates), missing=len(missing))
-    run.check("progress events arrive exactly once", not (duplicates or missing or extra),
+    wrong = duplicates + missing + extra
+    run.check("progress events arrive exactly once", not wrong,
               f"{len(events)} on the fleet, {len(duplicates)} duplicated, {len(missing)} missing, {len(extra)} unknown"
-              + (f"; e.g. {(duplicates + missing + extra)[0]!r}" if duplicates or missing or extra else ""),
+              + (f"; e.g. {wrong[0]!r}" if wrong else ""),
               f"each of the {len(written)} written exactly once")
+    # The earliest copy counts for the order check when there are duplicates.
+    return {written[e["summary"]]: e["seq"] for e in sorted(events, key=lambda e: -e["seq"]) if e["summary"] in written}
 
-    # The fleet stamps its own created_at at arrival; its journal seq is the order it applied them in.
-    arrived = []
-    for event in sorted(events, key=lambda e: e["seq"]):
-        if event["summary"] not in arrived:
-            arrived.append(event["summary"])
-    wrong = next((i for i, (a, b) in enumerate(zip(arrived, written, strict=False)) if a != b), None)
-    in_order = wrong is None and len(arrived) == len(written)
-    run.check("progress events arrive in write order", in_order,
-              "fleet seq order = write order" if in_order else
-              (f"position {wrong}: {arrived[wrong]!r} where {written[wrong]!r} was written" if wrong is not None
-               else f"{len(arrived)} of {len(written)} arrived"),
-              "fleet journal seq order = write order")
 
-    last_status = {w.task["id"]: w for w in accepted if w.kind == "task"}
+def _verify_tasks(run: RoundtripRun, fleet_http: httpx.Client, accepted: list[Write]) -> dict[str, int]:
+    """Each task's status history on the fleet is the statuses written, in order; returns write key -> seq."""
+    per_task: dict[str, list[Write]] = {}
+    for write in accepted:
+        if write.kind == "task":
+            per_task.setdefault(write.task["id"], []).append(write)
+    fleet_seq: dict[str, int] = {}
     mismatches = []
-    for task_id, write in sorted(last_status.items()):
-        answer = fleet_http.get(f"/tasks/{task_id}", params={"repo": write.task["repo"]})
-        status = answer.json().get("status") if answer.is_success else f"HTTP {answer.status_code}"
-        if status != write.status:
-            mismatches.append(f"{task_id} is {status}, last written {write.status}")
-    run.check("final task statuses on the fleet", not mismatches,
-              f"{len(last_status) - len(mismatches)}/{len(last_status)} match"
-              + (f"; {mismatches[0]}" if mismatches else ""), "each task's last written status")
+    for task_id, writes in sorted(per_task.items()):
+        answer = fleet_http.get(f"/tasks/{task_id}", params={"repo": writes[0].task["repo"]})
+        if not answer.is_success:
+            mismatches.append(f"{task_id}: HTTP {answer.status_code}")
+            continue
+        task = answer.json()
+        history = [h for h in task["history"] if h["field"] == "status"]
+        statuses = [h["value"] for h in history]
+        if task["status"] != writes[-1].status or statuses != [w.status for w in writes]:
+            mismatches.append(f"{task_id} is {task['status']} after {statuses}, written {[w.status for w in writes]}")
+        fleet_seq.update({w.key: h["seq"] for w, h in zip(writes, history, strict=False)})
+    run.check("task statuses on the fleet", not mismatches,
+              f"{len(per_task) - len(mismatches)}/{len(per_task)} tasks match" + (f"; {mismatches[0]}" if mismatches
+                                                                                  else ""),
+              "each task's status history = the statuses written, ending with the last")
+    return fleet_seq
+
+
+def _verify_order(run: RoundtripRun, accepted: list[Write], fleet_seq: dict[str, int]) -> None:
+    """The fleet stamps its own times at arrival, so order means: fleet journal seqs rise in write order."""
+    seqs = [fleet_seq.get(w.key) for w in accepted]
+    late = next((i for i in range(1, len(seqs)) if (seqs[i] or 0) <= (seqs[i - 1] or 0)), None)
+    absent = sum(seq is None for seq in seqs)
+    in_order = late is None and absent == 0
+    if in_order:
+        observed = f"fleet seqs {seqs[0]}..{seqs[-1]} rise in write order"
+    elif absent:
+        observed = f"{absent} writes not found on the fleet"
+    else:
+        assert late is not None
+        observed = (f"write #{late} ({accepted[late].key}) got fleet seq {seqs[late]}, "
+                    f"after #{late - 1} with seq {seqs[late - 1]}")
+    run.check("every write applied in write order", in_order, observed,
+              "fleet journal seq order = write order, progress and status changes alike")
 
 
 def _poll(condition: Callable[[], T | None], timeout: float) -> T | None:
