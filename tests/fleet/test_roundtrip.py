@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -46,6 +48,15 @@ def roundtrip(tmp_path: Path, *args: str, timeout: float = 90) -> CliRun:
 
 def leftovers(tmp_path: Path) -> list[Path]:
     return sorted((tmp_path / "tmp").glob("devhub-roundtrip-*"))
+
+
+def journal(home: Path) -> dict[str, Any]:
+    """`devhub journal show --json --limit 0` on a kept hub's data directory."""
+    env = {**os.environ, "DEVHUB_DATA_DIR": str(home / "data"), "DEVHUB_CONFIG_DIR": str(home / "config")}
+    proc = subprocess.run([sys.executable, "-m", "devhub", "journal", "show", "--json", "--limit", "0"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=30, check=True)
+    shown: dict[str, Any] = json.loads(proc.stdout)
+    return shown
 
 
 def refused(url: str) -> bool:
@@ -108,7 +119,14 @@ def test_table_output_and_keep(tmp_path: Path) -> None:
     [kept] = leftovers(tmp_path)
     assert f"kept {kept}" in done.stdout
     assert (kept / "dev" / "daemon.log").is_file() and (kept / "fleet" / "daemon.log").is_file()
-    assert (kept / "fleet" / "data" / "journal").is_dir()
+
+    # Independently of the command's own checks: the fleet journaled the dev journal's keys, once each, in order,
+    # and the dev relay's cursor covers them all.
+    dev, fleet = journal(kept / "dev"), journal(kept / "fleet")
+    dev_keys = [r["idempotency_key"] for r in sorted(dev["records"], key=lambda r: r["seq"])]
+    fleet_keys = [r["idempotency_key"] for r in sorted(fleet["records"], key=lambda r: r["seq"])]
+    assert len(dev_keys) == 9 and fleet_keys == dev_keys
+    assert dev["pending"] == 0 and dev["cursor"] == 9
 
 
 def test_a_busy_dev_port_exits_2_with_the_daemon_log(tmp_path: Path, busy_port: int) -> None:
