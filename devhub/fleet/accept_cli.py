@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from devhub.fleet.accept import AcceptReport
 
 
+ROUNDTRIP_OPTIONS = ("writes", "backoff_cap", "dev_port", "fleet_port", "keep")
+
+
 @click.command("accept")
 @click.option(
     "--spec",
@@ -72,6 +75,10 @@ def accept(
         else:
             render_roundtrip(result)
         ctx.exit(0 if result["verdict"] == "pass" else 1)
+    stray = [f"--{name.replace('_', '-')}" for name in ROUNDTRIP_OPTIONS
+             if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+    if stray:
+        raise click.UsageError(f"{', '.join(stray)}: only with --dev-roundtrip")
     if spec_path is None:
         raise click.UsageError("--spec is required (or run --dev-roundtrip)")
     from devhub.fleet.accept import evaluate

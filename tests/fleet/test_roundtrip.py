@@ -161,8 +161,13 @@ def test_bad_usage_exits_2(tmp_path: Path, args: tuple[str, ...], message: str) 
     assert leftovers(tmp_path) == []
 
 
-def test_spec_is_still_required_without_dev_roundtrip(tmp_path: Path) -> None:
+def test_without_dev_roundtrip_spec_is_required_and_its_options_refused(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "devhub", "fleet", "accept"], cwd=ROOT, capture_output=True,
                           text=True, timeout=30, env={**os.environ, "DEVHUB_CONFIG_DIR": str(tmp_path)})
     assert proc.returncode == 2
     assert "--spec is required (or run --dev-roundtrip)" in proc.stderr
+    stray = subprocess.run([sys.executable, "-m", "devhub", "fleet", "accept", "--spec", "x.yaml", "--writes", "5"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=30,
+                           env={**os.environ, "DEVHUB_CONFIG_DIR": str(tmp_path)})
+    assert stray.returncode == 2
+    assert "--writes: only with --dev-roundtrip" in stray.stderr
