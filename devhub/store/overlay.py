@@ -137,8 +137,16 @@ def applied_seq(conn: sqlite3.Connection) -> int:
 
 
 def _latest_writes(conn: sqlite3.Connection, target_key: str) -> dict[str, sqlite3.Row]:
-    rows = conn.execute("SELECT * FROM local_writes WHERE target_key = ? ORDER BY seq", (target_key,)).fetchall()
-    return {row["field"]: row for row in rows}
+    """The newest write of each field of one target: an index seek per field, whatever the history length."""
+    latest = {}
+    for name in TASK_FIELDS if target_key.startswith("task:") else WORKPLAN_FIELDS:
+        row = conn.execute(
+            "SELECT * FROM local_writes WHERE target_key = ? AND field = ? ORDER BY seq DESC LIMIT 1",
+            (target_key, name),
+        ).fetchone()
+        if row is not None:
+            latest[name] = row
+    return latest
 
 
 def _resolve(file_value: Any, write: sqlite3.Row) -> tuple[Any, str, str]:
