@@ -208,36 +208,14 @@ def snippet(text: str, words: list[str], *, width: int = 60) -> str:
 
 
 async def list_problems(reader: Reader, *, repo: str | None = None) -> list[dict[str, Any]]:
-    """Parse problems per file, plus the cross-repo id collisions (computed, never stored)."""
+    """Parse problems per file, including the cross-repo id collisions (see store.collisions)."""
     params: list[Any] = []
     sql = "SELECT repo, path, line, severity, code, message FROM problems"
     if repo is not None:
         sql += " WHERE repo = ?"
         params.append(repo)
     sql += " ORDER BY repo, path, line, code"
-    problems = [dict(row) | {"location": f"{row['path']}:{row['line']}"} for row in await reader.all(sql, params)]
-    for kind, table in (("workplan", "workplans"), ("task", "tasks")):
-        dupes = await reader.all(
-            f"SELECT id, repo, path, {'0' if table == 'workplans' else 'line'} AS line FROM {table}"
-            f" WHERE id IN (SELECT id FROM {table} GROUP BY id HAVING COUNT(DISTINCT repo) > 1)"
-            " ORDER BY id, repo, path"
-        )
-        for row in dupes:
-            if repo is not None and row["repo"] != repo:
-                continue
-            others = sorted({d["repo"] for d in dupes if d["id"] == row["id"] and d["repo"] != row["repo"]})
-            problems.append(
-                {
-                    "repo": row["repo"],
-                    "path": row["path"],
-                    "line": row["line"],
-                    "severity": "error",
-                    "code": f"duplicate-{kind}-id-across-repos",
-                    "message": f"{kind} id {row['id']} also exists in {', '.join(others)} (workplan prefix collision)",
-                    "location": f"{row['path']}:{row['line']}",
-                }
-            )
-    return problems
+    return [dict(row) | {"location": f"{row['path']}:{row['line']}"} for row in await reader.all(sql, params)]
 
 
 async def latest_writes(reader: Reader, state: str) -> list[sqlite3.Row]:

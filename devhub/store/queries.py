@@ -239,8 +239,8 @@ def _task_filters(
             where.append(f"{column} = ?")
             params.append(value)
     if needs_human is not None:
-        where.append("t.needs_human = ?")
-        params.append(int(needs_human))
+        # A literal, not a parameter: only then can SQLite use the partial index on flagged tasks.
+        where.append("t.needs_human = 1" if needs_human else "t.needs_human = 0")
     if ready is not None:
         where.append(READY_SQL if ready else "t.ready = 0")
     return (" WHERE " + " AND ".join(where)) if where else "", params

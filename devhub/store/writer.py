@@ -14,6 +14,7 @@ from typing import Any
 from devhub.registry import Repo
 from devhub.store import overlay, ready
 from devhub.store.build import ProgressCallback, SyncReport, sync_repo_files, sync_repo_rows
+from devhub.store.collisions import refresh_collisions
 from devhub.store.schema import disable_fts, enable_fts, open_database
 
 
@@ -111,6 +112,7 @@ class ReadModelWriter:
             return
 
         def work() -> None:
+            refresh_collisions(self.conn)
             overlay.refresh_targets(self.conn, overlay.targets_for_workplans(self.conn, report.changed_workplan_keys))
             ready.refresh(self.conn, workplan_keys=report.changed_workplan_keys, task_ids=report.changed_task_ids)
 
@@ -151,6 +153,7 @@ class ReadModelWriter:
         self._transaction(self._refresh_everything)
 
     def _refresh_everything(self) -> None:
+        refresh_collisions(self.conn)
         overlay.refresh_targets(self.conn, overlay.all_targets(self.conn))
         ready.refresh_all(self.conn)
 
