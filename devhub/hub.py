@@ -29,6 +29,7 @@ T = TypeVar("T")
 READER_POOL_SIZE = 4
 # Enough threads that every concurrent writer can wait inside one shared fsync (group commit).
 JOURNAL_THREADS = 64
+HANDOVER_WAIT_SECONDS = 0.5
 
 
 class Hub:
@@ -50,6 +51,11 @@ class Hub:
         self._readers: asyncio.Queue[Reader] = asyncio.Queue()
         self._all_readers: list[Reader] = []
         self._tasks: list[asyncio.Task[Any]] = []
+        # Journaled envelopes waiting for every lower seq to be applied first (see _apply).
+        self._unapplied: dict[int, dict[str, Any]] = {}
+        self._applied_through = 0
+        self._apply_lock = asyncio.Lock()
+        self._handed_over = asyncio.Event()
         self.writes = Writes(read=self.read, append=self._append, apply=self._apply, pending_relay=config.role == "dev")
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -83,6 +89,7 @@ class Hub:
         assert self.writer is not None
         self.writer.sync(self.repos)
         self.writer.apply(self.journal.records(self.writer.applied_seq))
+        self._applied_through = self.writer.applied_seq
 
     async def _start_relay(self) -> None:
         try:
@@ -146,11 +153,46 @@ class Hub:
             ) from exc
 
     async def _apply(self, envelopes: list[dict[str, Any]]) -> None:
+        """Apply journaled envelopes to the read model strictly in seq order, then answer (read your writes).
+
+        Concurrent writers finish their journal appends in one group commit but resume in any
+        order; an envelope is applied only after every lower seq, which is durable already and
+        either handed over by its own request in a moment or read back from the journal.
+        """
         assert self.writer is not None
-        await self._in_writer(self.writer.apply, envelopes)
+        for envelope in envelopes:
+            self._unapplied[envelope["seq"]] = envelope
+        self._handed_over.set()
+        target = max(envelope["seq"] for envelope in envelopes)
+        async with self._apply_lock:
+            while self._applied_through < target:
+                batch = self._take_contiguous()
+                if not batch:
+                    self._handed_over.clear()
+                    try:
+                        await asyncio.wait_for(self._handed_over.wait(), timeout=HANDOVER_WAIT_SECONDS)
+                        continue
+                    except TimeoutError:
+                        # That request never handed its envelope over (cancelled?): read it back.
+                        batch = await self._in_writer(self._journal_batch, self._applied_through, target)
+                await self._in_writer(self.writer.apply, batch)
+                self._applied_through = batch[-1]["seq"]
+                for seq in [s for s in self._unapplied if s <= self._applied_through]:
+                    del self._unapplied[seq]
         self.events.publish("write", seqs=[e["seq"] for e in envelopes], kinds=sorted({e["kind"] for e in envelopes}))
         if self.relay is not None:
             self.relay.wake()
+
+    def _take_contiguous(self) -> list[dict[str, Any]]:
+        batch = []
+        seq = self._applied_through + 1
+        while seq in self._unapplied:
+            batch.append(self._unapplied.pop(seq))
+            seq += 1
+        return batch
+
+    def _journal_batch(self, after_seq: int, through_seq: int) -> list[dict[str, Any]]:
+        return [e for e in self.journal.records(after_seq) if e["seq"] <= through_seq]
 
     # -- watcher callbacks ----------------------------------------------------------------------------
 

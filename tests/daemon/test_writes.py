@@ -174,3 +174,35 @@ def test_full_journal_is_507_with_advice_and_keeps_what_was_saved(tmp_path: Path
         assert sorted(e["summary"] for e in hub.get("/progress/").json()) == sorted(accepted)
     finally:
         hub.stop()
+
+
+def test_concurrent_writers_all_land_in_seq_order(daemon: RunningDaemon) -> None:
+    """32 clients at once: every answered write is in the read model the moment it is answered."""
+    import threading
+
+    import httpx
+
+    failures: list[str] = []
+
+    def client(number: int) -> None:
+        with httpx.Client(base_url=daemon.url, timeout=30) as http:
+            for index in range(8):
+                summary = f"concurrent {number}-{index}"
+                answer = http.post("/progress/", json={"summary": summary})
+                if answer.status_code != 201:
+                    failures.append(answer.text)
+                    continue
+                seen = {e["summary"] for e in http.get("/progress/", params={"limit": 10000}).json()}
+                if summary not in seen:
+                    failures.append(f"{summary} answered but not readable")
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    events = daemon.get("/progress/", params={"limit": 10000}).json()
+    assert len(events) == 32 * 8 == len({e["summary"] for e in events})
+    seqs = sorted(e["seq"] for e in events)
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
