@@ -279,11 +279,15 @@ def read_hub(
     stats.urls += 1
     endpoint = f"{url}/progress/"
     offset = 0
+    # Ask from the window start up to now, not to the window end: an event relayed late is recorded
+    # after it happened (its detail.ts says when), and a fixed upper bound keeps the pages stable
+    # while new events arrive. Events outside the window are then counted and ignored as usual.
+    frozen_at = max(end, datetime.now(UTC))
     with httpx.Client(timeout=30.0, follow_redirects=True) as client:
         while True:
             params: dict[str, str | int] = {
                 "since": iso_z(start),
-                "until": iso_z(end),
+                "until": iso_z(frozen_at),
                 "limit": page_size,
                 "offset": offset,
             }
