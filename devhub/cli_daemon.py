@@ -257,26 +257,30 @@ def relay_now(ctx: click.Context) -> None:
 @click.option("--workspace", type=click.Path(path_type=Path), default=Path("demo-workspace"), show_default=True)
 @click.pass_context
 def demo(ctx: click.Context, repos: tuple[Path, ...], port: int, workspace: Path) -> None:
-    """Serve a demo workspace: fixtures/ turned into real git repos (or the REPOS given)."""
-    from devhub.demo import build_demo_workspace
+    """Serve a demo workspace built from fixtures/ (relay off), or your REPOS (your profile's relay)."""
+    if repos:
+        # Real checkouts: the user's own data and config dirs, and the relay as the profile says.
+        args = [sys.executable, "-m", "devhub", "up", "--port", str(port), *[str(p) for p in repos]]
+    else:
+        from devhub.demo import build_demo_workspace
 
-    workspace = workspace.resolve()
-    paths = list(repos) if repos else build_demo_workspace(workspace)
-    data_dir = workspace / ".devhub" / "data"
-    config_dir = workspace / ".devhub" / "config"
-    click.echo(f"demo workspace: {workspace} ({len(paths)} repos)", err=True)
-    args = [
-        sys.executable,
-        "-m",
-        "devhub",
-        "--data-dir",
-        str(data_dir),
-        "--config-dir",
-        str(config_dir),
-        "up",
-        "--port",
-        str(port),
-        "--no-relay",
-        *[str(p) for p in paths],
-    ]
+        workspace = workspace.resolve()
+        paths = build_demo_workspace(workspace)
+        # Fixture data must never be relayed to a real fleet hub: own dirs, relay off.
+        data_dir, config_dir = workspace / ".devhub" / "data", workspace / ".devhub" / "config"
+        click.echo(f"demo workspace: {workspace} ({len(paths)} repos; relay off)", err=True)
+        args = [
+            sys.executable,
+            "-m",
+            "devhub",
+            "--data-dir",
+            str(data_dir),
+            "--config-dir",
+            str(config_dir),
+            "up",
+            "--port",
+            str(port),
+            "--no-relay",
+            *[str(p) for p in paths],
+        ]
     os.execv(sys.executable, args)
