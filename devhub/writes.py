@@ -105,6 +105,7 @@ class Writes:
         self._apply = apply
         self._pending_relay = pending_relay
         self._key_locks: dict[str, asyncio.Lock] = {}
+        self._key_users: dict[str, int] = {}
 
     # -- the shared commit path -------------------------------------------------------------
 
@@ -122,9 +123,12 @@ class Writes:
         digest = body_hash(method, path, safe_body)
         if key is None:
             return await self._journal(None, digest, build)
+        # One holder per key at a time, so two requests with the same key cannot both miss the index.
+        holders = self._key_users.get(key, 0)
         lock = self._key_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            try:
+        self._key_users[key] = holders + 1
+        try:
+            async with lock:
                 earlier = await self._read(
                     lambda r: r.one(
                         "SELECT body_hash, status_code, response, created_at FROM idempotency WHERE key = ?", (key,)
@@ -138,9 +142,12 @@ class Writes:
                         )
                     return WriteOutcome(earlier["status_code"], json.loads(earlier["response"]), replayed=True)
                 return await self._journal(key, digest, build)
-            finally:
-                if not lock.locked() or len(self._key_locks) > 10_000:
-                    self._key_locks.pop(key, None)
+        finally:
+            # The last user of a key drops its lock, so the table holds only keys in flight.
+            self._key_users[key] -= 1
+            if not self._key_users[key]:
+                del self._key_users[key]
+                del self._key_locks[key]
 
     async def _journal(
         self,

@@ -206,3 +206,24 @@ def test_concurrent_writers_all_land_in_seq_order(daemon: RunningDaemon) -> None
     assert len(events) == 32 * 8 == len({e["summary"] for e in events})
     seqs = sorted(e["seq"] for e in events)
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
+def test_same_key_sent_concurrently_is_written_once(daemon: RunningDaemon) -> None:
+    import threading
+
+    import httpx
+
+    answers: list[httpx.Response] = []
+
+    def send() -> None:
+        with httpx.Client(base_url=daemon.url, timeout=30) as http:
+            answers.append(http.post("/progress/", json={"summary": "racing"}, headers={"Idempotency-Key": "race"}))
+
+    threads = [threading.Thread(target=send) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert len(_journal_lines(daemon)) == 1
