@@ -177,11 +177,11 @@ class Hub:
                         batch = await self._in_writer(self._journal_batch, self._applied_through, target)
                 await self._in_writer(self.writer.apply, batch)
                 self._applied_through = batch[-1]["seq"]
+                if self.relay is not None:
+                    self.relay.offer(batch)  # in seq order, so the relay need not re-read the journal
                 for seq in [s for s in self._unapplied if s <= self._applied_through]:
                     del self._unapplied[seq]
         self.events.publish("write", seqs=[e["seq"] for e in envelopes], kinds=sorted({e["kind"] for e in envelopes}))
-        if self.relay is not None:
-            self.relay.wake()
 
     def _take_contiguous(self) -> list[dict[str, Any]]:
         batch = []

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -148,6 +148,20 @@ class Forwarder:
         self._wake_event.set()
         if resume:
             self._resume_event.set()
+
+    def offer(self, envelopes: Sequence[dict[str, Any]]) -> None:
+        """Envelopes just made durable, in seq order: queued without re-reading the journal, then a wake.
+
+        Only the next seq in line is taken; anything else (a gap, a read in flight) is left for the
+        journal read, so the queue stays in seq order and nothing is queued twice.
+        """
+        for envelope in envelopes:
+            if envelope["seq"] != self._loaded_through + 1:
+                break
+            self._loaded_through = envelope["seq"]
+            if not self._position.is_done(envelope["seq"]):
+                self._queue.append(envelope)
+        self.wake()
 
     async def stop(self) -> None:
         """Stop the loop (an in-flight call is abandoned and will be resent) and persist the position."""
@@ -311,8 +325,10 @@ class Forwarder:
         batch = await asyncio.to_thread(self._read_batch, self._loaded_through)
         if not batch:
             return False  # never skip ahead: what we could not read is read again next pass
-        self._loaded_through = batch[-1]["seq"]
-        self._queue.extend(e for e in batch if not self._position.is_done(e["seq"]))
+        fresh = [e for e in batch if e["seq"] > self._loaded_through]  # offer() may have queued some meanwhile
+        if fresh:
+            self._loaded_through = fresh[-1]["seq"]
+            self._queue.extend(e for e in fresh if not self._position.is_done(e["seq"]))
         return True
 
     def _read_batch(self, after_seq: int) -> list[dict[str, Any]]:
