@@ -28,7 +28,7 @@ from typing import Any, Literal, Protocol
 
 from relay.backoff import Backoff, CrashPlan
 from relay.cursor import DeadLetters
-from relay.position import PositionFile
+from relay.position import Position, PositionFile
 from relay.upstream import PAUSE_STATUSES, Answer, Upstream, UpstreamRequest, UpstreamUnreachable, Verdict, classify
 from relay.upstream import retry_after_seconds as parse_retry_after
 
@@ -111,6 +111,13 @@ class Forwarder:
         self._crash = crash
         self._backoff = Backoff(self.settings.backoff_cap, self.settings.backoff_initial)
         self._position = position_file.load()
+        self._rewound_from: int | None = None
+        if self._position.watermark > journal.last_seq:
+            # The journal ends below what was relayed: its last line was cut at open (a torn or
+            # corrupted tail). Those seqs will be handed out again to new writes, which must not be
+            # mistaken for delivered ones; what was cut had reached the upstream already.
+            self._rewound_from = self._position.watermark
+            self._position = Position(journal.last_seq)
         self._queue: list[dict[str, Any]] = []  # loaded, unfinished envelopes in seq order
         self._loaded_through = self._position.watermark
         self._wake_event = asyncio.Event()
@@ -141,6 +148,13 @@ class Forwarder:
     async def start(self) -> None:
         """Count existing dead letters and start the relay task."""
         self._dead_count = await asyncio.to_thread(len, self._dead_letters)
+        if self._rewound_from is not None:
+            log.warning(
+                "relay cursor was at seq %s but the journal now ends at %s (a cut tail); resuming from there",
+                self._rewound_from,
+                self._journal.last_seq,
+            )
+            await asyncio.to_thread(self._position_file.store, self._position.snapshot())
         self._task = asyncio.create_task(self._run(), name="devhub-relay")
 
     def wake(self, resume: bool = False) -> None:

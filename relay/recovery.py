@@ -120,7 +120,7 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
     problems: list[str] = []
     last_seq = 0
     last_id: str | None = None
-    records = truncated = quarantined = 0
+    records = truncated = quarantined = burned = 0
     for index, (name_seq, path) in enumerate(files):
         data = fs.read(path)
         scan = scan_segment(data, last_seq)
@@ -132,6 +132,13 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
         tail_bytes = len(data) - scan.good_end if tail else 0
         if tail:
             problems.append(f"{path.name}@{scan.good_end}: {tail[0].reason} -> cut {tail_bytes} bytes")
+            # A torn write never reaches its newline; a complete line that fails its checks was
+            # written whole, maybe acknowledged and relayed: its seq must never be handed out again.
+            burned = data[scan.good_end :].count(b"\n")
+            if burned:
+                problems.append(
+                    f"{path.name}@{scan.good_end}: {burned} complete line(s) cut; their seqs are not reused"
+                )
         keep_size = len(data)
         if (middle or tail) and not read_only:
             entries = [quarantine_entry(CORRUPT_LINE, path.name, s) for s in middle]
@@ -167,6 +174,7 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
             fs.fsync_dir(directory)
             continue
         segments.append(Segment(path, name_seq, scan.first_seq, scan.last_seq, keep_size))
+    last_seq += burned
     if not read_only:
         # A killed process may have left the newest entries and lines only in the page cache;
         # make them durable now so nothing readers see here can vanish and have its seq reused.

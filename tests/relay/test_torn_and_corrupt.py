@@ -94,6 +94,8 @@ def test_quarantine_is_reported_by_verify_and_kept_across_opens(tmp_path: Path) 
 
 
 def test_a_flip_in_the_last_record_is_cut_as_torn(tmp_path: Path) -> None:
+    """A complete last line that fails its checksum is cut, and its seq is never handed out again:
+    it may have been acknowledged and relayed, and a relay cursor past it must not skip a new write."""
     original = write_journal(tmp_path, 5)
     ends = line_ends(original)
     (tmp_path / SEGMENT).write_bytes(flip(original, ends[3] + 5))
@@ -101,7 +103,8 @@ def test_a_flip_in_the_last_record_is_cut_as_torn(tmp_path: Path) -> None:
         assert journal.open_report.truncated_bytes == ends[4] - ends[3]
         assert journal.open_report.quarantined == 0
         assert [r["seq"] for r in journal.records()] == [1, 2, 3, 4]
-        assert journal.append(make_fields(9))["seq"] == 5
+        assert journal.append(make_fields(9))["seq"] == 6
+        assert [r["seq"] for r in journal.records()] == [1, 2, 3, 4, 6]
     (entry,) = [json.loads(line) for line in (tmp_path / "quarantine.jsonl").read_bytes().splitlines()]
     assert entry["kind"] == "torn-tail"  # saved, not silently dropped, but not counted as corruption
 

@@ -23,11 +23,21 @@ from tests.relay_e2e.scripted_upstream import Reply, scripted_upstream
 @pytest.mark.parametrize(
     ("status", "headers", "verdict"),
     [
-        (200, {}, Verdict.ACK), (201, {}, Verdict.ACK), (204, {}, Verdict.ACK),
-        (409, {"idempotent-replayed": "true"}, Verdict.ACK), (409, {}, Verdict.DEAD),
-        (400, {}, Verdict.DEAD), (404, {}, Verdict.DEAD), (413, {}, Verdict.DEAD), (422, {}, Verdict.DEAD),
-        (401, {}, Verdict.PAUSE), (403, {}, Verdict.PAUSE),
-        (408, {}, Verdict.RETRY), (429, {}, Verdict.RETRY), (500, {}, Verdict.RETRY), (503, {}, Verdict.RETRY),
+        (200, {}, Verdict.ACK),
+        (201, {}, Verdict.ACK),
+        (204, {}, Verdict.ACK),
+        (409, {"idempotent-replayed": "true"}, Verdict.ACK),
+        (409, {}, Verdict.DEAD),
+        (400, {}, Verdict.DEAD),
+        (404, {}, Verdict.DEAD),
+        (413, {}, Verdict.DEAD),
+        (422, {}, Verdict.DEAD),
+        (401, {}, Verdict.PAUSE),
+        (403, {}, Verdict.PAUSE),
+        (408, {}, Verdict.RETRY),
+        (429, {}, Verdict.RETRY),
+        (500, {}, Verdict.RETRY),
+        (503, {}, Verdict.RETRY),
     ],
 )
 def test_answer_table(status: int, headers: dict[str, str], verdict: Verdict) -> None:
@@ -81,8 +91,11 @@ def test_position_survives_a_reload_and_the_journal_cli_reads_its_watermark(tmp_
 def test_relay_package_imports_nothing_from_devhub() -> None:
     for path in Path("relay").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             assert not any(n == "devhub" or n.startswith("devhub.") for n in names), path
 
 
@@ -100,10 +113,13 @@ async def _token_change(tmp_path: Path) -> None:
             return Send(UpstreamRequest("POST", "/progress/", envelope["body"], envelope["idempotency_key"]))
 
         forwarder = Forwarder(
-            journal=journal, position_file=PositionFile(tmp_path / "relay" / "cursor"),
+            journal=journal,
+            position_file=PositionFile(tmp_path / "relay" / "cursor"),
             dead_letters=DeadLetters(tmp_path / "relay" / "dead.jsonl"),
             upstream=Upstream(upstream.url, timeout=2, token=lambda: tokens[0]),
-            route=route, order_key=lambda e: None, token=lambda: tokens[0],
+            route=route,
+            order_key=lambda e: None,
+            token=lambda: tokens[0],
             settings=RelaySettings(backoff_cap=0.3),
         )
         await forwarder.start()
@@ -123,3 +139,81 @@ async def _until(condition: Any, timeout: float = 10.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.02)
+
+
+def test_a_journal_cut_below_the_cursor_does_not_hide_new_writes(tmp_path: Path) -> None:
+    """An acknowledged, relayed last line lost to bit rot: its seq is not reused, and new writes go out."""
+    asyncio.run(_cut_tail(tmp_path))
+
+
+async def _cut_tail(tmp_path: Path) -> None:
+    with scripted_upstream() as upstream:
+        with Journal.open(tmp_path / "journal") as journal:
+            for n in (1, 2):
+                journal.append({"kind": "progress", "idempotency_key": f"old-{n}", "body": {"summary": f"old-{n}"}})
+        PositionFile(tmp_path / "relay" / "cursor").store((2, ()))  # both were relayed
+        segment = sorted((tmp_path / "journal").glob("*.jsonl"))[-1]
+        data = segment.read_bytes()
+        last = data.rstrip(b"\n").rfind(b"\n") + 1
+        segment.write_bytes(data[:last] + data[last:].replace(b"old-2", b"old-X"))  # a bit rot in the last line
+        with Journal.open(tmp_path / "journal") as journal:
+            assert journal.last_seq == 2  # the damaged last line was cut at open, its seq kept burned
+            fresh = journal.append({"kind": "progress", "idempotency_key": "new", "body": {"summary": "new"}})
+            assert fresh["seq"] == 3
+
+            async def route(envelope: dict[str, Any]) -> Send | Hold:
+                body = envelope["body"]
+                return Send(UpstreamRequest("POST", "/progress/", body, envelope["idempotency_key"]))
+
+            forwarder = Forwarder(
+                journal=journal,
+                position_file=PositionFile(tmp_path / "relay" / "cursor"),
+                dead_letters=DeadLetters(tmp_path / "relay" / "dead.jsonl"),
+                upstream=Upstream(upstream.url, timeout=2),
+                route=route,
+                order_key=lambda e: None,
+                settings=RelaySettings(backoff_cap=0.3),
+            )
+            await forwarder.start()
+            try:
+                await _until(lambda: len(upstream.calls_for("new")) == 1 and forwarder.status()["pending"] == 0)
+            except AssertionError:
+                raise AssertionError(f"{forwarder.status()} calls={upstream.calls_for('new')}") from None
+            finally:
+                await forwarder.stop()
+            assert upstream.calls_for("old-1") == []  # relayed before: not sent again
+
+
+def test_a_cursor_ahead_of_the_journal_rewinds_instead_of_skipping(tmp_path: Path) -> None:
+    """The journal lost records the cursor had passed (restored from an older copy): writes made from then on
+    still go out, although their seqs are at or below the old cursor."""
+    asyncio.run(_cursor_ahead(tmp_path))
+
+
+async def _cursor_ahead(tmp_path: Path) -> None:
+    with scripted_upstream() as upstream, Journal.open(tmp_path / "journal") as journal:
+        PositionFile(tmp_path / "relay" / "cursor").store((5, ()))
+
+        async def route(envelope: dict[str, Any]) -> Send | Hold:
+            return Send(UpstreamRequest("POST", "/progress/", envelope["body"], envelope["idempotency_key"]))
+
+        forwarder = Forwarder(
+            journal=journal,
+            position_file=PositionFile(tmp_path / "relay" / "cursor"),
+            dead_letters=DeadLetters(tmp_path / "relay" / "dead.jsonl"),
+            upstream=Upstream(upstream.url, timeout=2),
+            route=route,
+            order_key=lambda e: None,
+            settings=RelaySettings(backoff_cap=0.3),
+        )
+        await forwarder.start()
+        try:
+            envelope = journal.append(
+                {"kind": "progress", "idempotency_key": "after-restore", "body": {"summary": "after-restore"}}
+            )
+            assert envelope["seq"] == 1
+            forwarder.offer([envelope])
+            await _until(lambda: len(upstream.calls_for("after-restore")) == 1 and forwarder.status()["pending"] == 0)
+        finally:
+            await forwarder.stop()
+        assert PositionFile(tmp_path / "relay" / "cursor").load().watermark == 1
