@@ -209,7 +209,7 @@ class Hub:
         from devhub.registry import inspect_repo
 
         assert self.writer is not None
-        fresh = inspect_repo(Path(repo.path)).repo
+        fresh = (await asyncio.to_thread(inspect_repo, Path(repo.path))).repo  # git calls: off the event loop
         self.repos = [fresh if r.path == fresh.path else r for r in self.repos]
         if self.watcher is not None:
             self.watcher.repos = self.repos
