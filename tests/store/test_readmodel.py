@@ -40,13 +40,40 @@ def _query(db: Path, fn):  # type: ignore[no-untyped-def]
     return asyncio.run(run())
 
 
+JOURNAL = [
+    {
+        "seq": 1,
+        "id": "e1",
+        "ts": "2026-11-29T10:00:00.000Z",
+        "kind": "task.patch",
+        "target": {"kind": "task", "repo": "the-custodian", "id": "CUST-WP-0054-T05"},
+        "body": {"status": "progress"},
+        "observed": {
+            "status": "todo",
+            "file": {"status": "todo", "needs_human": False, "intervention_note": None, "blocking_reason": None},
+        },
+    },
+    {
+        "seq": 2,
+        "id": "e2",
+        "ts": "2026-11-29T10:00:01.000Z",
+        "kind": "progress",
+        "target": {"kind": "progress"},
+        "record": {"id": "p-1", "created_at": "2026-11-29T10:00:01.000Z"},
+        "body": {"summary": "started the move", "event_type": "note", "task_id": "CUST-WP-0054-T05"},
+    },
+]
+
+
 def test_two_builds_of_the_same_input_dump_identically(tmp_path: Path) -> None:
+    """Same files + same journal => the same read model, byte for byte in a dump (SPEC §1)."""
     repos = _repos(make_workspace(tmp_path / "ws"))
-    rebuild(tmp_path / "a.sqlite", repos, [])
-    rebuild(tmp_path / "b.sqlite", repos, [])
+    rebuild(tmp_path / "a.sqlite", repos, JOURNAL)
+    rebuild(tmp_path / "b.sqlite", repos, JOURNAL)
     first, second = _dump(tmp_path / "a.sqlite"), _dump(tmp_path / "b.sqlite")
     assert first == second
     assert any("CUST-WP-0054-T10" in line for line in first)
+    assert any("started the move" in line for line in first)
 
 
 def test_restart_reparses_only_changed_files(tmp_path: Path) -> None:
