@@ -206,6 +206,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
 def _relay_line(relay: dict[str, Any]) -> str:
     if relay.get("state") == "disabled":
         return f"disabled ({relay.get('reason')})"
+    if relay.get("state") == "stopped":
+        age = relay.get("oldest_pending_age_seconds")
+        oldest = f", oldest pending {age:.0f}s" if age is not None else ""
+        return (
+            f"stopped: {relay.get('reason')}; pending {relay['pending']}{oldest}, dead letters {relay['dead_letters']}"
+        )
     parts = [str(relay.get("state"))]
     for key in ("pending", "held", "dead_letters"):
         if key in relay:
@@ -230,8 +236,14 @@ def relay() -> None:
 def relay_status(ctx: click.Context, as_json: bool) -> None:
     """State, pending, held, dead letters, oldest pending age, last success and error, upstream."""
     from devhub.client import DaemonClient
+    from devhub.local import daemon_holder
 
-    data = DaemonClient.for_running(_state(ctx).config()).get("/relay")
+    config = _state(ctx).config()
+    holder = daemon_holder(config)
+    if holder and holder.get("url"):
+        data = DaemonClient(str(holder["url"]), config.token).get("/relay")
+    else:
+        data = _relay_on_disk(config)
     if as_json:
         output.emit_json(data)
     else:
@@ -239,6 +251,35 @@ def relay_status(ctx: click.Context, as_json: bool) -> None:
         for key in ("last_success", "last_error"):
             if data.get(key):
                 click.echo(f"{key.replace('_', ' ')}: {data[key]}")
+
+
+def _relay_on_disk(config: Config) -> dict[str, Any]:
+    """What the journal and the relay cursor say when no daemon runs: the queue waiting for the next `up`."""
+    from datetime import UTC, datetime
+
+    from relay.cursor import Cursor, DeadLetters
+
+    delivered_through = Cursor(config.relay_dir / "cursor").load()
+    dead = len(DeadLetters(config.relay_dir / "dead_letters.jsonl").list())
+    pending, oldest = 0, None
+    if config.journal_dir.exists():
+        from relay.journal import Journal
+
+        with Journal.open(config.journal_dir, read_only=True) as journal:
+            for record in journal.records(delivered_through):
+                pending += 1
+                oldest = oldest or record.get("ts")
+    age = None
+    if oldest:
+        age = (datetime.now(UTC) - datetime.fromisoformat(oldest.replace("Z", "+00:00"))).total_seconds()
+    return {
+        "state": "stopped",
+        "reason": f"no daemon runs for {config.data_dir}; `devhub up` relays the queue",
+        "pending": pending,
+        "dead_letters": dead,
+        "oldest_pending_age_seconds": age,
+        "cursor": delivered_through,
+    }
 
 
 @relay.command("now")

@@ -8,7 +8,6 @@ read. `compact` needs the lock, so it refuses while the daemon holds it.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
@@ -22,15 +21,10 @@ class JournalInUse(DaemonError):
     """The journal's lock is held (normally by the running daemon)."""
 
 
-def relay_dir(config: Any) -> Path:
-    """Where the relay keeps its cursor and dead letters (the relay uses the same paths)."""
-    return Path(config.data_dir) / "relay"
-
-
 def _cursor(config: Any) -> tuple[int, str | None]:
     from relay.cursor import Cursor
 
-    cursor = Cursor(relay_dir(config) / "cursor")
+    cursor = Cursor(config.relay_dir / "cursor")
     return cursor.load(), cursor.problem
 
 
@@ -38,7 +32,7 @@ def _dead_letter_ids(config: Any) -> set[str]:
     from relay.cursor import DeadLetters
 
     ids = set()
-    for entry in DeadLetters(relay_dir(config) / "dead_letters.jsonl").list():
+    for entry in DeadLetters(config.relay_dir / "dead_letters.jsonl").list():
         envelope = entry.get("envelope")
         if isinstance(envelope, dict) and isinstance(envelope.get("id"), str):
             ids.add(envelope["id"])

@@ -53,6 +53,11 @@ class Config:
         return self.data_dir / "journal"
 
     @property
+    def relay_dir(self) -> Path:
+        """The relay's files: cursor (read by `devhub journal`), dead_letters.jsonl, message_ids.jsonl."""
+        return self.data_dir / "relay"
+
+    @property
     def lock_path(self) -> Path:
         return self.data_dir / "daemon.lock"
 

@@ -17,7 +17,6 @@ after a crash carries the same body and the upstream's idempotency check recogni
 from __future__ import annotations
 
 from collections.abc import Hashable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devhub.config import read_env_var
@@ -31,11 +30,6 @@ if TYPE_CHECKING:
 
 DEFAULT_BACKOFF_CAP = 15.0
 DEFAULT_REQUEST_TIMEOUT = 10.0
-
-
-def relay_dir(data_dir: Path) -> Path:
-    """The relay's files: cursor (read by `devhub journal`), dead_letters.jsonl, message_ids.jsonl."""
-    return data_dir / "relay"
 
 
 def _seconds(env: Any, name: str, default: float) -> float:
@@ -165,7 +159,7 @@ async def start_relay(hub: Hub) -> Forwarder:
     except ValueError as exc:
         raise ConfigError(f"DEVHUB_TEST_CRASH_AT: {exc}") from None
     tunables = RelaySettings(backoff_cap=_seconds(env, "DEVHUB_RELAY_BACKOFF_CAP", DEFAULT_BACKOFF_CAP))
-    directory = relay_dir(config.data_dir)
+    directory = config.relay_dir
     router = Router(hub, IdMap(directory / "message_ids.jsonl"))
     forwarder = Forwarder(
         journal=hub.journal,

@@ -123,3 +123,14 @@ def test_check_exit_codes(tmp_path: Path, env: dict[str, str]) -> None:
     with_error = run_cli("check", "--json", env=env)
     assert with_error.returncode == 1
     assert any(f["rule"] == "parse-error" for f in json.loads(with_error.stdout)["findings"])
+
+
+def test_relay_status_without_a_daemon_shows_the_waiting_queue(tmp_path: Path, env: dict[str, str]) -> None:
+    run_cli("register", *map(str, make_workspace(tmp_path / "ws", ["the-custodian"])), env=env, check=True)
+    run_cli("progress", "written with no daemon", env=env, check=True)
+    run_cli("task", "set", "CUST-WP-0054-T05", "progress", env=env, check=True)
+    status = json.loads(run_cli("relay", "status", "--json", env=env, check=True).stdout)
+    assert status["state"] == "stopped" and status["pending"] == 2 and status["dead_letters"] == 0
+    assert status["oldest_pending_age_seconds"] >= 0
+    text = run_cli("relay", "status", env=env, check=True).stdout
+    assert "pending 2" in text and "devhub up" in text
