@@ -148,14 +148,35 @@ class Forwarder:
     async def start(self) -> None:
         """Count existing dead letters and start the relay task."""
         self._dead_count = await asyncio.to_thread(len, self._dead_letters)
+        if self._rewound_from is None and await asyncio.to_thread(self._journal_diverged):
+            # The envelope the cursor stopped at is not the one the journal holds at that seq: the
+            # journal was replaced (an old copy restored). Nothing tells which of its envelopes went
+            # out, so all are resent; the upstream's idempotency makes the resend harmless.
+            self._rewound_from = self._position.watermark
+            self._position = Position(0)
+            self._loaded_through = 0
         if self._rewound_from is not None:
             log.warning(
-                "relay cursor was at seq %s but the journal now ends at %s (a cut tail); resuming from there",
+                "relay cursor was at seq %s but the journal (ending at %s) does not hold what was delivered "
+                "there; resuming from seq %s",
                 self._rewound_from,
                 self._journal.last_seq,
+                self._position.watermark + 1,
             )
-            await asyncio.to_thread(self._position_file.store, self._position.snapshot())
+            await asyncio.to_thread(
+                self._position_file.store, self._position.snapshot(), None, self._position.watermark_id
+            )
         self._task = asyncio.create_task(self._run(), name="devhub-relay")
+
+    def _journal_diverged(self) -> bool:
+        """True when the journal holds another envelope at the cursor's seq than the one delivered there."""
+        expected = self._position.watermark_id
+        if expected is None or self._position.watermark == 0:
+            return False  # an older cursor file, or nothing delivered yet: nothing to compare
+        first = next(iter(self._journal.records(after_seq=self._position.watermark - 1)), None)
+        if first is None or first["seq"] != self._position.watermark:
+            return False  # compacted away (or burned): what is left starts after the cursor
+        return bool(first.get("id") != expected)
 
     def wake(self, resume: bool = False) -> None:
         """Something changed (a write, a file): look again now. resume=True also lifts an auth pause and waits."""
@@ -189,7 +210,9 @@ class Forwarder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._persist_task
         if self._dirty:
-            await asyncio.to_thread(self._position_file.store, self._position.snapshot())
+            await asyncio.to_thread(
+                self._position_file.store, self._position.snapshot(), None, self._position.watermark_id
+            )
         await self._upstream.close()
         self._set_state("stopped")
 
@@ -371,7 +394,7 @@ class Forwarder:
                 if self._error_transient:
                     self._last_error, self._error_transient = None, False
                 self._offline_attempt = 0
-                self._finish(envelope["seq"])
+                self._finish(envelope["seq"], envelope.get("id"))
                 return "done"
             if verdict is Verdict.DEAD:
                 await asyncio.to_thread(self._dead_letters.add, envelope, answer.status, answer.text)
@@ -382,7 +405,7 @@ class Forwarder:
                     f"{answer.status}: {_short(answer.text)}"
                 )
                 log.warning("relay: %s", self._last_error)
-                self._finish(envelope["seq"])
+                self._finish(envelope["seq"], envelope.get("id"))
                 return "done"
             if verdict is Verdict.PAUSE:
                 self._pause(answer)
@@ -411,8 +434,8 @@ class Forwarder:
 
     # -- position ---------------------------------------------------------------------------------
 
-    def _finish(self, seq: int) -> None:
-        self._position.finish(seq)
+    def _finish(self, seq: int, envelope_id: str | None = None) -> None:
+        self._position.finish(seq, envelope_id)
         self._hold_reasons.pop(seq, None)
         self._dirty = True
         if self._persist_task is None or self._persist_task.done():
@@ -426,10 +449,10 @@ class Forwarder:
                 await asyncio.sleep(self.settings.persist_interval)
             first = False
             self._dirty = False
-            snapshot = self._position.snapshot()
+            snapshot, watermark_id = self._position.snapshot(), self._position.watermark_id
             hook = (lambda: self._reach("cursor_write")) if self._crash else None
             try:
-                await asyncio.to_thread(self._position_file.store, snapshot, hook)
+                await asyncio.to_thread(self._position_file.store, snapshot, hook, watermark_id)
             except OSError as exc:  # the cursor only ever lags: a resend, never a loss
                 self._dirty = True
                 self._last_error = f"could not persist the relay cursor: {exc}"

@@ -27,8 +27,12 @@ from relay.scan import iter_lines
 class Position:
     """The watermark and the finished seqs above it, advanced in memory and persisted atomically."""
 
-    def __init__(self, watermark: int = 0, done_above: Iterable[int] = ()) -> None:
+    def __init__(self, watermark: int = 0, done_above: Iterable[int] = (), watermark_id: str | None = None) -> None:
         self.watermark = watermark
+        # The id of the envelope at the watermark: lets a restart tell a journal that still holds
+        # that envelope from one that hands the same seq to another (restored from an old copy).
+        self.watermark_id = watermark_id
+        self._ids: dict[int, str] = {}
         self.done_above = {seq for seq in done_above if seq > watermark}
         self._compact()
 
@@ -36,16 +40,19 @@ class Position:
         """True when the envelope with this seq was acknowledged or dead-lettered."""
         return seq <= self.watermark or seq in self.done_above
 
-    def finish(self, seq: int) -> None:
+    def finish(self, seq: int, envelope_id: str | None = None) -> None:
         """Mark one seq finished and move the watermark over every contiguous finished seq."""
         if seq > self.watermark:
             self.done_above.add(seq)
+            if envelope_id is not None:
+                self._ids[seq] = envelope_id
             self._compact()
 
     def _compact(self) -> None:
         while self.watermark + 1 in self.done_above:
             self.watermark += 1
             self.done_above.discard(self.watermark)
+            self.watermark_id = self._ids.pop(self.watermark, None)
 
     def snapshot(self) -> tuple[int, tuple[int, ...]]:
         """An immutable copy (watermark, sorted done_above) for persisting."""
@@ -75,12 +82,21 @@ class PositionFile:
             return Position(watermark)
         above = record.get("done_above") or []
         valid = [s for s in above if isinstance(s, int) and not isinstance(s, bool)] if isinstance(above, list) else []
-        return Position(watermark, valid)
+        stored_id = record.get("id")
+        return Position(watermark, valid, stored_id if isinstance(stored_id, str) else None)
 
-    def store(self, snapshot: tuple[int, tuple[int, ...]], before_rename: Callable[[], None] | None = None) -> None:
+    def store(
+        self,
+        snapshot: tuple[int, tuple[int, ...]],
+        before_rename: Callable[[], None] | None = None,
+        watermark_id: str | None = None,
+    ) -> None:
         """Persist a snapshot durably; `before_rename` runs once the temp file is fsynced (a crash-test hook)."""
         watermark, done_above = snapshot
-        line = encode_line({"seq": watermark, "done_above": list(done_above), "updated": iso_ms(now_ms())})
+        fields: dict[str, object] = {"seq": watermark, "done_above": list(done_above), "updated": iso_ms(now_ms())}
+        if watermark_id is not None:
+            fields["id"] = watermark_id
+        line = encode_line(fields)
         temporary = self.path.with_name(self.path.name + ".tmp")
         with self._guard:
             self._fs.makedirs(self.path.parent)

@@ -217,3 +217,43 @@ async def _cursor_ahead(tmp_path: Path) -> None:
         finally:
             await forwarder.stop()
         assert PositionFile(tmp_path / "relay" / "cursor").load().watermark == 1
+
+
+@pytest.mark.parametrize("same_journal", [True, False])
+def test_the_cursor_knows_which_envelope_it_stopped_at(tmp_path: Path, same_journal: bool) -> None:
+    """A journal replaced by an old copy is noticed by the envelope id at the cursor: everything is resent."""
+    asyncio.run(_diverged(tmp_path, same_journal))
+
+
+async def _diverged(tmp_path: Path, same_journal: bool) -> None:
+    with scripted_upstream() as upstream, Journal.open(tmp_path / "journal") as journal:
+        first = journal.append({"kind": "progress", "idempotency_key": "k1", "body": {"summary": "one"}})
+        second = journal.append({"kind": "progress", "idempotency_key": "k2", "body": {"summary": "two"}})
+        delivered_id = second["id"] if same_journal else "01a2277d43933d83e8d73e0d612fc2f1"
+        PositionFile(tmp_path / "relay" / "cursor").store((2, ()), watermark_id=delivered_id)
+        assert PositionFile(tmp_path / "relay" / "cursor").load().watermark_id == delivered_id
+
+        async def route(envelope: dict[str, Any]) -> Send | Hold:
+            return Send(UpstreamRequest("POST", "/progress/", envelope["body"], envelope["idempotency_key"]))
+
+        forwarder = Forwarder(
+            journal=journal,
+            position_file=PositionFile(tmp_path / "relay" / "cursor"),
+            dead_letters=DeadLetters(tmp_path / "relay" / "dead.jsonl"),
+            upstream=Upstream(upstream.url, timeout=2),
+            route=route,
+            order_key=lambda e: None,
+            settings=RelaySettings(backoff_cap=0.3),
+        )
+        await forwarder.start()
+        try:
+            third = journal.append({"kind": "progress", "idempotency_key": "k3", "body": {"summary": "three"}})
+            forwarder.offer([third])
+            await _until(lambda: len(upstream.calls_for("three")) == 1 and forwarder.status()["pending"] == 0)
+        finally:
+            await forwarder.stop()
+        resent = 0 if same_journal else 1
+        assert (len(upstream.calls_for("one")), len(upstream.calls_for("two"))) == (resent, resent)
+        assert first["seq"] == 1
+        position = PositionFile(tmp_path / "relay" / "cursor").load()
+        assert (position.watermark, position.watermark_id) == (3, third["id"])
