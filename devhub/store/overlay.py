@@ -234,23 +234,25 @@ def _refresh_workplan(
 
 
 def targets_for_workplans(conn: sqlite3.Connection, workplan_keys: Iterable[str]) -> set[str]:
-    """Overlay targets whose file rows live in the given workplan files (after a re-parse)."""
-    keys = sorted(set(workplan_keys))
-    if not keys:
-        return set()
-    targets: set[str] = set()
-    wanted_tasks = set()
-    wanted_workplans = set()
-    for wp_key in keys:
+    """Overlay targets with local writes whose rows live in the given workplan files (after a re-parse).
+
+    A task that left its file has no row to refresh; its writes stay in local_writes and apply
+    again if the task comes back.
+    """
+    candidates: set[str] = set()
+    for wp_key in sorted(set(workplan_keys)):
         repo = wp_key.split(":", 1)[0]
-        for row in conn.execute("SELECT id FROM tasks WHERE workplan_key = ?", (wp_key,)):
-            wanted_tasks.add(task_target(repo, row[0]))
-        for row in conn.execute("SELECT id FROM workplans WHERE key = ?", (wp_key,)):
-            wanted_workplans.add(workplan_target(repo, row[0]))
-    existing = {row[0] for row in conn.execute("SELECT DISTINCT target_key FROM local_writes")}
-    targets |= (wanted_tasks | wanted_workplans) & existing
-    # A file that vanished or lost a task: its targets still have writes; refresh them all cheaply.
-    return targets
+        candidates |= {
+            task_target(repo, row[0]) for row in conn.execute("SELECT id FROM tasks WHERE workplan_key = ?", (wp_key,))
+        }
+        candidates |= {
+            workplan_target(repo, row[0]) for row in conn.execute("SELECT id FROM workplans WHERE key = ?", (wp_key,))
+        }
+    return {
+        target
+        for target in candidates
+        if conn.execute("SELECT 1 FROM local_writes WHERE target_key = ? LIMIT 1", (target,)).fetchone()
+    }
 
 
 def all_targets(conn: sqlite3.Connection) -> set[str]:
