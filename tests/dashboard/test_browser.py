@@ -89,12 +89,15 @@ def test_overview_counts_equal_the_api(tab: Tab, hub: RunningDaemon) -> None:
     seed = next(w for w in workplans if w["id"] == SEED)
     bar = page.locator(f'#workplans [data-workplan="{SEED}"] [data-done]')
     assert (bar.get_attribute("data-done"), bar.get_attribute("data-total")) == (
-        str(seed["tasks_done"]), str(seed["tasks_total"]))
+        str(seed["tasks_done"]),
+        str(seed["tasks_total"]),
+    )
     assert page.locator('[data-relay-state="disabled"]').inner_text() == "Relay disabled"
 
 
-def test_editing_a_workplan_file_updates_the_open_page(tab: Tab, hub: RunningDaemon,
-                                                       module_workspace: list[Path]) -> None:
+def test_editing_a_workplan_file_updates_the_open_page(
+    tab: Tab, hub: RunningDaemon, module_workspace: list[Path]
+) -> None:
     page = tab.open(f"/ui/workplans/{SEED}")
     row = page.locator(f'#tasks [data-task-row="{SEED}-T06"]')
     assert "todo" in row.inner_text()
@@ -124,8 +127,7 @@ def test_a_rest_write_shows_up_live(tab: Tab, hub: RunningDaemon) -> None:
     tab.assert_not_reloaded()
 
 
-def test_a_broken_file_appears_in_the_problems_list(tab: Tab, hub: RunningDaemon,
-                                                    module_workspace: list[Path]) -> None:
+def test_a_broken_file_appears_in_the_problems_list(tab: Tab, hub: RunningDaemon, module_workspace: list[Path]) -> None:
     page = tab.open("/")
     errors_before = _count(page, "errors")
     broken = repo_path(module_workspace, "state-hub") / "workplans" / "STATE-WP-0099-broken.md"

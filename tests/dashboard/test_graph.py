@@ -57,7 +57,7 @@ def test_svg_has_one_linked_node_per_task_and_escapes_every_text() -> None:
     svg = dependency_svg("W", tasks, [], _href)
     assert re.findall(r'data-task-id="([^"]+)"', svg) == ["W-T01", "W-T02"]
     assert "<script>" not in svg and "&lt;script&gt;" in svg
-    assert 'quote &quot; and &amp; amp' in svg
+    assert "quote &quot; and &amp; amp" in svg
     assert 'href="/ui/tasks/W-T01"' in svg and "status-done" in svg
     assert 'data-edge="W-T01 W-T02"' in svg
 

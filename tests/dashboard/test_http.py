@@ -50,8 +50,11 @@ def test_an_unknown_task_is_a_404_page_that_says_what_is_missing(hub: RunningDae
 def test_an_id_in_two_repos_asks_which_one(hub: RunningDaemon, module_workspace: list[Path]) -> None:
     source = repo_path(module_workspace, "ops-bridge") / "workplans" / "OPS-WP-0014-wireguard-mesh-evaluation.md"
     shutil.copyfile(source, repo_path(module_workspace, "state-hub") / "workplans" / source.name)
-    wait_for(lambda: hub.get("/ui/workplans/OPS-WP-0014").status_code == 409,
-             timeout=10, what="the copied workplan to make its id ambiguous")
+    wait_for(
+        lambda: hub.get("/ui/workplans/OPS-WP-0014").status_code == 409,
+        timeout=10,
+        what="the copied workplan to make its id ambiguous",
+    )
     answer = hub.get("/ui/workplans/OPS-WP-0014")
     assert 'href="/ui/workplans/OPS-WP-0014?repo=ops-bridge"' in answer.text
     assert 'href="/ui/workplans/OPS-WP-0014?repo=state-hub"' in answer.text
@@ -78,7 +81,7 @@ def test_search_works_without_javascript(hub: RunningDaemon) -> None:
     assert f'data-hit-id="{SEED}-T02"' in page
     assert f'href="/ui/tasks/{SEED}-T02?repo=the-custodian"' in page
     assert "<mark>actcore</mark>" in page
-    assert 'data-hit-id' not in hub.get("/ui/search", params={"q": "zzqqxxnothing"}).text
+    assert "data-hit-id" not in hub.get("/ui/search", params={"q": "zzqqxxnothing"}).text
 
 
 def test_relay_page_lists_pending_and_held_envelopes_when_the_relay_is_off(hub: RunningDaemon) -> None:

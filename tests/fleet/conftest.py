@@ -39,7 +39,11 @@ def run_fleet(tmp_path: Path):
     def run(*args: str, cwd: Path = ROOT, timeout: float = 30) -> CliRun:
         proc = subprocess.run(
             [sys.executable, "-m", "devhub", "fleet", *args],
-            cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         return CliRun(proc.returncode, proc.stdout, proc.stderr)
 

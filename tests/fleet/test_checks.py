@@ -26,10 +26,17 @@ def test_clean_register_trips_nothing() -> None:
 @pytest.mark.parametrize(
     ("fixture", "expected"),
     [
-        ("unowned.yaml", [("unowned", "warning", "workloads.temporal"),
-                          ("unowned", "warning", "pipelines.core-hub-image")]),
-        ("dev-dependency.yaml", [("dev-dependency", "error", "tunnels.issue-core-emission"),
-                                 ("dev-dependency", "error", "workloads.wsl2-state-hub")]),
+        (
+            "unowned.yaml",
+            [("unowned", "warning", "workloads.temporal"), ("unowned", "warning", "pipelines.core-hub-image")],
+        ),
+        (
+            "dev-dependency.yaml",
+            [
+                ("dev-dependency", "error", "tunnels.issue-core-emission"),
+                ("dev-dependency", "error", "workloads.wsl2-state-hub"),
+            ],
+        ),
         ("frozen-target.yaml", [("frozen-target", "error", "repos.issue-core")]),
         ("workstation-path.yaml", [("workstation-path", "warning", "sinks.triage-working-memory")]),
         ("decommission-ready.yaml", [("decommission-ready", "info", "hosts.coulombcore")]),
@@ -99,8 +106,12 @@ def test_mid_register_has_no_tunnel_findings_left(run_fleet) -> None:
     assert not [f for f in findings if f["rule"] in ("frozen-target", "unowned")]
     # What T04 and T06 still owe: image builds and the triage sink on the workstation.
     assert {f["row"] for f in findings if f["rule"] == "dev-dependency"} == {
-        "pipelines.state-hub-image", "pipelines.core-hub-image", "pipelines.issue-core-image",
-        "pipelines.activity-core-image", "sinks.triage-working-memory", "sinks.sweep-checkouts",
+        "pipelines.state-hub-image",
+        "pipelines.core-hub-image",
+        "pipelines.issue-core-image",
+        "pipelines.activity-core-image",
+        "sinks.triage-working-memory",
+        "sinks.sweep-checkouts",
     }
 
 
@@ -116,8 +127,9 @@ def test_after_register_is_clean_and_coulombcore_decommission_ready(run_fleet) -
 
 
 def test_cli_scan_turns_a_clean_register_into_warnings(run_fleet) -> None:
-    result = run_fleet("check", "--register", str(RULE_FIXTURES / "clean.yaml"),
-                       "--scan", str(FIXTURES / "scan"), "--json")
+    result = run_fleet(
+        "check", "--register", str(RULE_FIXTURES / "clean.yaml"), "--scan", str(FIXTURES / "scan"), "--json"
+    )
     assert result.code == 2
     assert sorted(f["line"] for f in result.json()["findings"]) == [5, 6, 7]
 
@@ -126,7 +138,9 @@ def test_cli_unknown_keys_are_warnings(run_fleet) -> None:
     result = run_fleet("check", "--register", str(FIXTURES / "malformed" / "unknown-keys.yaml"), "--json")
     assert result.code == 2
     assert [f["row"] for f in result.json()["findings"]] == [
-        "hosts.railiance01.datacenter", "workloads.state-hub.replicas", "dashboards",
+        "hosts.railiance01.datacenter",
+        "workloads.state-hub.replicas",
+        "dashboards",
     ]
 
 

@@ -54,19 +54,23 @@ def servers() -> Iterator[dict[str, int]]:
 
 def write_register(tmp_path: Path, ports: dict[str, int]) -> Path:
     def tunnel(name: str, local_port: int, check: str) -> str:
-        return (f"  {name}: {{origin_host: railiance01, target_host: coulombcore, direction: local, "
-                f"local_port: {local_port}, remote_port: 30080, env: prod, actor: atm-railiance01, "
-                f"owner: CUST-WP-0054-T02{check}}}\n")
+        return (
+            f"  {name}: {{origin_host: railiance01, target_host: coulombcore, direction: local, "
+            f"local_port: {local_port}, remote_port: 30080, env: prod, actor: atm-railiance01, "
+            f"owner: CUST-WP-0054-T02{check}}}\n"
+        )
 
     http, silent, closed = ports["http"], ports["silent"], ports["closed"]
     text = (
         "hosts:\n  railiance01: {role: production}\n  coulombcore: {role: legacy, status: frozen}\n"
         "tunnels:\n"
-        + tunnel("hub-up", http, f", health_check: {{url: 'http://127.0.0.1:{http}/state/health', "
-                                 "timeout_seconds: 5}")
+        + tunnel("hub-up", http, f", health_check: {{url: 'http://127.0.0.1:{http}/state/health', timeout_seconds: 5}}")
         + tunnel("hub-500", http, f", health_check: {{url: 'http://127.0.0.1:{http}/broken', timeout_seconds: 5}}")
-        + tunnel("hub-hangs", silent, f", health_check: {{url: 'http://127.0.0.1:{silent}/state/health', "
-                                      f"timeout_seconds: {HANG_TIMEOUT}}}")
+        + tunnel(
+            "hub-hangs",
+            silent,
+            f", health_check: {{url: 'http://127.0.0.1:{silent}/state/health', timeout_seconds: {HANG_TIMEOUT}}}",
+        )
         + tunnel("tcp-open", silent, ", health_check: {timeout_seconds: 2}")
         + tunnel("tcp-closed", closed, "")
     )
@@ -81,7 +85,11 @@ def test_probe_states_and_timeout_bound(servers: dict[str, int], tmp_path: Path)
     results = {r.tunnel: r for r in run_probes(sorted(register.tunnels.values(), key=lambda t: t.name))}
     elapsed = time.monotonic() - started
     assert {name: r.state for name, r in results.items()} == {
-        "hub-up": "up", "hub-500": "down", "hub-hangs": "timeout", "tcp-open": "up", "tcp-closed": "down",
+        "hub-up": "up",
+        "hub-500": "down",
+        "hub-hangs": "timeout",
+        "tcp-open": "up",
+        "tcp-closed": "down",
     }
     assert results["hub-up"].detail == "HTTP 200"
     assert results["hub-500"].detail == "HTTP 500"

@@ -67,8 +67,10 @@ def test_wrong_types_name_each_place() -> None:
         "tunnels.issue-core-railiance01.health_check.url",
     ]
     text = "\n".join(found)
-    assert "wrong-types.yaml:18: tunnels.issue-core-railiance01.direction: expected one of reverse, local, " \
-           "got a string 'sideways'" in text
+    assert (
+        "wrong-types.yaml:18: tunnels.issue-core-railiance01.direction: expected one of reverse, local, "
+        "got a string 'sideways'" in text
+    )
     assert "wrong-types.yaml:11: workloads.openbao.method: 'exception' requires a reason" in text
     assert "local_port: expected an integer port 1-65535, got a string 'eighty'" in text
 
@@ -100,8 +102,7 @@ def test_yaml_syntax_and_shape_errors_carry_lines(tmp_path: Path) -> None:
     assert [str(p).split(": ", 1)[1] for p in caught.value.problems] == [
         "hosts.a: duplicate key (the later value would silently win)",
         "workloads: expected a mapping of name -> fields, got a list",
-        "tunnels.bad name: a name must start with a letter or digit and use only letters, digits, "
-        "'.', '_' and '-'",
+        "tunnels.bad name: a name must start with a letter or digit and use only letters, digits, '.', '_' and '-'",
     ]
 
 

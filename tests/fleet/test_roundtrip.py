@@ -37,11 +37,21 @@ def roundtrip(tmp_path: Path, *args: str, timeout: float = 90) -> CliRun:
     tmp = tmp_path / "tmp"
     tmp.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEVHUB_")}
-    env.update({"DEVHUB_CONFIG_DIR": str(tmp_path / "config"), "DEVHUB_DATA_DIR": str(tmp_path / "data"),
-                "TMPDIR": str(tmp), "COLUMNS": "200"})
+    env.update(
+        {
+            "DEVHUB_CONFIG_DIR": str(tmp_path / "config"),
+            "DEVHUB_DATA_DIR": str(tmp_path / "data"),
+            "TMPDIR": str(tmp),
+            "COLUMNS": "200",
+        }
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "devhub", "fleet", "accept", "--dev-roundtrip", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     return CliRun(proc.returncode, proc.stdout, proc.stderr)
 
@@ -53,8 +63,15 @@ def leftovers(tmp_path: Path) -> list[Path]:
 def journal(home: Path) -> dict[str, Any]:
     """`devhub journal show --json --limit 0` on a kept hub's data directory."""
     env = {**os.environ, "DEVHUB_DATA_DIR": str(home / "data"), "DEVHUB_CONFIG_DIR": str(home / "config")}
-    proc = subprocess.run([sys.executable, "-m", "devhub", "journal", "show", "--json", "--limit", "0"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=30, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "devhub", "journal", "show", "--json", "--limit", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     shown: dict[str, Any] = json.loads(proc.stdout)
     return shown
 
@@ -97,8 +114,14 @@ def test_offline_writes_reach_the_fleet_exactly_once_in_order(tmp_path: Path) ->
     assert counts["fleet_journaled"] == 100 and counts["delivered"] == 100 and counts["dead_letters"] == 0
 
     timings = report["timings"]
-    for name in ("offline_ready_seconds", "writes_seconds", "upstream_ready_seconds", "first_delivery_seconds",
-                 "last_delivery_seconds", "drained_seconds"):
+    for name in (
+        "offline_ready_seconds",
+        "writes_seconds",
+        "upstream_ready_seconds",
+        "first_delivery_seconds",
+        "last_delivery_seconds",
+        "drained_seconds",
+    ):
         assert isinstance(timings[name], float) and timings[name] > 0, (name, timings)
     assert timings["first_delivery_seconds"] <= BACKOFF_CAP + RESUME_SLACK
     assert timings["first_delivery_seconds"] <= timings["last_delivery_seconds"]
@@ -162,12 +185,23 @@ def test_bad_usage_exits_2(tmp_path: Path, args: tuple[str, ...], message: str) 
 
 
 def test_without_dev_roundtrip_spec_is_required_and_its_options_refused(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "devhub", "fleet", "accept"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=30, env={**os.environ, "DEVHUB_CONFIG_DIR": str(tmp_path)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "devhub", "fleet", "accept"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "DEVHUB_CONFIG_DIR": str(tmp_path)},
+    )
     assert proc.returncode == 2
     assert "--spec is required (or run --dev-roundtrip)" in proc.stderr
-    stray = subprocess.run([sys.executable, "-m", "devhub", "fleet", "accept", "--spec", "x.yaml", "--writes", "5"],
-                           cwd=ROOT, capture_output=True, text=True, timeout=30,
-                           env={**os.environ, "DEVHUB_CONFIG_DIR": str(tmp_path)})
+    stray = subprocess.run(
+        [sys.executable, "-m", "devhub", "fleet", "accept", "--spec", "x.yaml", "--writes", "5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "DEVHUB_CONFIG_DIR": str(tmp_path)},
+    )
     assert stray.returncode == 2
     assert "--writes: only with --dev-roundtrip" in stray.stderr

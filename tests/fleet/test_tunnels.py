@@ -28,8 +28,16 @@ def unit_problems(unit_dir: Path) -> list[str]:
 
 def test_systemd_units_for_the_mid_register(run_fleet, tmp_path: Path) -> None:
     out = tmp_path / "units"
-    result = run_fleet("tunnels", "render", "--register", str(FIXTURES / "register-mid.yaml"),
-                       "--host", "railiance01", "--output", str(out))
+    result = run_fleet(
+        "tunnels",
+        "render",
+        "--register",
+        str(FIXTURES / "register-mid.yaml"),
+        "--host",
+        "railiance01",
+        "--output",
+        str(out),
+    )
     assert result.code == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
     assert names == ["ops-bridge-issue-core-railiance01.service", "ops-bridge-state-hub-railiance01.service"]
@@ -62,7 +70,7 @@ def test_description_is_escaped_for_systemd() -> None:
     register = parse_register_text(
         "hosts: {a: {role: production}, b: {role: production}}\n"
         "tunnels:\n  t1: {origin_host: a, target_host: b, direction: local, local_port: 1, remote_port: 2,\n"
-        "       env: prod, actor: atm-a, owner: X, purpose: \"100% of\\n traffic\"}\n"
+        '       env: prod, actor: atm-a, owner: X, purpose: "100% of\\n traffic"}\n'
     )
     unit = render_systemd(register, "a")[0][1]
     assert "Description=ops-bridge tunnel t1 (prod): 100%% of traffic" in unit
@@ -71,8 +79,16 @@ def test_description_is_escaped_for_systemd() -> None:
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze absent (CI installs systemd)")
 def test_rendered_units_pass_systemd_analyze_verify(run_fleet, tmp_path: Path) -> None:
     out = tmp_path / "units"
-    result = run_fleet("tunnels", "render", "--register", str(FIXTURES / "register-before.yaml"),
-                       "--host", "workstation", "--output", str(out))
+    result = run_fleet(
+        "tunnels",
+        "render",
+        "--register",
+        str(FIXTURES / "register-before.yaml"),
+        "--host",
+        "workstation",
+        "--output",
+        str(out),
+    )
     assert result.code == 0, result.stderr
     assert len(list(out.glob("*.service"))) == 16
     assert unit_problems(out) == []
@@ -91,14 +107,24 @@ def test_printed_units_have_file_headers(run_fleet) -> None:
     result = run_fleet("tunnels", "render", "--register", str(FIXTURES / "register-mid.yaml"), "--host", "railiance01")
     assert result.code == 0
     headers = [line for line in result.stdout.splitlines() if line.startswith("# file: ")]
-    assert headers == ["# file: ops-bridge-issue-core-railiance01.service",
-                       "# file: ops-bridge-state-hub-railiance01.service"]
+    assert headers == [
+        "# file: ops-bridge-issue-core-railiance01.service",
+        "# file: ops-bridge-state-hub-railiance01.service",
+    ]
     assert result.stdout.count("[Unit]") == 2
 
 
 def test_ops_bridge_yaml(run_fleet) -> None:
-    result = run_fleet("tunnels", "render", "--register", str(FIXTURES / "register-mid.yaml"),
-                       "--host", "railiance01", "--format", "ops-bridge")
+    result = run_fleet(
+        "tunnels",
+        "render",
+        "--register",
+        str(FIXTURES / "register-mid.yaml"),
+        "--host",
+        "railiance01",
+        "--format",
+        "ops-bridge",
+    )
     assert result.code == 0, result.stderr
     body = result.stdout.split("\n", 1)[1]
     assert result.stdout.startswith("# file: tunnels.yaml")
@@ -108,10 +134,17 @@ def test_ops_bridge_yaml(run_fleet) -> None:
     assert lane["host"] == "coulombcore" and lane["direction"] == "local"
     assert (lane["local_port"], lane["remote_port"]) == (18100, 30081)
     assert lane["ssh_user"] == lane["actor"] == "atm-railiance01"
-    assert lane["health_check"] == {"url": "http://127.0.0.1:18100/health", "interval_seconds": 30,
-                                    "timeout_seconds": 5.0}
-    assert lane["reconnect"] == {"initial_delay_seconds": 5, "max_delay_seconds": 60,
-                                 "keepalive_interval_seconds": 15, "keepalive_count_max": 3}
+    assert lane["health_check"] == {
+        "url": "http://127.0.0.1:18100/health",
+        "interval_seconds": 30,
+        "timeout_seconds": 5.0,
+    }
+    assert lane["reconnect"] == {
+        "initial_delay_seconds": 5,
+        "max_delay_seconds": 60,
+        "keepalive_interval_seconds": 15,
+        "keepalive_count_max": 3,
+    }
 
 
 def test_render_errors(run_fleet) -> None:

@@ -19,19 +19,39 @@ T = TypeVar("T")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # SPEC §8, verbatim: the tool names agents already use with the fleet State Hub.
-SPEC_TOOLS = frozenset([
-    "orient", "get_state_summary", "list_workplans", "get_workplan", "list_tasks", "get_task",
-    "list_blocked_tasks", "get_next_steps", "get_recent_progress", "search", "add_progress_event",
-    "update_task_status", "bulk_update_task_statuses", "flag_for_human", "clear_human_flag",
-    "list_human_interventions", "send_message", "get_messages", "mark_message_read", "register_repo",
-    "check_repo_consistency", "relay_status",
-])
+SPEC_TOOLS = frozenset(
+    [
+        "orient",
+        "get_state_summary",
+        "list_workplans",
+        "get_workplan",
+        "list_tasks",
+        "get_task",
+        "list_blocked_tasks",
+        "get_next_steps",
+        "get_recent_progress",
+        "search",
+        "add_progress_event",
+        "update_task_status",
+        "bulk_update_task_statuses",
+        "flag_for_human",
+        "clear_human_flag",
+        "list_human_interventions",
+        "send_message",
+        "get_messages",
+        "mark_message_read",
+        "register_repo",
+        "check_repo_consistency",
+        "relay_status",
+    ]
+)
 
 
 def stdio_parameters(env: dict[str, str], *args: str) -> StdioServerParameters:
     """`python -m devhub mcp ARGS` with the given environment (DEVHUB_DATA_DIR / CONFIG_DIR)."""
-    return StdioServerParameters(command=sys.executable, args=["-m", "devhub", "mcp", *args], env=env,
-                                 cwd=str(PROJECT_ROOT))
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "devhub", "mcp", *args], env=env, cwd=str(PROJECT_ROOT)
+    )
 
 
 @asynccontextmanager

@@ -15,6 +15,14 @@ def test_the_tool_table_matches_the_server_and_the_spec() -> None:
     assert sorted(documented) == sorted(TOOL_NAMES) and set(TOOL_NAMES) == SPEC_TOOLS
     assert len(documented) == len(set(documented))
     assert "`workplan://{workplan_id}`" in doc and "`brief://{repo}`" in doc
-    writes = {"add_progress_event", "update_task_status", "bulk_update_task_statuses", "flag_for_human",
-              "clear_human_flag", "send_message", "mark_message_read", "register_repo"}
+    writes = {
+        "add_progress_event",
+        "update_task_status",
+        "bulk_update_task_statuses",
+        "flag_for_human",
+        "clear_human_flag",
+        "send_message",
+        "mark_message_read",
+        "register_repo",
+    }
     assert not writes & set(READ_TOOLS), "a write tool must not be annotated read-only"

@@ -59,8 +59,11 @@ def test_register_repo_serves_and_watches_the_new_checkout(
     # The watcher now covers the new repo: a saved file shows through the API without a restart.
     path = repo / "workplans" / "EXTRA-WP-0001-extra.md"
     path.write_text(EXTRA_WORKPLAN.replace("status: todo", "status: progress"), encoding="utf-8")
-    wait_for(lambda: daemon.get("/tasks/EXTRA-WP-0001-T01").json()["status"] == "progress", timeout=10,
-             what="the edit in the newly registered repo to be served")
+    wait_for(
+        lambda: daemon.get("/tasks/EXTRA-WP-0001-T01").json()["status"] == "progress",
+        timeout=10,
+        what="the edit in the newly registered repo to be served",
+    )
 
 
 @pytest.mark.parametrize("transport", ["http", "stdio"])
@@ -78,8 +81,12 @@ def test_workplan_and_brief_resources(shared_daemon: RunningDaemon, transport: s
             brief = await client.read_resource("brief://the-custodian")
             with pytest.raises(Exception) as unknown:
                 await client.read_resource("brief://no-such-repo")
-            return {"templates": sorted(t.uri_template for t in templates.resource_templates),
-                    "workplan": workplan.contents[0], "brief": brief.contents[0], "unknown": str(unknown.value)}
+            return {
+                "templates": sorted(t.uri_template for t in templates.resource_templates),
+                "workplan": workplan.contents[0],
+                "brief": brief.contents[0],
+                "unknown": str(unknown.value),
+            }
 
     got = run(scenario())
     assert got["templates"] == ["brief://{repo}", "workplan://{workplan_id}"]

@@ -18,6 +18,7 @@ def daemon(shared_daemon: RunningDaemon) -> RunningDaemon:
     """This module's tests share one daemon (tests/mcp/conftest.py)."""
     return shared_daemon
 
+
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
 MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
@@ -61,17 +62,18 @@ def test_with_devhub_token_set_mcp_needs_the_bearer_and_devhub_mcp_sends_it(tmp_
     from tests.mcp.helpers import payload, run, stdio_parameters
     from tests.support.repos import make_workspace
 
-    daemon = start_daemon(tmp_path / "hub", make_workspace(tmp_path / "ws", ["the-custodian"]),
-                          env={"DEVHUB_TOKEN": "s3cret-token"})
+    daemon = start_daemon(
+        tmp_path / "hub", make_workspace(tmp_path / "ws", ["the-custodian"]), env={"DEVHUB_TOKEN": "s3cret-token"}
+    )
     try:
         anonymous = httpx.post(daemon.url + "/mcp", json=INITIALIZE, headers=MCP_HEADERS, timeout=10.0)
         assert anonymous.status_code == 401
 
         async def scenario() -> object:
             async with Client(stdio_parameters(daemon.env), cache=None) as client:
-                return payload(await client.call_tool(
-                    "update_task_status", {"task_id": "CUST-WP-0054-T05", "status": "progress"}
-                ))
+                return payload(
+                    await client.call_tool("update_task_status", {"task_id": "CUST-WP-0054-T05", "status": "progress"})
+                )
 
         assert run(scenario())["status"] == "progress"  # type: ignore[index]
     finally:

@@ -16,6 +16,7 @@ def daemon(shared_daemon: RunningDaemon) -> RunningDaemon:
     """This module's tests share one daemon (tests/mcp/conftest.py)."""
     return shared_daemon
 
+
 TRANSPORTS = ["http", "stdio"]
 
 # (tool, arguments, REST method, path, REST body): each write is made through MCP with an
@@ -23,28 +24,79 @@ TRANSPORTS = ["http", "stdio"]
 # send. The hub answers the replay only if the body hashes identically, and then with the stored
 # answer — so equality proves the tool wrote exactly what the REST call writes and answered the same.
 WRITES: list[tuple[str, dict[str, Any], str, str, dict[str, Any]]] = [
-    ("update_task_status", {"task_id": "CUST-WP-0054-T05", "status": "progress", "agent": "mcp-test",
-                            "note": "starting the move"},
-     "PATCH", "/tasks/CUST-WP-0054-T05", {"status": "progress", "agent": "mcp-test", "note": "starting the move"}),
-    ("update_task_status", {"task_id": "CUST-WP-0054-T06", "status": "wait", "blocking_reason": "needs T05"},
-     "PATCH", "/tasks/CUST-WP-0054-T06", {"status": "wait", "blocking_reason": "needs T05"}),
-    ("flag_for_human", {"task_id": "CUST-WP-0054-T07", "intervention_note": "approve the beachhead budget"},
-     "PATCH", "/tasks/CUST-WP-0054-T07", {"needs_human": True, "intervention_note": "approve the beachhead budget"}),
-    ("clear_human_flag", {"task_id": "CUST-WP-0054-T08", "note": "resolved on call"},
-     "PATCH", "/tasks/CUST-WP-0054-T08", {"needs_human": False, "note": "resolved on call"}),
-    ("bulk_update_task_statuses", {"updates": [{"task_id": "CUST-WP-0054-T09", "status": "todo"},
-                                               {"task_id": "CUST-WP-0054-T10", "status": "progress"}],
-                                   "author": "mcp-test"},
-     "POST", "/tasks/bulk-status-sync", {"updates": [{"task_id": "CUST-WP-0054-T09", "status": "todo"},
-                                                     {"task_id": "CUST-WP-0054-T10", "status": "progress"}],
-                                         "author": "mcp-test"}),
-    ("add_progress_event", {"summary": "tunnel moved", "event_type": "milestone", "author": "mcp-test",
-                            "task_id": "CUST-WP-0054-T05", "detail": {"host": "railiance01"}},
-     "POST", "/progress/", {"summary": "tunnel moved", "event_type": "milestone", "author": "mcp-test",
-                            "task_id": "CUST-WP-0054-T05", "detail": {"host": "railiance01"}}),
-    ("send_message", {"from_agent": "mcp-test", "to_agent": "reviewer", "subject": "T05", "body": "please review"},
-     "POST", "/messages/", {"from_agent": "mcp-test", "to_agent": "reviewer", "subject": "T05",
-                            "body": "please review"}),
+    (
+        "update_task_status",
+        {"task_id": "CUST-WP-0054-T05", "status": "progress", "agent": "mcp-test", "note": "starting the move"},
+        "PATCH",
+        "/tasks/CUST-WP-0054-T05",
+        {"status": "progress", "agent": "mcp-test", "note": "starting the move"},
+    ),
+    (
+        "update_task_status",
+        {"task_id": "CUST-WP-0054-T06", "status": "wait", "blocking_reason": "needs T05"},
+        "PATCH",
+        "/tasks/CUST-WP-0054-T06",
+        {"status": "wait", "blocking_reason": "needs T05"},
+    ),
+    (
+        "flag_for_human",
+        {"task_id": "CUST-WP-0054-T07", "intervention_note": "approve the beachhead budget"},
+        "PATCH",
+        "/tasks/CUST-WP-0054-T07",
+        {"needs_human": True, "intervention_note": "approve the beachhead budget"},
+    ),
+    (
+        "clear_human_flag",
+        {"task_id": "CUST-WP-0054-T08", "note": "resolved on call"},
+        "PATCH",
+        "/tasks/CUST-WP-0054-T08",
+        {"needs_human": False, "note": "resolved on call"},
+    ),
+    (
+        "bulk_update_task_statuses",
+        {
+            "updates": [
+                {"task_id": "CUST-WP-0054-T09", "status": "todo"},
+                {"task_id": "CUST-WP-0054-T10", "status": "progress"},
+            ],
+            "author": "mcp-test",
+        },
+        "POST",
+        "/tasks/bulk-status-sync",
+        {
+            "updates": [
+                {"task_id": "CUST-WP-0054-T09", "status": "todo"},
+                {"task_id": "CUST-WP-0054-T10", "status": "progress"},
+            ],
+            "author": "mcp-test",
+        },
+    ),
+    (
+        "add_progress_event",
+        {
+            "summary": "tunnel moved",
+            "event_type": "milestone",
+            "author": "mcp-test",
+            "task_id": "CUST-WP-0054-T05",
+            "detail": {"host": "railiance01"},
+        },
+        "POST",
+        "/progress/",
+        {
+            "summary": "tunnel moved",
+            "event_type": "milestone",
+            "author": "mcp-test",
+            "task_id": "CUST-WP-0054-T05",
+            "detail": {"host": "railiance01"},
+        },
+    ),
+    (
+        "send_message",
+        {"from_agent": "mcp-test", "to_agent": "reviewer", "subject": "T05", "body": "please review"},
+        "POST",
+        "/messages/",
+        {"from_agent": "mcp-test", "to_agent": "reviewer", "subject": "T05", "body": "please review"},
+    ),
 ]
 
 # (tool, arguments, REST path, query): read after the writes above, so the lists are not empty.
@@ -53,21 +105,41 @@ READS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
     ("orient", {"repo": "the-custodian"}, "/orient", {"repo": "the-custodian"}),
     ("get_state_summary", {}, "/state/summary", {}),
     ("list_workplans", {}, "/workplans/", {}),
-    ("list_workplans", {"status": "active", "repo": "the-custodian"}, "/workplans/",
-     {"status": "active", "repo": "the-custodian"}),
+    (
+        "list_workplans",
+        {"status": "active", "repo": "the-custodian"},
+        "/workplans/",
+        {"status": "active", "repo": "the-custodian"},
+    ),
     ("get_workplan", {"workplan_id": "CUST-WP-0054"}, "/workplans/CUST-WP-0054", {}),
-    ("list_tasks", {"workplan_id": "CUST-WP-0054", "status": "todo"}, "/tasks/",
-     {"workplan_id": "CUST-WP-0054", "status": "todo"}),
-    ("list_tasks", {"ready": True, "priority": "high", "limit": 3}, "/tasks/",
-     {"ready": "true", "priority": "high", "limit": 3}),
+    (
+        "list_tasks",
+        {"workplan_id": "CUST-WP-0054", "status": "todo"},
+        "/tasks/",
+        {"workplan_id": "CUST-WP-0054", "status": "todo"},
+    ),
+    (
+        "list_tasks",
+        {"ready": True, "priority": "high", "limit": 3},
+        "/tasks/",
+        {"ready": "true", "priority": "high", "limit": 3},
+    ),
     ("get_task", {"task_id": "CUST-WP-0054-T05"}, "/tasks/CUST-WP-0054-T05", {}),
     ("list_blocked_tasks", {}, "/tasks/", {"status": "wait"}),
     ("get_next_steps", {}, "/tasks/", {"ready": "true"}),
-    ("get_next_steps", {"repo": "the-custodian", "limit": 2}, "/tasks/",
-     {"ready": "true", "repo": "the-custodian", "limit": 2}),
+    (
+        "get_next_steps",
+        {"repo": "the-custodian", "limit": 2},
+        "/tasks/",
+        {"ready": "true", "repo": "the-custodian", "limit": 2},
+    ),
     ("get_recent_progress", {"limit": 5}, "/progress/", {"limit": 5}),
-    ("get_recent_progress", {"task_id": "CUST-WP-0054-T05"}, "/progress/",
-     {"task_id": "CUST-WP-0054-T05", "limit": 20}),
+    (
+        "get_recent_progress",
+        {"task_id": "CUST-WP-0054-T05"},
+        "/progress/",
+        {"task_id": "CUST-WP-0054-T05", "limit": 20},
+    ),
     ("search", {"q": "tunnel"}, "/search", {"q": "tunnel"}),
     ("list_human_interventions", {}, "/tasks/", {"needs_human": "true"}),
     ("get_messages", {"to_agent": "reviewer"}, "/messages/", {"to_agent": "reviewer"}),
@@ -101,8 +173,9 @@ def test_every_tool_returns_the_rest_json(daemon: RunningDaemon, transport: str)
 
             message_id = daemon.get("/messages/", params={"to_agent": "reviewer"}).json()[0]["id"]
             key = f"{transport}-read-mark"
-            marked = payload(await client.call_tool("mark_message_read", {"message_id": message_id,
-                                                                          "idempotency_key": key}))
+            marked = payload(
+                await client.call_tool("mark_message_read", {"message_id": message_id, "idempotency_key": key})
+            )
             replay = _rest(daemon, "PATCH", f"/messages/{message_id}/read", json={}, headers={"Idempotency-Key": key})
             assert replay.json() == marked and marked["read"] is True
             covered.add("mark_message_read")

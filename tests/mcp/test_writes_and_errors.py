@@ -31,8 +31,12 @@ def test_a_write_is_journaled_visible_through_rest_and_applied_once_per_key(
 
     async def scenario() -> tuple[object, object]:
         async with connect(daemon, transport) as client:
-            arguments = {"task_id": "CUST-WP-0054-T05", "status": "done", "agent": "mcp",
-                         "idempotency_key": f"k-{transport}"}
+            arguments = {
+                "task_id": "CUST-WP-0054-T05",
+                "status": "done",
+                "agent": "mcp",
+                "idempotency_key": f"k-{transport}",
+            }
             first = payload(await client.call_tool("update_task_status", arguments))
             second = payload(await client.call_tool("update_task_status", arguments))
             return first, second
@@ -73,11 +77,17 @@ def test_refusals_are_tool_errors_that_name_the_problem(daemon: RunningDaemon, t
             texts["key reuse"] = error_text(
                 await client.call_tool("add_progress_event", {"summary": "b", "idempotency_key": key})
             )
-            texts["bulk"] = error_text(await client.call_tool(
-                "bulk_update_task_statuses",
-                {"updates": [{"task_id": "CUST-WP-0054-T05", "status": "done"},
-                             {"task_id": "CUST-WP-0054-T77", "status": "done"}]},
-            ))
+            texts["bulk"] = error_text(
+                await client.call_tool(
+                    "bulk_update_task_statuses",
+                    {
+                        "updates": [
+                            {"task_id": "CUST-WP-0054-T05", "status": "done"},
+                            {"task_id": "CUST-WP-0054-T77", "status": "done"},
+                        ]
+                    },
+                )
+            )
             with pytest.raises(MCPError) as missing:
                 await client.read_resource("workplan://NOPE-WP-0404")
             texts["missing resource"] = str(missing.value)

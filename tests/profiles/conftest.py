@@ -87,10 +87,18 @@ def workspace(tmp_path: Path) -> Workspace:
     home, project, config_dir = tmp_path / "home", tmp_path / "project", tmp_path / "config"
     for directory in (home, project, config_dir):
         directory.mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DEVHUB_", "XDG_")) and k not in ("CODEX_HOME", "APPDATA")}
-    env.update(HOME=str(home), DEVHUB_CONFIG_DIR=str(config_dir), DEVHUB_DATA_DIR=str(tmp_path / "data"),
-               STATE_HUB_TOKEN=SECRET, PYTHONPATH=str(REPO))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DEVHUB_", "XDG_")) and k not in ("CODEX_HOME", "APPDATA")
+    }
+    env.update(
+        HOME=str(home),
+        DEVHUB_CONFIG_DIR=str(config_dir),
+        DEVHUB_DATA_DIR=str(tmp_path / "data"),
+        STATE_HUB_TOKEN=SECRET,
+        PYTHONPATH=str(REPO),
+    )
     return Workspace(home, project, config_dir, env)
 
 

@@ -17,19 +17,25 @@ from tests.profiles.conftest import REPO, Workspace, WriteProfile
 
 
 def _config(workspace: Workspace, **env: str) -> Config:
-    return load_config({"DEVHUB_CONFIG_DIR": str(workspace.config_dir),
-                        "DEVHUB_DATA_DIR": str(workspace.home / "data"), **env})
+    return load_config(
+        {"DEVHUB_CONFIG_DIR": str(workspace.config_dir), "DEVHUB_DATA_DIR": str(workspace.home / "data"), **env}
+    )
 
 
 def test_shipped_profiles_say_what_the_spec_says(workspace: Workspace) -> None:
     profiles = load_profiles(_config(workspace))
     dev, fleet = profiles["dev"], profiles["fleet"]
     assert (dev.api_url, dev.mcp.transport, dev.mcp.url) == (
-        "http://127.0.0.1:8000", "http", "http://127.0.0.1:8000/mcp")
-    assert (dev.relay.enabled, dev.relay.upstream, dev.token_env) == (
-        True, "http://127.0.0.1:18000", "STATE_HUB_TOKEN")
+        "http://127.0.0.1:8000",
+        "http",
+        "http://127.0.0.1:8000/mcp",
+    )
+    assert (dev.relay.enabled, dev.relay.upstream, dev.token_env) == (True, "http://127.0.0.1:18000", "STATE_HUB_TOKEN")
     assert (fleet.api_url, fleet.mcp.transport, fleet.mcp.url) == (
-        "http://127.0.0.1:18000", "sse", "http://127.0.0.1:18001/sse")
+        "http://127.0.0.1:18000",
+        "sse",
+        "http://127.0.0.1:18001/sse",
+    )
     assert (fleet.relay.enabled, fleet.token_env) == (False, "STATE_HUB_TOKEN")
     assert dev.origin == fleet.origin == "shipped"
     assert shipped_profiles_dir() == REPO / "profiles"
@@ -43,9 +49,7 @@ def test_packaged_copies_match_the_top_level_profiles() -> None:
         assert left.read_bytes() == right.read_bytes(), f"{right} drifted from {left}"
 
 
-def test_user_file_overrides_a_shipped_profile_field_by_field(
-    workspace: Workspace, user_profile: WriteProfile
-) -> None:
+def test_user_file_overrides_a_shipped_profile_field_by_field(workspace: Workspace, user_profile: WriteProfile) -> None:
     user_profile("fleet", '[relay]\nenabled = true\nupstream = "http://10.1.2.3:18000"\n')
     fleet = get_profile(_config(workspace), "fleet")
     assert (fleet.relay.enabled, fleet.relay.upstream) == (True, "http://10.1.2.3:18000")
@@ -56,13 +60,13 @@ def test_user_file_overrides_a_shipped_profile_field_by_field(
 
 
 def test_user_file_adds_a_profile(workspace: Workspace, user_profile: WriteProfile) -> None:
-    user_profile("staging", 'description = "staging hub"\napi_url = "http://127.0.0.1:28000/"\n'
-                            '[mcp]\ntransport = "stdio"\n')
+    user_profile(
+        "staging", 'description = "staging hub"\napi_url = "http://127.0.0.1:28000/"\n[mcp]\ntransport = "stdio"\n'
+    )
     profiles = load_profiles(_config(workspace))
     assert sorted(profiles) == ["dev", "fleet", "staging"]
     staging = profiles["staging"]
-    assert (staging.api_url, staging.mcp.transport, staging.mcp.url) == (
-        "http://127.0.0.1:28000", "stdio", None)
+    assert (staging.api_url, staging.mcp.transport, staging.mcp.url) == ("http://127.0.0.1:28000", "stdio", None)
     assert (staging.relay.enabled, staging.token_env, staging.origin) == (False, None, "user")
 
 
@@ -107,4 +111,3 @@ def test_active_profile_precedence(workspace: Workspace) -> None:
     assert active_profile_name(_config(workspace, DEVHUB_PROFILE="dev")) == "dev"  # the environment beats it
     assert active_profile_name(config, explicit="dev") == "dev"  # and an explicit flag beats everything
     assert active_profile_name(config.with_overrides(profile="staging")) == "staging"
-

@@ -15,7 +15,7 @@ def test_codex_dev_hub_keeps_the_users_own_keys_and_comments(workspace: Workspac
     path = workspace.files["codex"]
     path.parent.mkdir(parents=True)
     path.write_text(
-        '[mcp_servers.dev-hub]\n# raised for the slow tunnel\nstartup_timeout_sec = 30\n'
+        "[mcp_servers.dev-hub]\n# raised for the slow tunnel\nstartup_timeout_sec = 30\n"
         'url = "http://old:1/mcp"\nenv = { A = "b" }\n'
     )
     target = next(t for t in client_configs(workspace.home, workspace.project, {}) if t.client == "codex")
@@ -24,7 +24,10 @@ def test_codex_dev_hub_keeps_the_users_own_keys_and_comments(workspace: Workspac
     text = path.read_text()
     assert "# raised for the slow tunnel" in text
     assert tomllib.loads(text)["mcp_servers"]["dev-hub"] == {
-        "startup_timeout_sec": 30, "command": "devhub", "args": ["mcp", "--profile", "fleet"]}
+        "startup_timeout_sec": 30,
+        "command": "devhub",
+        "args": ["mcp", "--profile", "fleet"],
+    }
 
 
 def test_a_symlinked_config_keeps_its_link_and_its_mode(workspace: Workspace) -> None:

@@ -84,8 +84,13 @@ def test_use_dev_then_fleet_rewrites_every_client_in_its_own_shape(seeded: Works
     vscode = json.loads(files["vscode-project"].read_text())
     assert vscode["inputs"][0]["id"] == "perplexity-key"
     codex = files["codex"].read_text()
-    for comment in ("# Codex configuration for the custodian workstation.", "# fast enough for triage",
-                    "# Documentation server; keep it first.", "# read-only mirror", "# slower, for reviews"):
+    for comment in (
+        "# Codex configuration for the custodian workstation.",
+        "# fast enough for triage",
+        "# Documentation server; keep it first.",
+        "# read-only mirror",
+        "# slower, for reviews",
+    ):
         assert comment in codex
     assert tomllib.loads(codex)["profiles"] == {"review": {"model": "o3"}}
     _assert_no_secret(seeded)
@@ -113,8 +118,11 @@ def test_show_reports_the_profile_each_client_points_at(seeded: Workspace) -> No
     before = json.loads(seeded.run("profile", "show", "--json").stdout)
     states = {(c["client"], c["scope"]): c for c in before["clients"]}
     assert states[("claude-code", "project")]["state"] == "legacy"
-    assert states[("cursor", "user")] == {**states[("cursor", "user")], "state": "custom",
-                                          "detail": "http://old.example:9999/mcp"}
+    assert states[("cursor", "user")] == {
+        **states[("cursor", "user")],
+        "state": "custom",
+        "detail": "http://old.example:9999/mcp",
+    }
     assert before["active"] == "dev"
 
     seeded.run("profile", "use", "fleet", "--client", "codex", "--client", "claude-desktop")
@@ -162,14 +170,15 @@ def test_named_clients_are_created_and_unnamed_absent_ones_are_not(workspace: Wo
     assert "no MCP client configs found" in result.stdout
     assert not any(path.exists() for path in workspace.files.values())
 
-    workspace.run("profile", "use", "dev", "--client", "codex", "--client", "vscode",
-                  "--client", "claude-code")
+    workspace.run("profile", "use", "dev", "--client", "codex", "--client", "vscode", "--client", "claude-code")
     created = {key for key, path in workspace.files.items() if path.exists()}
     assert created == {"codex", "vscode-project", "claude-code-project"}
     assert tomllib.loads(workspace.files["codex"].read_text()) == {
-        "mcp_servers": {"dev-hub": _expected_dev_entries()["codex"]}}
+        "mcp_servers": {"dev-hub": _expected_dev_entries()["codex"]}
+    }
     assert json.loads(workspace.files["vscode-project"].read_text()) == {
-        "servers": {"dev-hub": _expected_dev_entries()["vscode-project"]}}
+        "servers": {"dev-hub": _expected_dev_entries()["vscode-project"]}
+    }
     assert not list(workspace.home.rglob("*.bak"))  # nothing existed, so nothing to back up
 
     workspace.run("profile", "use", "dev", "--client", "cursor", "--client", "claude-desktop", "--dry-run")
@@ -187,13 +196,21 @@ def test_dry_run_writes_nothing(seeded: Workspace) -> None:
 
 
 def test_env_is_evalable_by_bash(workspace: Workspace) -> None:
-    for name, expected in (("fleet", "fleet http://127.0.0.1:18000 http://127.0.0.1:18001/sse"),
-                           ("", "dev http://127.0.0.1:8000 http://127.0.0.1:8000/mcp")):
-        command = (f'eval "$(python -m devhub profile env {name})"; '
-                   "echo $DEVHUB_PROFILE $API_BASE $STATE_HUB_MCP_URL")
+    for name, expected in (
+        ("fleet", "fleet http://127.0.0.1:18000 http://127.0.0.1:18001/sse"),
+        ("", "dev http://127.0.0.1:8000 http://127.0.0.1:8000/mcp"),
+    ):
+        command = f'eval "$(python -m devhub profile env {name})"; echo $DEVHUB_PROFILE $API_BASE $STATE_HUB_MCP_URL'
         env = {**workspace.env, "PATH": f"{Path(sys.executable).parent}:{workspace.env['PATH']}"}
-        out = subprocess.run(["bash", "-c", command], env=env, cwd=workspace.project, capture_output=True,
-                             text=True, timeout=60, check=True)
+        out = subprocess.run(
+            ["bash", "-c", command],
+            env=env,
+            cwd=workspace.project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         assert out.stdout.strip() == expected
         assert SECRET not in out.stdout
 
@@ -216,9 +233,7 @@ def test_list_shows_user_override_and_addition(workspace: Workspace, user_profil
     assert [(c["client"], c["profiles"]) for c in shown["clients"]] == [("cursor", ["dev"])]
 
 
-def test_a_malformed_profile_file_is_a_clear_cli_error(
-    workspace: Workspace, user_profile: WriteProfile
-) -> None:
+def test_a_malformed_profile_file_is_a_clear_cli_error(workspace: Workspace, user_profile: WriteProfile) -> None:
     path = user_profile("lab", "[relay\nenabled = true\n")
     result = workspace.run("profile", "list", "--json", check=False)
     assert result.returncode == 2

@@ -13,8 +13,9 @@ from tests.support.waiting import wait_for
 BACKOFF_CAP = 1.0  # seconds; small so "upstream back -> resumes within cap + 1 s" is quick to check
 
 
-def start_dev(home: Path, repos: list[Path], upstream: str, *, env: dict[str, str] | None = None,
-              data_dir: Path | None = None) -> RunningDaemon:
+def start_dev(
+    home: Path, repos: list[Path], upstream: str, *, env: dict[str, str] | None = None, data_dir: Path | None = None
+) -> RunningDaemon:
     """A dev hub relaying to `upstream` with a short backoff cap and request timeout."""
     full_env = {"DEVHUB_RELAY_BACKOFF_CAP": str(BACKOFF_CAP), "DEVHUB_RELAY_TIMEOUT": "2", **(env or {})}
     return start_daemon(home, repos, args=("--upstream", upstream), env=full_env, data_dir=data_dir)

@@ -71,8 +71,11 @@ class ScriptedUpstream:
                     time.sleep(owner.timeout_sleep)
                     self.close_connection = True
                 with contextlib.suppress(OSError):
-                    self._send(reply if reply.body is not None or reply.status == 204 else
-                               Reply(reply.status, reply.headers, {"echo": body}))
+                    self._send(
+                        reply
+                        if reply.body is not None or reply.status == 204
+                        else Reply(reply.status, reply.headers, {"echo": body})
+                    )
 
             def _send(self, reply: Reply) -> None:
                 data = b"" if reply.status == 204 else json.dumps(reply.body or {}).encode()

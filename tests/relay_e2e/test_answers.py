@@ -48,8 +48,9 @@ def test_every_answer_leads_to_its_action_and_the_queue_moves_on(tmp_path: Path)
         try:
             with dev.client() as client:
                 for name in cases:
-                    answer = client.post("/progress/", json={"summary": f"case-{name}"},
-                                         headers={"Idempotency-Key": f"key-{name}"})
+                    answer = client.post(
+                        "/progress/", json={"summary": f"case-{name}"}, headers={"Idempotency-Key": f"key-{name}"}
+                    )
                     assert answer.status_code == 201
                 write_progress(client, "case-last")
             status = wait_drained(dev, timeout=40)
@@ -62,8 +63,10 @@ def test_every_answer_leads_to_its_action_and_the_queue_moves_on(tmp_path: Path)
                 calls = upstream.calls_for(f"case-{name}")
                 assert len(calls) == 2, f"{name}: expected one retry, saw {len(calls)} call(s)"
                 assert {c.headers["idempotency-key"] for c in calls} == {f"key-{name}"}
-            dead = {e["envelope"]["body"]["summary"]: e for e in DeadLetters(dev.data_dir / "relay" /
-                                                                             "dead_letters.jsonl").list()}
+            dead = {
+                e["envelope"]["body"]["summary"]: e
+                for e in DeadLetters(dev.data_dir / "relay" / "dead_letters.jsonl").list()
+            }
             assert set(dead) == {f"case-{name}" for name in DEAD}
             for name in DEAD:
                 assert len(upstream.calls_for(f"case-{name}")) == 1, name
@@ -88,8 +91,9 @@ def _paused_then_resumed(dev: RunningDaemon, upstream: ScriptedUpstream, code: i
     upstream.scripts[f"auth-{code}"] = [Reply(code, body={"title": "Unauthorized", "detail": "bad token"})]
     with dev.client() as client:
         write_progress(client, f"auth-{code}")
-        paused = wait_for(lambda: (s := relay(dev))["state"] == "auth_failed" and s, timeout=10,
-                          what=f"the relay to pause on {code}")
+        paused = wait_for(
+            lambda: (s := relay(dev))["state"] == "auth_failed" and s, timeout=10, what=f"the relay to pause on {code}"
+        )
         assert str(code) in paused["last_error"] and "devhub relay now" in paused["last_error"]
         write_progress(client, f"after-{code}")
     # Paused means paused: over two backoff caps, no retry and nothing behind it goes out.

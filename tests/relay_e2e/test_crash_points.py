@@ -101,4 +101,3 @@ def test_lost_acknowledgement_is_resent_and_recognised_upstream(
             dev.stop()
     assert journal_last_seq(fleet) - before == WRITES
     assert progress_summaries(fleet, f"lost-{fault}-") == summaries
-

@@ -99,6 +99,24 @@ def test_relay_package_imports_nothing_from_devhub() -> None:
             assert not any(n == "devhub" or n.startswith("devhub.") for n in names), path
 
 
+async def _post_progress(envelope: dict[str, Any]) -> Send | Hold:
+    return Send(UpstreamRequest("POST", "/progress/", envelope["body"], envelope["idempotency_key"]))
+
+
+def _progress_forwarder(tmp_path: Path, journal: Journal, upstream_url: str, token: Any = lambda: None) -> Forwarder:
+    """A forwarder relaying every envelope as POST /progress/, its files under tmp_path/relay."""
+    return Forwarder(
+        journal=journal,
+        position_file=PositionFile(tmp_path / "relay" / "cursor"),
+        dead_letters=DeadLetters(tmp_path / "relay" / "dead.jsonl"),
+        upstream=Upstream(upstream_url, timeout=2, token=token),
+        route=_post_progress,
+        order_key=lambda e: None,
+        token=token,
+        settings=RelaySettings(backoff_cap=0.3),
+    )
+
+
 def test_a_changed_token_lifts_an_auth_pause_without_relay_now(tmp_path: Path) -> None:
     asyncio.run(_token_change(tmp_path))
 
@@ -109,19 +127,7 @@ async def _token_change(tmp_path: Path) -> None:
         upstream.scripts["first"] = [Reply(401, body={"detail": "token expired"})]
         journal.append({"kind": "progress", "idempotency_key": "k1", "body": {"summary": "first"}})
 
-        async def route(envelope: dict[str, Any]) -> Send | Hold:
-            return Send(UpstreamRequest("POST", "/progress/", envelope["body"], envelope["idempotency_key"]))
-
-        forwarder = Forwarder(
-            journal=journal,
-            position_file=PositionFile(tmp_path / "relay" / "cursor"),
-            dead_letters=DeadLetters(tmp_path / "relay" / "dead.jsonl"),
-            upstream=Upstream(upstream.url, timeout=2, token=lambda: tokens[0]),
-            route=route,
-            order_key=lambda e: None,
-            token=lambda: tokens[0],
-            settings=RelaySettings(backoff_cap=0.3),
-        )
+        forwarder = _progress_forwarder(tmp_path, journal, upstream.url, token=lambda: tokens[0])
         await forwarder.start()
         try:
             await _until(lambda: forwarder.status()["state"] == "auth_failed")
@@ -161,19 +167,7 @@ async def _cut_tail(tmp_path: Path) -> None:
             fresh = journal.append({"kind": "progress", "idempotency_key": "new", "body": {"summary": "new"}})
             assert fresh["seq"] == 3
 
-            async def route(envelope: dict[str, Any]) -> Send | Hold:
-                body = envelope["body"]
-                return Send(UpstreamRequest("POST", "/progress/", body, envelope["idempotency_key"]))
-
-            forwarder = Forwarder(
-                journal=journal,
-                position_file=PositionFile(tmp_path / "relay" / "cursor"),
-                dead_letters=DeadLetters(tmp_path / "relay" / "dead.jsonl"),
-                upstream=Upstream(upstream.url, timeout=2),
-                route=route,
-                order_key=lambda e: None,
-                settings=RelaySettings(backoff_cap=0.3),
-            )
+            forwarder = _progress_forwarder(tmp_path, journal, upstream.url)
             await forwarder.start()
             try:
                 await _until(lambda: len(upstream.calls_for("new")) == 1 and forwarder.status()["pending"] == 0)
@@ -194,18 +188,7 @@ async def _cursor_ahead(tmp_path: Path) -> None:
     with scripted_upstream() as upstream, Journal.open(tmp_path / "journal") as journal:
         PositionFile(tmp_path / "relay" / "cursor").store((5, ()))
 
-        async def route(envelope: dict[str, Any]) -> Send | Hold:
-            return Send(UpstreamRequest("POST", "/progress/", envelope["body"], envelope["idempotency_key"]))
-
-        forwarder = Forwarder(
-            journal=journal,
-            position_file=PositionFile(tmp_path / "relay" / "cursor"),
-            dead_letters=DeadLetters(tmp_path / "relay" / "dead.jsonl"),
-            upstream=Upstream(upstream.url, timeout=2),
-            route=route,
-            order_key=lambda e: None,
-            settings=RelaySettings(backoff_cap=0.3),
-        )
+        forwarder = _progress_forwarder(tmp_path, journal, upstream.url)
         await forwarder.start()
         try:
             envelope = journal.append(
@@ -233,18 +216,7 @@ async def _diverged(tmp_path: Path, same_journal: bool) -> None:
         PositionFile(tmp_path / "relay" / "cursor").store((2, ()), watermark_id=delivered_id)
         assert PositionFile(tmp_path / "relay" / "cursor").load().watermark_id == delivered_id
 
-        async def route(envelope: dict[str, Any]) -> Send | Hold:
-            return Send(UpstreamRequest("POST", "/progress/", envelope["body"], envelope["idempotency_key"]))
-
-        forwarder = Forwarder(
-            journal=journal,
-            position_file=PositionFile(tmp_path / "relay" / "cursor"),
-            dead_letters=DeadLetters(tmp_path / "relay" / "dead.jsonl"),
-            upstream=Upstream(upstream.url, timeout=2),
-            route=route,
-            order_key=lambda e: None,
-            settings=RelaySettings(backoff_cap=0.3),
-        )
+        forwarder = _progress_forwarder(tmp_path, journal, upstream.url)
         await forwarder.start()
         try:
             third = journal.append({"kind": "progress", "idempotency_key": "k3", "body": {"summary": "three"}})

@@ -43,8 +43,11 @@ def test_held_task_waits_for_its_id_and_others_keep_flowing(tmp_path: Path) -> N
             patch_task(client, HELD_TASK, "done")  # must not overtake the held write to the same task
             write_progress(client, "held-other-2")
             assert client.patch("/workplans/CUST-WP-0054", json={"status": "blocked"}).status_code == 200
-        held = wait_for(lambda: (s := relay(dev))["pending"] == 2 and s, timeout=15,
-                        what="everything but the held task's two writes to be delivered")
+        held = wait_for(
+            lambda: (s := relay(dev))["pending"] == 2 and s,
+            timeout=15,
+            what="everything but the held task's two writes to be delivered",
+        )
         assert held["held"] == 2 and held["state"] == "idle"
         assert fleet.get("/workplans/CUST-WP-0054").json()["status"] == "blocked"  # routed by its UUID
         assert any("no state_hub_task_id" in h["reason"] for h in held["held_reasons"])
@@ -54,8 +57,11 @@ def test_held_task_waits_for_its_id_and_others_keep_flowing(tmp_path: Path) -> N
 
         # The fleet registers the task first (its file gains the id), then the dev checkout pulls it.
         _give_id(fleet_repo[0])
-        wait_for(lambda: fleet.get(f"/tasks/{NEW_UUID}").status_code == 200, timeout=10,
-                 what="the fleet hub to see the new task id")
+        wait_for(
+            lambda: fleet.get(f"/tasks/{NEW_UUID}").status_code == 200,
+            timeout=10,
+            what="the fleet hub to see the new task id",
+        )
         _give_id(dev_repo[0])
         released = wait_drained(dev, timeout=15)  # the file change wakes the relay; no write needed
         assert released["held"] == 0 and released["dead_letters"] == 0

@@ -61,8 +61,12 @@ def test_writes_made_offline_arrive_exactly_once_in_order(tmp_path: Path) -> Non
             back = time.monotonic()
             proxy.set_mode("pass")
             # No new write: the relay's own probing must notice within the backoff cap (+1 s of slack).
-            wait_for(lambda: journal_last_seq(fleet) > 0, timeout=BACKOFF_CAP + 1.0, interval=0.02,
-                     what="the first relayed envelope after the upstream came back")
+            wait_for(
+                lambda: journal_last_seq(fleet) > 0,
+                timeout=BACKOFF_CAP + 1.0,
+                interval=0.02,
+                what="the first relayed envelope after the upstream came back",
+            )
             assert time.monotonic() - back <= BACKOFF_CAP + 1.0
 
             drained = wait_drained(dev, timeout=60)

@@ -170,18 +170,7 @@ def test_ready_follows_the_rule(tmp_path: Path) -> None:
 def test_overlay_holds_then_reconciles_or_conflicts(tmp_path: Path) -> None:
     repos = _repos(make_workspace(tmp_path / "ws", ["the-custodian"]))
     db = tmp_path / "rm.sqlite"
-    envelope = {
-        "seq": 1,
-        "id": "e1",
-        "ts": "2026-11-29T10:00:00.000Z",
-        "kind": "task.patch",
-        "target": {"kind": "task", "repo": "the-custodian", "id": "CUST-WP-0054-T05"},
-        "body": {"status": "progress"},
-        "observed": {
-            "status": "todo",
-            "file": {"status": "todo", "needs_human": False, "intervention_note": None, "blocking_reason": None},
-        },
-    }
+    envelope = JOURNAL[0]  # T05: todo -> progress, made while the file said todo
     path = repos[0].root / "workplans" / "CUST-WP-0054-workstation-independence.md"
     original = path.read_text()
     with ReadModelWriter(db) as writer:
