@@ -19,8 +19,9 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from devhub.config import IDEMPOTENCY_RETENTION_SECONDS
-from devhub.errors import Conflict, NotFound, ValidationFailed
+from devhub.config import IDEMPOTENCY_RETENTION_SECONDS, MAX_BODY_BYTES
+from devhub.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from devhub.json_values import value_problems
 from devhub.model import TASK_STATUSES, WORKPLAN_STATUSES, canonical_task_status, canonical_workplan_status
 from devhub.redact import redact
 from devhub.store import queries
@@ -80,10 +81,29 @@ def _expect_str(body: Mapping[str, Any], name: str, errors: dict[str, str], *, r
     return value
 
 
+def _optional_strings(body: Mapping[str, Any], names: Sequence[str], errors: dict[str, str]) -> None:
+    for name in names:
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            errors[name] = f"must be a string, not {type(value).__name__}"
+
+
 def _raise_if(errors: dict[str, str], what: str) -> None:
     if errors:
         details = "; ".join(f"{k}: {v}" for k, v in errors.items())
         raise ValidationFailed(f"invalid {what}: {details}", errors)
+
+
+def _check_storable(body: Mapping[str, Any]) -> None:
+    """Refuse a body the journal could not hold as strict UTF-8 JSON, or one over the size bound.
+
+    REST bounds the raw request already; MCP arguments and parsed numbers (3-byte `1e9` is 12 bytes
+    once journaled) are bounded here, so every adapter keeps the same limit.
+    """
+    _raise_if(value_problems(body), "request")
+    size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"request body is {size} bytes as JSON; the limit is {MAX_BODY_BYTES} (64 KiB)")
 
 
 def _task_status(value: Any, field: str, errors: dict[str, str]) -> str | None:
@@ -118,6 +138,7 @@ class Writes:
         build: Callable[[], Awaitable[tuple[list[dict[str, Any]], int, dict[str, Any]]]],
     ) -> WriteOutcome:
         """Run `build` (validate + draft envelopes + answer) under the key's lock, then journal and apply."""
+        _check_storable(body)
         key = ctx.idempotency_key
         safe_body = redact(dict(body))
         digest = body_hash(method, path, safe_body)
@@ -252,7 +273,10 @@ class Writes:
                     continue
                 task_id = _expect_str(item, "task_id", errors, required=True)
                 status = _task_status(item.get("status"), f"updates[{index}].status", errors)
-                repo = item.get("repo") if isinstance(item.get("repo"), str) else None
+                repo = item.get("repo")
+                if repo is not None and not isinstance(repo, str):
+                    errors[f"updates[{index}].repo"] = f"must be a string, not {type(repo).__name__}"
+                    repo = None
                 if task_id and status:
                     parsed.append((task_id, status, repo))
             _raise_if(errors, "bulk status sync")
@@ -286,6 +310,8 @@ class Writes:
 
         async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
             errors: dict[str, str] = {}
+            # The body rides to the overlay and upstream whole, so its annotations must be text too.
+            _optional_strings(body, ("note", "agent", "session_id"), errors)
             raw = body.get("status")
             status = None
             if raw is None:
@@ -459,12 +485,10 @@ def _validate_task_patch(body: Mapping[str, Any], *, current_note: str | None) -
             errors["needs_human"] = f"must be true or false, not {type(flag).__name__}"
         else:
             change["needs_human"] = flag
-    for name in ("intervention_note", "blocking_reason", "note", "agent", "session_id"):
-        value = body.get(name)
-        if value is not None and not isinstance(value, str):
-            errors[name] = f"must be a string, not {type(value).__name__}"
-        elif name in ("intervention_note", "blocking_reason") and name in body:
-            change[name] = value
+    _optional_strings(body, ("intervention_note", "blocking_reason", "note", "agent", "session_id"), errors)
+    for name in ("intervention_note", "blocking_reason"):
+        if name in body and name not in errors:
+            change[name] = body[name]
     if change.get("needs_human") is True and not (change.get("intervention_note") or "").strip():
         errors["intervention_note"] = "required when needs_human is true: say what the human must do"
     if not errors and not change and not body.get("note"):

@@ -9,6 +9,7 @@ from typing import Any
 
 from devhub.config import MAX_BODY_BYTES
 from devhub.errors import BadRequest, PayloadTooLarge
+from devhub.json_values import MAX_DEPTH
 
 
 def choice(name: str, value: str | None, allowed: Iterable[str]) -> str | None:
@@ -37,7 +38,21 @@ def timestamp(name: str, value: str | None) -> str | None:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    try:
+        in_utc = parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise BadRequest(
+            f"query parameter {name}: {value!r} is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z",
+            {name: "must fall between years 1 and 9999 once converted to UTC"},
+        ) from None
+    # isoformat, not strftime: strftime("%Y") drops the zero padding of years before 1000 on glibc,
+    # and the stored form is compared as text.
+    return in_utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# A progress page starts at most this far in: past 2**63 SQLite cannot even bind the value, and no
+# caller pages through a billion events.
+OFFSET_MAX = 1_000_000_000
 
 
 def bounded(name: str, value: int | None, low: int, high: int) -> int | None:
@@ -60,6 +75,10 @@ def json_object(raw: bytes) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest(
+            f"request body is nested too deeply to parse; values may nest at most {MAX_DEPTH} levels"
+        ) from None
     if not isinstance(data, dict):
         raise BadRequest(f"request body must be a JSON object, not {type(data).__name__}")
     return data

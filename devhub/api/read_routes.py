@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from litestar import Request, get
 from litestar.params import Parameter
 
-from devhub.api.params import bounded, choice, timestamp
+from devhub.api.params import OFFSET_MAX, bounded, choice, timestamp
 from devhub.hub import Hub
 from devhub.model import PRIORITIES, TASK_STATUSES, WORKPLAN_STATUSES
 from devhub.store import activity, queries
@@ -103,7 +103,7 @@ async def progress(
     since: str | None = None,
     until: str | None = None,
     limit: Annotated[int, Parameter(ge=1, le=activity.PROGRESS_LIMIT_MAX)] = activity.PROGRESS_LIMIT_DEFAULT,
-    offset: Annotated[int, Parameter(ge=0)] = 0,
+    offset: Annotated[int, Parameter(ge=0, le=OFFSET_MAX)] = 0,
 ) -> list[dict[str, Any]]:
     since_at, until_at = timestamp("since", since), timestamp("until", until)
     return await hub_of(request).read(

@@ -52,7 +52,9 @@ def _record_field_writes(
                 _dump(observed.get(name)),
                 origin.get("agent"),
                 origin.get("session"),
-                body.get("note"),
+                # Journals written before the note was validated may hold any JSON there; one such
+                # envelope must not stop every later one from applying.
+                body.get("note") if isinstance(body.get("note"), str) else None,
                 envelope.get("ts"),
             ),
         )
