@@ -110,8 +110,13 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """Each PATH that is a checkout itself, or the checkouts one level below it that have workplans/."""
     found: list[Path] = []
     for raw in paths:
-        path = raw.expanduser().resolve()
-        if not path.is_dir():
+        try:
+            path = raw.expanduser().resolve()
+            is_dir = path.is_dir()
+        except (OSError, ValueError, RuntimeError) as exc:  # a name too long, a NUL byte, `~user` with no such user
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise RegistryError(f"{str(raw)[:200]!r}: not a usable path ({reason})") from None
+        if not is_dir:
             raise RegistryError(f"{raw}: not a directory")
         if (path / ".git").exists() or (path / WORKPLANS_DIR).is_dir():
             found.append(path)

@@ -23,7 +23,7 @@ WRITE_ROUTES = [
     ("PATCH", "/workplans/CUST-WP-0054", '{"status":"active","why":%s}', "why"),
     ("POST", "/progress/", '{"summary":"s","detail":{"value":%s}}', "detail.value"),
     ("POST", "/messages/", '{"from_agent":"a","to_agent":"b","body":"hi","thread_id":%s}', "thread_id"),
-    ("POST", "/tasks/bulk-status-sync", '{"updates":[{"task_id":"%s","status":"todo","x":%%s}]}' % T07, "updates[0].x"),
+    ("POST", "/tasks/bulk-status-sync", '{"updates":[{"task_id":"' + T07 + '","x":%s}]}', "updates[0].x"),
 ]
 
 HOSTILE_VALUES = [
