@@ -96,6 +96,11 @@ class RestBackend:
                 raise HubUnreachable(f"the hub at {self.base_url} does not answer {method} {path}: {exc}") from None
             except httpx.HTTPError as exc:
                 raise HubUnreachable(f"the hub at {self.base_url} does not answer {method} {path}: {exc}") from None
+            except (httpx.InvalidURL, UnicodeEncodeError) as exc:
+                # The arguments cannot travel as HTTP at all (an id too long for a URL, a header that is
+                # not ASCII): the caller's to fix, like any other 400, not a crash of the tool.
+                shown = path if len(path) <= 120 else path[:120] + "…"
+                raise HubRefused(400, "Bad request", f"{method} {shown} cannot be sent to the hub: {exc}") from None
         if response.status_code >= 400:
             raise _refusal(response)
         return response.json() if response.content else None

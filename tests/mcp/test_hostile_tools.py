@@ -88,6 +88,8 @@ def test_tool_refusals_say_why(daemon: RunningDaemon, transport: str) -> None:
         ("update_task_status", {"task_id": "CUST-WP-0054-T09", "status": "todo", "note": "a\x00"}, "note"),
         ("bulk_update_task_statuses", {"updates": [{"task_id": "CUST-WP-0054-T09", "status": "todo", "repo": 1}]},
          "updates[0].repo"),
+        ("get_task", {"task_id": "y" * 70_000}, "y"),  # over stdio: too long for a URL, refused not crashed
+        ("mark_message_read", {"message_id": "y" * 70_000}, "y"),
         ("register_repo", {"path": "/nonexistent\x00"}, "not a usable path"),
         ("register_repo", {"path": "~nosuchuser-devhub-test/x"}, "not a usable path"),
         ("register_repo", {"path": "/tmp/" + "x" * 300}, "not a usable path"),
