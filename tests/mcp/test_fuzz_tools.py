@@ -222,7 +222,7 @@ def call_and_check(session: ToolSession, daemon: RunningDaemon, name: str, argum
         assert journal_bytes(daemon) == before, f"{name} refused {shown} but changed the journal"
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_no_tool_crashes_on_hostile_arguments(
     data: st.DataObject, session: ToolSession, fuzz_daemon: RunningDaemon
