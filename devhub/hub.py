@@ -87,8 +87,7 @@ class Hub:
 
     def _catch_up(self) -> None:
         assert self.writer is not None
-        self.writer.sync(self.repos)
-        self.writer.apply(self.journal.records(self.writer.applied_seq))
+        self.writer.catch_up(self.repos, self.journal.records)
         self._applied_through = self.writer.applied_seq
 
     async def _start_relay(self) -> None:
