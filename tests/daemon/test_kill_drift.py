@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -49,14 +50,12 @@ def test_kill9_during_writes_and_edits_leaves_no_drift(tmp_path: Path) -> None:
         stop = threading.Event()
         writer = threading.Thread(target=_write_until_stopped, args=(hub.url, round_no, stop))
         writer.start()
+        journal = hub.data_dir / "journal"
         for _ in range(rng.randint(1, 4)):
             _edit(workplan, rng)
-            wait_for(lambda: len(_journal(hub.data_dir)) > 0, timeout=10, what="some writes")
-        wait_for(
-            lambda n=len(_journal(hub.data_dir)): len(_journal(hub.data_dir)) > n + rng.randint(1, 30),
-            timeout=20,
-            what="more writes before the kill",
-        )
+            wait_for(partial(_journaled_more_than, journal, 0), timeout=10, what="some writes")
+        enough = len(_journal_lines(journal)) + rng.randint(1, 30)
+        wait_for(partial(_journaled_more_than, journal, enough), timeout=20, what="more writes before the kill")
         hub.kill9()
         stop.set()
         writer.join(timeout=10)
@@ -69,5 +68,9 @@ def test_kill9_during_writes_and_edits_leaves_no_drift(tmp_path: Path) -> None:
         hub.stop()
 
 
-def _journal(data_dir: Path) -> list[str]:
-    return [line for s in sorted((data_dir / "journal").glob("*.jsonl")) for line in s.read_text().splitlines()]
+def _journal_lines(journal: Path) -> list[str]:
+    return [line for s in sorted(journal.glob("*.jsonl")) for line in s.read_text().splitlines()]
+
+
+def _journaled_more_than(journal: Path, count: int) -> bool:
+    return len(_journal_lines(journal)) > count
