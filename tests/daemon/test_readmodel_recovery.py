@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.daemon import RunningDaemon, start_daemon
 from tests.support.repos import make_workspace
+from tests.support.waiting import wait_for
 
 
 def _segments(journal: Path) -> list[Path]:
@@ -147,3 +148,55 @@ def test_the_cli_without_a_daemon_also_rebuilds(tmp_path: Path, workspace: list[
         assert conn.execute("SELECT COUNT(*) FROM progress").fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def _delete_database(data_dir: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{data_dir / 'readmodel.sqlite'}{suffix}").unlink(missing_ok=True)
+
+
+def _delete_main_file_only(data_dir: Path) -> None:
+    (data_dir / "readmodel.sqlite").unlink()
+
+
+def _replace_with_garbage(data_dir: Path) -> None:
+    _delete_database(data_dir)
+    (data_dir / "readmodel.sqlite").write_bytes(b"not a database at all" * 100)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_delete_database, _delete_main_file_only, _replace_with_garbage],
+    ids=["db-wal-shm-deleted", "db-deleted", "replaced-by-garbage"],
+)
+def test_a_database_deleted_while_running_is_rebuilt_without_a_restart(
+    daemon: RunningDaemon, damage: Callable[[Path], None]
+) -> None:
+    task = "CUST-WP-0054-T05"
+    assert daemon.request("PATCH", f"/tasks/{task}", json={"status": "progress"}).status_code == 200
+    assert daemon.request("POST", "/progress/", json={"summary": "before"}).status_code == 201
+    damage(daemon.data_dir)
+    answers = []
+
+    def recovered() -> bool:
+        got = daemon.get(f"/tasks/{task}")
+        answers.append(got.status_code)
+        return got.status_code == 200 and got.json()["status"] == "progress"
+
+    wait_for(recovered, timeout=15, what="reads to recover after the database was deleted")
+    assert daemon.request("POST", "/progress/", json={"summary": "after"}).status_code == 201
+    assert _summaries(daemon) == {"before", "after"}
+    assert set(answers) <= {200, 503}, answers  # a rebuild in progress is a 503, never a 500
+    status = daemon.cli("status")
+    assert status.returncode == 0 and "tasks: " in status.stdout, status.stdout + status.stderr
+    assert daemon.get("/state/daemon").json()["read_model"]["state"] == "ok"
+    verify = daemon.cli("verify", "--json")
+    assert verify.returncode == 0, verify.stdout
+
+
+def test_a_write_right_after_the_deletion_is_applied_and_readable(daemon: RunningDaemon) -> None:
+    """The write that meets the vanished file first: saved, and visible once the model is rebuilt."""
+    _delete_database(daemon.data_dir)
+    posted = daemon.request("POST", "/progress/", json={"summary": "first after deletion"})
+    assert posted.status_code == 201, posted.text
+    wait_for(lambda: "first after deletion" in _summaries(daemon), timeout=15, what="the write to be readable")
