@@ -16,6 +16,7 @@ from devhub.registry import Repo
 from devhub.store import overlay, ready
 from devhub.store.build import ProgressCallback, SyncReport, sync_repo_files, sync_repo_rows
 from devhub.store.collisions import refresh_collisions
+from devhub.store.dependencies import refresh_unknown_dependencies
 from devhub.store.position import AppliedPosition, journal_divergence
 from devhub.store.schema import disable_fts, enable_fts, open_database
 
@@ -171,6 +172,7 @@ class ReadModelWriter:
         if not report.changed_workplan_keys:
             return
         refresh_collisions(self.conn)
+        refresh_unknown_dependencies(self.conn)
         targets = overlay.targets_for_workplans(
             self.conn, report.changed_workplan_keys, report.changed_task_ids
         )
@@ -213,6 +215,7 @@ class ReadModelWriter:
 
     def _refresh_everything(self) -> None:
         refresh_collisions(self.conn)
+        refresh_unknown_dependencies(self.conn)
         overlay.refresh_targets(self.conn, overlay.all_targets(self.conn))
         ready.refresh_all(self.conn)
 
