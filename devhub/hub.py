@@ -266,8 +266,12 @@ class Hub:
     async def _watch_database(self) -> None:
         while True:
             await asyncio.sleep(DATABASE_CHECK_SECONDS)
-            if self._database_replaced():
+            if not self._database_replaced():
+                continue
+            try:
                 await self._rebuild("its database file was deleted or replaced while the daemon ran")
+            except Exception:  # e.g. no space for the new file: the next check tries again
+                log.exception("read model: the rebuild failed")
 
     async def _rebuild(self, reason: str) -> None:
         """Rebuild once however many callers notice; each waits for that one rebuild."""
@@ -327,9 +331,9 @@ class Hub:
                     if batch:
                         await self._in_writer(self.writer.apply, batch)
                 except sqlite3.DatabaseError as exc:
-                    if _out_of_space(exc):
-                        continue
-                    raise
+                    if not _out_of_space(exc):
+                        log.exception("read model: re-applying saved writes failed")
+                    continue
                 if batch:
                     self._applied(batch)
                 self.read_model_state, self.read_model_reason = "ok", None
