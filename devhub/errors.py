@@ -12,6 +12,7 @@
     ├── Unauthorized (401)           a missing or wrong bearer token
     ├── Forbidden (403)              a refused Host/Origin (DNS-rebinding protection)
     ├── StorageFull (507)            the journal reached its bound, or the disk is full
+    ├── ReadModelUnavailable (503)   the read model is being rebuilt (e.g. its file was deleted); retry
     ├── DaemonError                  lifecycle: lock held, port busy, not running
     │   ├── AlreadyRunning
     │   ├── PortInUse
@@ -122,6 +123,11 @@ class Forbidden(DevhubError):
 class StorageFull(DevhubError):
     status = 507
     title = "Insufficient storage"
+
+
+class ReadModelUnavailable(DevhubError):
+    status = 503
+    title = "Service unavailable"
 
 
 class DaemonError(DevhubError):

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,6 +234,15 @@ def _undecodable_placeholder(path: str, exc: OSError) -> ParsedFile:
     return ParsedFile(path=path, workplan=None, problems=(problem,))
 
 
+# File clocks tick coarsely (a few ms): a same-size edit in the tick the file was last read in
+# keeps its mtime. A file modified this recently is hashed, never trusted on size and mtime.
+RACY_WINDOW_NS = 2_000_000_000
+
+
+def _settled(st: os.stat_result) -> bool:
+    return st.st_mtime_ns < time.time_ns() - RACY_WINDOW_NS
+
+
 def _candidates(
     conn: sqlite3.Connection, repo: Repo, paths: Iterable[str]
 ) -> Iterator[tuple[str, os.stat_result | None]]:
@@ -286,7 +296,7 @@ def sync_repo_files(
                 continue
             report.seen += 1
             old = cached.get(rel)
-            if old is not None and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
+            if old is not None and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns and _settled(st):
                 report.unchanged += 1
                 continue
             try:
