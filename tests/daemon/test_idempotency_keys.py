@@ -96,9 +96,7 @@ def test_mcp_tools_refuse_the_same_keys_with_the_reason(hub: RunningDaemon, tran
         async with connect(hub, transport) as client:
             for key in bad:
                 texts[key] = error_text(
-                    await client.call_tool(
-                        "add_progress_event", {"summary": "mcp key check", "idempotency_key": key}
-                    )
+                    await client.call_tool("add_progress_event", {"summary": "mcp key check", "idempotency_key": key})
                 )
             texts["bulk"] = error_text(
                 await client.call_tool(
@@ -106,7 +104,11 @@ def test_mcp_tools_refuse_the_same_keys_with_the_reason(hub: RunningDaemon, tran
                     {"updates": [{"task_id": T05, "status": "progress"}], "idempotency_key": "clé"},
                 )
             )
-            payload(await client.call_tool("add_progress_event", {"summary": "mcp ok", "idempotency_key": f"ok-{transport}"}))
+            payload(
+                await client.call_tool(
+                    "add_progress_event", {"summary": "mcp ok", "idempotency_key": f"ok-{transport}"}
+                )
+            )
         return texts
 
     texts = run(scenario())
