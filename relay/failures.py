@@ -64,3 +64,17 @@ class Failures:
             "failing_seq": self.envelope_seq,
             "failing_attempts": self.envelope_attempts,
         }
+
+
+def short(text: str, limit: int = 300) -> str:
+    """`text` on one line, cut to `limit` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def paused_text(problem: str) -> str:
+    """The error of an auth pause: what went wrong, and what resumes the relay."""
+    return (
+        f"{problem} — relay paused; fix the token (the profile's token environment variable) or the upstream's "
+        "grant, then run `devhub relay now`"
+    )

@@ -36,7 +36,7 @@ from typing import Any, Literal, Protocol
 from relay.backoff import Backoff, CrashPlan
 from relay.cursor import DeadLetters
 from relay.errors import CredentialsUnusable, EnvelopeUnsendable, RouteUnavailable
-from relay.failures import Failures
+from relay.failures import Failures, paused_text, short
 from relay.position import Position, PositionFile
 from relay.upstream import PAUSE_STATUSES, Answer, Upstream, UpstreamRequest, UpstreamUnreachable, Verdict, classify
 from relay.upstream import retry_after_seconds as parse_retry_after
@@ -320,16 +320,18 @@ class Forwarder:
         except UpstreamUnreachable as exc:
             self._failures.failed(exc.detail)
             self._last_error, self._error_transient = exc.detail, True
+            self._set_state("offline")  # stuck or not, nothing answers now
             return False
         except CredentialsUnusable as exc:
-            self._pause(f"{exc.detail} — relay paused; fix the token, then run `devhub relay now`")
+            self._pause(paused_text(exc.detail))
             return False
         if answer.status in PAUSE_STATUSES:
-            self._pause(_refused_credentials(answer))
+            self._pause(paused_text(f"upstream refused our credentials ({answer.status}): {short(answer.text)}"))
             return False
         if answer.status >= 500:
-            self._failures.failed(f"upstream health check answered {answer.status}")
             self._last_error = f"upstream health check answered {answer.status}"
+            self._failures.failed(self._last_error)
+            self._set_state("offline")
             return False
         self._failures.succeeded()
         self._must_probe = False
@@ -434,7 +436,7 @@ class Forwarder:
                 await self._dead_letter_unsendable(envelope, exc.detail)
                 return "done"
             except CredentialsUnusable as exc:
-                self._pause(f"{exc.detail} — relay paused; fix the token, then run `devhub relay now`")
+                self._pause(paused_text(exc.detail))
                 return "paused"
             except UpstreamUnreachable as exc:
                 self._count_send(envelope, resend)
@@ -462,11 +464,11 @@ class Forwarder:
                     answer.status,
                     answer.text,
                     f"seq {envelope['seq']} ({request.method} {request.path}) dead-lettered: upstream answered "
-                    f"{answer.status}: {_short(answer.text)}",
+                    f"{answer.status}: {short(answer.text)}",
                 )
                 return "done"
             if verdict is Verdict.PAUSE:
-                self._pause(_refused_credentials(answer))
+                self._pause(paused_text(f"upstream refused our credentials ({answer.status}): {short(answer.text)}"))
                 return "paused"
             attempt += 1
             wait = parse_retry_after(answer)
@@ -495,6 +497,7 @@ class Forwarder:
         except Exception as exc:
             log.exception("relay: after delivering seq %s, the acknowledgement hook failed", envelope.get("seq"))
             self._last_error = f"seq {envelope.get('seq')} delivered, but recording the answer failed: {exc}"
+            self._error_transient = False  # stays visible after the success that follows
 
     def _failed(self, reason: str, envelope: dict[str, Any] | None) -> None:
         """Count a failed attempt; the same envelope failing `stuck_after` times in a row makes the relay stuck."""
@@ -609,13 +612,6 @@ class Forwarder:
         return None
 
 
-def _refused_credentials(answer: Answer) -> str:
-    return (
-        f"upstream refused our credentials ({answer.status}): {_short(answer.text)} — relay paused; fix the "
-        "token (the profile's token environment variable) or the upstream's grant, then run `devhub relay now`"
-    )
-
-
 def _parse_ts(value: Any) -> float | None:
     if not isinstance(value, str):
         return None
@@ -629,8 +625,3 @@ def _iso(moment: float | None) -> str | None:
     if moment is None:
         return None
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "…"
