@@ -72,7 +72,9 @@ class Hub:
         if report is not None and report.quarantined:
             log.warning("journal: %s corrupt line(s) quarantined at open", report.quarantined)
         self.repos = Registry(self.config.registry_path).refresh()
-        self.writer = await self._in_writer(ReadModelWriter, self.config.database_path)
+        self.writer = await self._in_writer(
+            lambda: ReadModelWriter(self.config.database_path, max_file_bytes=self.config.max_workplan_bytes)
+        )
         await self._in_writer(self._catch_up)
         for _ in range(READER_POOL_SIZE):
             reader = await Reader.open(self.config.database_path)
