@@ -148,7 +148,7 @@ def test_links_out_of_the_repo_are_reported_and_never_served(tmp_path: Path) -> 
 
 
 def test_a_workplans_folder_linked_out_of_the_repo_is_not_listed_or_watched(tmp_path: Path) -> None:
-    secret_file, secret_folder = _outside_world(tmp_path)
+    _, secret_folder = _outside_world(tmp_path)
     (secret_folder / "SEC-WP-0007.md").write_text(_workplan("SEC-WP-0007", SECRET))
     repo = tmp_path / "ws" / "leaky"
     repo.mkdir(parents=True)
