@@ -142,6 +142,7 @@ class RepoFiles:
 
         An in-repo symlink is written through to its in-repo target, so the link stays a link.
         """
+        self._real_dirs.clear()  # a write resolves afresh: a folder may have been swapped since a read
         try:
             real, _ = self.locate(rel)
         except FileNotFoundError:
@@ -152,7 +153,7 @@ class RepoFiles:
         try:
             dir_fd = os.open(folder, _DIR_FLAGS)
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(folder):  # swapped for a link
                 raise self.outside(rel) from None
             raise
         temp = f".{name}.{secrets.token_hex(6)}.tmp"
