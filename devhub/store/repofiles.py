@@ -2,7 +2,7 @@
 
 A committed symlink (`workplans/X.md -> ~/.aws/credentials`, or `workplans/ -> /`) must not
 make devhub read, serve or write a file outside its repo. So every path is resolved first and
-refused when its real path leaves the repo's working tree (or enters its `.git` folder); the
+refused when its real path leaves the repo's working tree (or enters a `.git` folder); the
 resolved file is then opened without following links, and the opened descriptor's own path is
 checked again, so a link swapped in between the check and the open is caught too. Reads are
 bounded: the size is checked before reading and the read stops one byte past the bound, so a
@@ -35,7 +35,6 @@ class RepoFiles:
         self.root = os.path.realpath(root)
         self.max_bytes = max_bytes
         self._prefix = self.root.rstrip(os.sep) + os.sep
-        self._git = os.path.join(self.root, ".git")
         self._real_dirs: dict[str, str] = {}  # repo-relative folder -> its real path (folders rarely change)
 
     # -- where a path really is ------------------------------------------------------------------
@@ -46,7 +45,7 @@ class RepoFiles:
             return folder
         if not real.startswith(self._prefix):
             return False
-        return not (real == self._git or real.startswith(self._git + os.sep))
+        return ".git" not in real[len(self._prefix) :].split(os.sep)  # git's private folders, nested ones too
 
     def locate(self, rel: str) -> tuple[str, os.stat_result]:
         """The real path of `rel` and its stat; FileRefused when it resolves outside, OSError when missing.

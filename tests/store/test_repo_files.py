@@ -157,3 +157,25 @@ def test_a_fifo_named_like_a_workplan_does_not_hang_the_build(tmp_path: Path) ->
     codes = {row[0]: row[1] for row in conn.execute("SELECT path, code FROM problems")}
     conn.close()
     assert codes == {"workplans/RF-WP-0002.md": "unreadable"}
+
+
+@pytest.mark.parametrize(
+    ("target", "refused"),
+    [
+        ("../.git/config", True),
+        ("../vendor/lib/.git/config", True),  # a nested checkout's git folder is private too
+        ("../.github/RF-WP-0001.md", False),  # a name that only starts like .git
+        ("../docs/RF-WP-0001.md", False),
+    ],
+)
+def test_links_into_a_git_folder_are_outside_the_working_tree(tmp_path: Path, target: str, refused: bool) -> None:
+    files = {"docs/RF-WP-0001.md": PLAN, ".github/RF-WP-0001.md": PLAN, "vendor/lib/.git/config": "[core]\n"}
+    repo_path = make_repo(tmp_path / "gitlinks", files)
+    (repo_path / "workplans").mkdir()
+    (repo_path / "workplans" / "RF-WP-0001.md").symlink_to(target)
+    repo_files = RepoFiles(repo_path)
+    if refused:
+        with pytest.raises(FileRefused, match="outside its repo"):
+            repo_files.read("workplans/RF-WP-0001.md")
+    else:
+        assert repo_files.read("workplans/RF-WP-0001.md") == PLAN.encode()
