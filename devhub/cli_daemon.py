@@ -200,6 +200,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
         + (f" — {daemon['watcher']['warning']}" if daemon["watcher"].get("warning") else ""),
         "relay: " + _relay_line(relay),
     ]
+    read_model = daemon.get("read_model") or {"state": "ok"}
+    if read_model["state"] != "ok":
+        lines.append(f"read model: {read_model['state']} — {read_model.get('reason')}")
     click.echo("\n".join(lines))
 
 

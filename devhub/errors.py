@@ -13,6 +13,7 @@
     ├── Forbidden (403)              a refused Host/Origin (DNS-rebinding protection)
     │   └── FileRefused              a repo file devhub will not open; `code` is its problem code
     ├── StorageFull (507)            the journal reached its bound, or the disk is full
+    ├── ReadModelUnavailable (503)   the read model is being rebuilt (e.g. its file was deleted); retry
     ├── DaemonError                  lifecycle: lock held, port busy, not running
     │   ├── AlreadyRunning
     │   ├── PortInUse
@@ -135,6 +136,11 @@ class FileRefused(Forbidden):
 class StorageFull(DevhubError):
     status = 507
     title = "Insufficient storage"
+
+
+class ReadModelUnavailable(DevhubError):
+    status = 503
+    title = "Service unavailable"
 
 
 class DaemonError(DevhubError):

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,6 +245,15 @@ def _undecodable_placeholder(path: str, exc: OSError) -> ParsedFile:
     return ParsedFile(path=path, workplan=None, problems=(problem,))
 
 
+# File clocks tick coarsely (a few ms): a same-size edit in the tick the file was last read in
+# keeps its mtime. A file modified this recently is hashed, never trusted on size and mtime.
+RACY_WINDOW_NS = 2_000_000_000
+
+
+def _settled(st: os.stat_result) -> bool:
+    return st.st_mtime_ns < time.time_ns() - RACY_WINDOW_NS
+
+
 def _refused_placeholder(path: str, refusal: FileRefused) -> ParsedFile:
     problem = Problem(path=path, line=0, severity="error", code=refusal.code, message=refusal.reason)
     return ParsedFile(path=path, workplan=None, problems=(problem,))
@@ -337,6 +347,7 @@ def sync_repo_files(
                 and old["size"] == st.st_size
                 and old["mtime_ns"] == st.st_mtime_ns
                 and _cached_verdict(old["sha256"]) == verdict  # a changed bound or a swapped link re-decides
+                and _settled(st)
             ):
                 report.unchanged += 1
                 continue
