@@ -87,7 +87,9 @@ class Hub:
         if report is not None and report.quarantined:
             log.warning("journal: %s corrupt line(s) quarantined at open", report.quarantined)
         self.repos = Registry(self.config.registry_path).refresh()
-        self.writer = await self._in_writer(ReadModelWriter, self.config.database_path)
+        self.writer = await self._in_writer(
+            lambda: ReadModelWriter(self.config.database_path, max_file_bytes=self.config.max_workplan_bytes)
+        )
         await self._in_writer(self._catch_up)
         self._database_identity = _file_identity(self.config.database_path)
         await self._readers.open()

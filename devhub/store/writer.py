@@ -18,6 +18,7 @@ from devhub.store.build import ProgressCallback, SyncReport, sync_repo_files, sy
 from devhub.store.collisions import refresh_collisions
 from devhub.store.dependencies import refresh_unknown_dependencies
 from devhub.store.position import AppliedPosition, journal_divergence
+from devhub.store.repofiles import DEFAULT_MAX_WORKPLAN_BYTES
 from devhub.store.schema import disable_fts, enable_fts, open_database
 
 log = logging.getLogger("devhub.store")
@@ -29,8 +30,9 @@ JournalRecords = Callable[[int], Iterable[Mapping[str, Any]]]
 class ReadModelWriter:
     """Owns the one write connection; every method is a short transaction."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_file_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES) -> None:
         self.path = path
+        self.max_file_bytes = max_file_bytes  # workplan files over it are reported, never read
         self.conn: sqlite3.Connection = open_database(path)
         self.rebuilt_because: str | None = None  # set by catch_up when the journal no longer held its place
 
@@ -116,11 +118,18 @@ class ReadModelWriter:
             total_files = sum(counts)
             done_before = 0
             for repo, count in zip(repos, counts, strict=True):
-                report.merge(sync_repo_files(self.conn, repo, progress=_offset(progress, done_before, total_files)))
+                report.merge(
+                    sync_repo_files(
+                        self.conn,
+                        repo,
+                        progress=_offset(progress, done_before, total_files),
+                        max_file_bytes=self.max_file_bytes,
+                    )
+                )
                 done_before += count
         else:
             for repo in repos:
-                report.merge(sync_repo_files(self.conn, repo))
+                report.merge(sync_repo_files(self.conn, repo, max_file_bytes=self.max_file_bytes))
         if cold:
             enable_fts(self.conn)
         if cold or forgotten:
@@ -142,7 +151,7 @@ class ReadModelWriter:
         report = SyncReport()
 
         def work() -> None:
-            report.merge(sync_repo_files(self.conn, repo, paths))
+            report.merge(sync_repo_files(self.conn, repo, paths, max_file_bytes=self.max_file_bytes))
             self._refresh_after(report)
 
         self._transaction(work)
@@ -235,11 +244,12 @@ def rebuild(
     envelopes: Iterable[Mapping[str, Any]],
     *,
     progress: ProgressCallback | None = None,
+    max_file_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES,
 ) -> SyncReport:
     """Build a fresh read model at `path` from files and the journal (the old file is discarded)."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    with ReadModelWriter(path) as writer:
+    with ReadModelWriter(path, max_file_bytes=max_file_bytes) as writer:
         report = writer.sync(repos, progress=progress)
         writer.apply(envelopes)
     return report
