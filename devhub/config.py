@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from devhub.errors import ConfigError
+from devhub.store.repofiles import DEFAULT_MAX_WORKPLAN_BYTES
 
 Role = Literal["dev", "fleet"]
 
@@ -41,6 +42,7 @@ class Config:
     relay_enabled: bool = True
     token: str | None = None  # DEVHUB_TOKEN: bearer token required for writes
     journal_max_bytes: int = DEFAULT_JOURNAL_MAX_BYTES
+    max_workplan_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES  # DEVHUB_MAX_WORKPLAN_BYTES: larger files are not read
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # snapshot for profile token lookups
 
     # Files inside the data and config directories.
@@ -116,6 +118,16 @@ def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -
             max_bytes = int(env["DEVHUB_JOURNAL_MAX_BYTES"])
         except ValueError as exc:
             raise ConfigError(f"DEVHUB_JOURNAL_MAX_BYTES: not an integer: {env['DEVHUB_JOURNAL_MAX_BYTES']!r}") from exc
+    max_workplan_bytes = DEFAULT_MAX_WORKPLAN_BYTES
+    if env.get("DEVHUB_MAX_WORKPLAN_BYTES"):
+        try:
+            max_workplan_bytes = int(env["DEVHUB_MAX_WORKPLAN_BYTES"])
+        except ValueError:
+            max_workplan_bytes = 0
+        if max_workplan_bytes <= 0:
+            raise ConfigError(
+                f"DEVHUB_MAX_WORKPLAN_BYTES: not a positive integer: {env['DEVHUB_MAX_WORKPLAN_BYTES']!r}"
+            )
     config = Config(
         data_dir=data_dir.expanduser().resolve(),
         config_dir=config_dir.expanduser().resolve(),
@@ -125,6 +137,7 @@ def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -
         upstream=env.get("DEVHUB_UPSTREAM") or None,
         token=env.get("DEVHUB_TOKEN") or None,
         journal_max_bytes=max_bytes,
+        max_workplan_bytes=max_workplan_bytes,
         env=env,
     )
     for key in ("data_dir", "config_dir"):
