@@ -25,7 +25,7 @@ def _state(ctx: click.Context) -> CliState:
     return state
 
 
-def _prepare_registration(config: Config, paths: tuple[Path, ...]) -> None:
+def _prepare_registration(config: Config, paths: tuple[str, ...]) -> None:
     """SPEC §4: PATHs are registered first; else the current directory if it is a repo with workplans/."""
     from devhub.registry import Registry
 
@@ -59,7 +59,7 @@ def _relay_settings(config: Config, profile_name: str, no_relay: bool) -> dict[s
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("paths", nargs=-1)  # checked by the registry, as `devhub register` checks them
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1; non-loopback needs DEVHUB_TOKEN).")
 @click.option("--port", type=int, default=None, help="Port (default 8000; 0 picks a free one).")
 @click.option("--profile", "profile_name", default=None, help="Profile: dev or fleet (or one of yours).")
@@ -72,7 +72,7 @@ def _relay_settings(config: Config, profile_name: str, no_relay: bool) -> dict[s
 @click.pass_context
 def up(
     ctx: click.Context,
-    paths: tuple[Path, ...],
+    paths: tuple[str, ...],
     host: str | None,
     port: int | None,
     profile_name: str | None,

@@ -374,7 +374,7 @@ class Hub:
         await self._in_writer(self._rescan_repo, fresh)
         self.events.publish("files", repo=repo.slug, paths=[], branch=fresh.branch)
 
-    async def register_repos(self, paths: Sequence[Path]) -> list[RegisterOutcome]:
+    async def register_repos(self, paths: Sequence[str | Path]) -> list[RegisterOutcome]:
         """Register checkouts (as `devhub register` does) and serve them now: read model synced, watched."""
         registry = Registry(self.config.registry_path)
         outcomes = await asyncio.to_thread(registry.register, paths)

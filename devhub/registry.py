@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -16,6 +17,11 @@ from pathlib import Path
 from devhub.errors import NotFound, RegistryError
 
 WORKPLANS_DIR = "workplans"
+
+# A slug is part of every row key (`repo:path`, `task:repo:id`) and of URLs, so it must not hold
+# the separators those use, nor control characters; the length bound keeps keys and listings sane.
+MAX_SLUG_LENGTH = 100
+_SLUG_FORBIDDEN = re.compile(r"[:/\\\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,21 @@ def _slug_from_remote(url: str | None) -> str | None:
     return name or None
 
 
+def slug_problem(slug: str) -> str | None:
+    """Why `slug` cannot name a repo, or None when it can."""
+    if not slug:
+        return "it would be empty"
+    if slug != slug.strip():
+        return "it would start or end with white space"
+    if slug in {".", ".."}:
+        return f"{slug!r} is not a name"
+    if _SLUG_FORBIDDEN.search(slug):
+        return f"{slug!r} holds ':', '/', '\\' or a control character"
+    if len(slug) > MAX_SLUG_LENGTH:
+        return f"it would be longer than {MAX_SLUG_LENGTH} characters"
+    return None
+
+
 def inspect_repo(path: Path) -> RegisterOutcome:
     """Read a checkout's identity (slug, remote, branch, HEAD, dirty) without registering it."""
     root = path.expanduser().resolve()
@@ -106,22 +127,64 @@ def inspect_repo(path: Path) -> RegisterOutcome:
     return RegisterOutcome(outcome, tuple(warnings))
 
 
-def expand_paths(paths: Iterable[Path]) -> list[Path]:
+def _folder(raw: str | Path) -> Path:
+    """The absolute folder a PATH argument names; a clear RegistryError for anything else."""
+    if isinstance(raw, str) and not raw.strip():
+        raise RegistryError("an empty path names no folder; give the path of a repo checkout")
+    path = Path(raw).expanduser()
+    try:
+        resolved = path.resolve(strict=True)
+    except FileNotFoundError:
+        raise RegistryError(f"{raw}: does not exist") from None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise RegistryError(f"{raw}: cannot be read ({exc})") from None
+    if not resolved.is_dir():
+        raise RegistryError(f"{raw}: not a directory")
+    return resolved
+
+
+def _is_checkout(path: Path) -> bool:
+    return (path / ".git").exists() or (path / WORKPLANS_DIR).is_dir()
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Each PATH that is a checkout itself, or the checkouts one level below it that have workplans/."""
     found: list[Path] = []
     for raw in paths:
-        path = raw.expanduser().resolve()
-        if not path.is_dir():
-            raise RegistryError(f"{raw}: not a directory")
-        if (path / ".git").exists() or (path / WORKPLANS_DIR).is_dir():
-            found.append(path)
-            continue
-        children = sorted(child for child in path.iterdir() if child.is_dir() and (child / WORKPLANS_DIR).is_dir())
+        path = _folder(raw)
+        try:
+            if _is_checkout(path):
+                found.append(path)
+                continue
+            children = sorted(child for child in path.iterdir() if child.is_dir() and (child / WORKPLANS_DIR).is_dir())
+        except OSError as exc:
+            raise RegistryError(f"{raw}: cannot be read ({exc})") from None
         if not children:
-            # A plain folder with no repos below is registered as itself (with a warning).
-            found.append(path)
+            raise RegistryError(
+                f"{raw}: not a git repository, has no {WORKPLANS_DIR}/ folder and no repo with one directly "
+                "below it; give the path of a repo checkout (or of a folder of them)"
+            )
         found.extend(children)
     return found
+
+
+def _refuse_unusable_slugs(outcomes: list[RegisterOutcome], registered: list[Repo]) -> None:
+    """Every new slug must be usable and name exactly one checkout, or nothing is registered."""
+    owner = {repo.slug: repo.path for repo in registered}
+    for outcome in outcomes:
+        repo = outcome.repo
+        problem = slug_problem(repo.slug)
+        if problem is not None:
+            shown = repo.path if repo.path.isprintable() else repr(repo.path)  # the error stays one line
+            raise RegistryError(
+                f"{shown}: no usable slug ({problem}); set one with `slug: NAME` in its .repo-classification.yaml"
+            )
+        taken_by = owner.setdefault(repo.slug, repo.path)
+        if taken_by != repo.path:
+            raise RegistryError(
+                f"{repo.path}: the slug {repo.slug!r} is already registered for {taken_by}; unregister that one "
+                f"first, or give this checkout its own slug in {repo.path}/.repo-classification.yaml"
+            )
 
 
 class Registry:
@@ -149,10 +212,16 @@ class Registry:
                 return repo
         raise NotFound(f"no registered repo with slug {slug!r}")
 
-    def register(self, paths: Iterable[Path]) -> list[RegisterOutcome]:
-        """Register each path (a folder of repos counts one level down); re-registering refreshes."""
+    def register(self, paths: Iterable[str | Path]) -> list[RegisterOutcome]:
+        """Register each path (a folder of repos counts one level down); re-registering refreshes.
+
+        All or nothing: one path that is no checkout, or has no usable slug, refuses the whole call.
+        """
         outcomes = [inspect_repo(path) for path in expand_paths(paths)]
-        by_path = {repo.path: repo for repo in self.repos()}
+        registered = self.repos()
+        refreshed = {outcome.repo.path for outcome in outcomes}
+        _refuse_unusable_slugs(outcomes, [repo for repo in registered if repo.path not in refreshed])
+        by_path = {repo.path: repo for repo in registered}
         for outcome in outcomes:
             by_path[outcome.repo.path] = outcome.repo
         self._save(by_path.values())
