@@ -191,7 +191,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     lines = [
         f"devhub {daemon['role']} hub running: {daemon['url']} (pid {daemon['pid']}, profile {daemon['profile']})",
         f"data dir: {daemon['data_dir']}",
-        f"repos ({len(daemon['repos'])}): {', '.join(daemon['repos']) or '-'}",
+        f"repos ({len(daemon['repos'])}): {', '.join(daemon['repos']) or '-'}" + _missing_text(daemon),
         f"workplans: {summary['workplans']['total']}  tasks: {tasks['total']} "
         f"({', '.join(f'{k} {v}' for k, v in tasks['by_status'].items())}; ready {tasks['ready']})",
         f"problems: {summary['problems']['errors']} errors, {summary['problems']['warnings']} warnings; "
@@ -204,6 +204,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if read_model["state"] != "ok":
         lines.append(f"read model: {read_model['state']} — {read_model.get('reason')}")
     click.echo("\n".join(lines))
+
+
+def _missing_text(daemon: dict[str, Any]) -> str:
+    missing = daemon.get("missing_repos") or []
+    if not missing:
+        return ""
+    names = ", ".join(f"{repo['slug']} ({repo['path']})" for repo in missing)
+    return f"; missing: {names} — re-create the folder, or `devhub unregister SLUG`"
 
 
 def _relay_line(relay: dict[str, Any]) -> str:
