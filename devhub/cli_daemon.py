@@ -15,7 +15,7 @@ import click
 from devhub import output
 from devhub.cli import CliState
 from devhub.config import Config
-from devhub.errors import NotRunning, RegistryError
+from devhub.errors import DaemonError, NotRunning, RegistryError
 
 START_TIMEOUT_SECONDS = 60.0
 
@@ -107,6 +107,7 @@ def _detach(ctx: click.Context, config: Config) -> None:
     args = [a for a in sys.argv[1:] if a != "--detach"]
     config.data_dir.mkdir(parents=True, exist_ok=True)
     log = open(config.log_path, "ab")  # noqa: SIM115 - handed to the child
+    this_start = log.seek(0, os.SEEK_END)  # what is before is an earlier run's
     child = subprocess.Popen(
         [sys.executable, "-m", "devhub", *args],
         stdin=subprocess.DEVNULL,
@@ -118,15 +119,23 @@ def _detach(ctx: click.Context, config: Config) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if child.poll() is not None:
-            tail = config.log_path.read_text(errors="replace").splitlines()[-15:]
-            raise click.ClickException("the daemon exited during start-up:\n" + "\n".join(tail))
+            raise DaemonError("the daemon exited during start-up:\n" + _log_since(config.log_path, this_start))
         holder = daemon_holder(config)
-        if holder and holder.get("url") and _answers(str(holder["url"]), config):
+        # Only our child counts: another daemon answering for this data dir is why the child fails.
+        if holder and holder.get("pid") == child.pid and holder.get("url") and _answers(str(holder["url"]), config):
             click.echo(f"devhub running in the background: pid {child.pid}, {holder['url']} (log: {config.log_path})")
             return
         time.sleep(0.1)
     child.terminate()
     raise click.ClickException(f"the daemon did not answer within {START_TIMEOUT_SECONDS:.0f}s; see {config.log_path}")
+
+
+def _log_since(path: Path, offset: int, max_lines: int = 15) -> str:
+    """The last lines the log gained after `offset` (this start's, not an earlier run's)."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode(errors="replace").splitlines()
+    return "\n".join(lines[-max_lines:]) or "(it wrote nothing to its log)"
 
 
 def _answers(url: str, config: Config) -> bool:

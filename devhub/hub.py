@@ -42,6 +42,12 @@ REBUILD_READ_WAIT_SECONDS = 5.0
 REAPPLY_SECONDS = 1.0
 
 
+def storage_full(exc: Exception) -> StorageFull:
+    """The 507 for a journal that is full or on a full disk: the journal's own message already says what
+    happened, that nothing was written and what to do, so it is passed on as it is, once."""
+    return StorageFull(str(exc))
+
+
 class Hub:
     """Everything a daemon serves from; started and stopped by the app's lifespan."""
 
@@ -161,7 +167,7 @@ class Hub:
 
     async def _append(self, drafts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Make drafts durable in the journal (one fsync shared with concurrent writers)."""
-        from relay.errors import DiskFull, JournalFull
+        from relay.errors import StorageFull as JournalStorageFull
 
         if self.read_model_state == "degraded":
             # Refused before the journal: a write saved now could be neither read back nor
@@ -175,15 +181,8 @@ class Hub:
                 envelope = await self._in_journal_thread(self.journal.append, drafts[0])
                 return [envelope]
             return await self._in_journal_thread(self.journal.append_many, drafts)
-        except JournalFull as exc:
-            raise StorageFull(
-                f"{exc} — nothing was written. Let the relay drain (devhub relay status), run "
-                "`devhub journal compact`, or raise DEVHUB_JOURNAL_MAX_BYTES."
-            ) from exc
-        except DiskFull as exc:
-            raise StorageFull(
-                f"the disk holding {self.config.journal_dir} is full ({exc}); nothing was written"
-            ) from exc
+        except JournalStorageFull as exc:
+            raise storage_full(exc) from exc
 
     async def _apply(self, envelopes: list[dict[str, Any]]) -> None:
         """Apply journaled envelopes to the read model strictly in seq order, then answer (read your writes).

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from devhub.errors import NotFound, RegistryError
+from devhub.errors import NotFound, RegistryError, from_os_error
 
 WORKPLANS_DIR = "workplans"
 
@@ -242,9 +242,15 @@ class Registry:
         return matches[0]
 
     def _save(self, repos: Iterable[Repo]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         rows = sorted((asdict(r) for r in repos), key=lambda r: (r["slug"], r["path"]))
         payload = json.dumps({"version": 1, "repos": rows}, indent=2, sort_keys=True) + "\n"
+        try:
+            self._replace(payload)
+        except OSError as exc:
+            raise from_os_error(exc, f"cannot save the repo registry {self.path}", otherwise=RegistryError) from None
+
+    def _replace(self, payload: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         # Atomic replace so a crash never leaves a half-written registry.
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".repos.", suffix=".tmp")
         try:
