@@ -81,7 +81,7 @@ def repos(ctx: click.Context, as_json: bool) -> None:
                 r["tasks"],
                 r["errors"],
                 r["warnings"],
-                r["path"],
+                r["path"] + (" (missing)" if r.get("missing") else ""),
             ]
             for r in rows
         ],

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.support.daemon import RunningDaemon
+from tests.support.daemon import RunningDaemon, run_cli
 from tests.support.repos import git
 from tests.support.waiting import wait_for
 
@@ -124,6 +124,8 @@ def test_a_deleted_repo_is_missing_then_recreated_content_is_served(
     status = daemon.cli("status", check=True).stdout
     assert "missing: the-custodian" in status and str(repo) in status
     assert daemon.get("/state/daemon").json()["missing_repos"] == [{"slug": "the-custodian", "path": str(repo)}]
+    assert "(missing)" in run_cli("repos", env={**daemon.env, "COLUMNS": "300"}, check=True).stdout
+    assert "repo-missing" in daemon.cli("check").stdout
     page = daemon.get("/").text
     assert "repo-missing" in page and str(repo) in page
     assert (_repo_row(daemon, "state-hub") or {}).get("missing") is False
