@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from devhub.store import activity
+from devhub.store.presence import REPO_MISSING
 from devhub.store.reader import Reader
 
 RULES: dict[str, tuple[str, str]] = {
@@ -39,6 +40,7 @@ RULES: dict[str, tuple[str, str]] = {
         "blocked backlog finished archived)",
     ),
     "id-collision": ("error", "the same id exists in two repos (workplan prefix collision): renumber one of them"),
+    REPO_MISSING: ("error", "re-create or move the repo folder back (it is rescanned), or `devhub unregister SLUG`"),
 }
 
 
@@ -63,15 +65,22 @@ async def run_checks(reader: Reader, *, repo: str | None = None) -> list[dict[st
     """Every finding for the registered repos (or one repo), in a stable order."""
     findings: list[dict[str, Any]] = []
     scope_sql, scope = (" AND repo = ?", [repo]) if repo else ("", [])
+    problems = await activity.list_problems(reader, repo=repo)
+    missing = {problem["repo"]: problem["message"] for problem in problems if problem["code"] == REPO_MISSING}
     for row in await reader.all(
         "SELECT slug, path FROM repos WHERE has_workplans = 0" + scope_sql.replace("repo", "slug"), scope
     ):
+        if row["slug"] in missing:  # no folder at all, let alone a workplans/ one
+            findings.append(_finding(REPO_MISSING, row["slug"], row["path"], missing[row["slug"]]))
+            continue
         findings.append(
             _finding("no-workplans-dir", row["slug"], row["path"], f"{row['path']} has no workplans/ folder")
         )
-    for problem in await activity.list_problems(reader, repo=repo):
+    for problem in problems:
         if problem["code"].endswith("-across-repos"):
             findings.append(_finding("id-collision", problem["repo"], problem["location"], problem["message"]))
+        elif problem["code"] == REPO_MISSING:
+            continue  # reported with the repo's path above
         else:
             rule = "parse-error" if problem["severity"] == "error" else "parse-warning"
             findings.append(

@@ -15,7 +15,7 @@ import click
 from devhub import output
 from devhub.cli import CliState
 from devhub.config import Config
-from devhub.errors import NotRunning, RegistryError
+from devhub.errors import DaemonError, NotRunning, RegistryError
 
 START_TIMEOUT_SECONDS = 60.0
 
@@ -25,7 +25,7 @@ def _state(ctx: click.Context) -> CliState:
     return state
 
 
-def _prepare_registration(config: Config, paths: tuple[Path, ...]) -> None:
+def _prepare_registration(config: Config, paths: tuple[str, ...]) -> None:
     """SPEC §4: PATHs are registered first; else the current directory if it is a repo with workplans/."""
     from devhub.registry import Registry
 
@@ -59,7 +59,7 @@ def _relay_settings(config: Config, profile_name: str, no_relay: bool) -> dict[s
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("paths", nargs=-1)  # checked by the registry, as `devhub register` checks them
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1; non-loopback needs DEVHUB_TOKEN).")
 @click.option("--port", type=int, default=None, help="Port (default 8000; 0 picks a free one).")
 @click.option("--profile", "profile_name", default=None, help="Profile: dev or fleet (or one of yours).")
@@ -72,7 +72,7 @@ def _relay_settings(config: Config, profile_name: str, no_relay: bool) -> dict[s
 @click.pass_context
 def up(
     ctx: click.Context,
-    paths: tuple[Path, ...],
+    paths: tuple[str, ...],
     host: str | None,
     port: int | None,
     profile_name: str | None,
@@ -107,6 +107,7 @@ def _detach(ctx: click.Context, config: Config) -> None:
     args = [a for a in sys.argv[1:] if a != "--detach"]
     config.data_dir.mkdir(parents=True, exist_ok=True)
     log = open(config.log_path, "ab")  # noqa: SIM115 - handed to the child
+    this_start = log.seek(0, os.SEEK_END)  # what is before is an earlier run's
     child = subprocess.Popen(
         [sys.executable, "-m", "devhub", *args],
         stdin=subprocess.DEVNULL,
@@ -118,15 +119,23 @@ def _detach(ctx: click.Context, config: Config) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if child.poll() is not None:
-            tail = config.log_path.read_text(errors="replace").splitlines()[-15:]
-            raise click.ClickException("the daemon exited during start-up:\n" + "\n".join(tail))
+            raise DaemonError("the daemon exited during start-up:\n" + _log_since(config.log_path, this_start))
         holder = daemon_holder(config)
-        if holder and holder.get("url") and _answers(str(holder["url"]), config):
+        # Only our child counts: another daemon answering for this data dir is why the child fails.
+        if holder and holder.get("pid") == child.pid and holder.get("url") and _answers(str(holder["url"]), config):
             click.echo(f"devhub running in the background: pid {child.pid}, {holder['url']} (log: {config.log_path})")
             return
         time.sleep(0.1)
     child.terminate()
     raise click.ClickException(f"the daemon did not answer within {START_TIMEOUT_SECONDS:.0f}s; see {config.log_path}")
+
+
+def _log_since(path: Path, offset: int, max_lines: int = 15) -> str:
+    """The last lines the log gained after `offset` (this start's, not an earlier run's)."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode(errors="replace").splitlines()
+    return "\n".join(lines[-max_lines:]) or "(it wrote nothing to its log)"
 
 
 def _answers(url: str, config: Config) -> bool:
@@ -191,7 +200,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     lines = [
         f"devhub {daemon['role']} hub running: {daemon['url']} (pid {daemon['pid']}, profile {daemon['profile']})",
         f"data dir: {daemon['data_dir']}",
-        f"repos ({len(daemon['repos'])}): {', '.join(daemon['repos']) or '-'}",
+        f"repos ({len(daemon['repos'])}): {', '.join(daemon['repos']) or '-'}" + _missing_text(daemon),
         f"workplans: {summary['workplans']['total']}  tasks: {tasks['total']} "
         f"({', '.join(f'{k} {v}' for k, v in tasks['by_status'].items())}; ready {tasks['ready']})",
         f"problems: {summary['problems']['errors']} errors, {summary['problems']['warnings']} warnings; "
@@ -204,6 +213,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if read_model["state"] != "ok":
         lines.append(f"read model: {read_model['state']} — {read_model.get('reason')}")
     click.echo("\n".join(lines))
+
+
+def _missing_text(daemon: dict[str, Any]) -> str:
+    missing = daemon.get("missing_repos") or []
+    if not missing:
+        return ""
+    names = ", ".join(f"{repo['slug']} ({repo['path']})" for repo in missing)
+    return f"; missing: {names} — re-create the folder, or `devhub unregister SLUG`"
 
 
 def _relay_line(relay: dict[str, Any]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -18,11 +17,11 @@ def _state(ctx: click.Context) -> CliState:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True)  # strings: Path("") would quietly mean "."
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def register(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
-    """Register repo checkouts; a folder of repos registers each repo one level down."""
+def register(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
+    """Register repo checkouts; a folder of repos registers each repo one level down (all or nothing)."""
     from devhub.registry import Registry
 
     config = _state(ctx).config()
@@ -82,7 +81,7 @@ def repos(ctx: click.Context, as_json: bool) -> None:
                 r["tasks"],
                 r["errors"],
                 r["warnings"],
-                r["path"],
+                r["path"] + (" (missing)" if r.get("missing") else ""),
             ]
             for r in rows
         ],

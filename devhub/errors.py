@@ -23,11 +23,14 @@
         └── SpecError
 
 Foreign exceptions (yaml, sqlite3, httpx, OSError) are translated where they
-enter: the parser turns YAML errors into problems, the relay maps httpx errors.
+enter: the parser turns YAML errors into problems, the relay maps httpx errors,
+`from_os_error` turns a failed file operation into one line (StorageFull when the
+disk is full).
 """
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -178,3 +181,12 @@ class SpecError(FleetError):
         super().__init__(f"{place}: {reason}", place=place)
         self.place = place
         self.reason = reason
+
+
+def from_os_error(exc: OSError, doing: str, *, otherwise: type[DevhubError] = DaemonError) -> DevhubError:
+    """`exc`, met while `doing` something, as one clear error: a full disk is StorageFull, anything else `otherwise`."""
+    where = f" ({exc.filename})" if exc.filename and str(exc.filename) not in doing else ""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFull(f"{doing}: the disk is full{where} ({reason}); free some space and try again")
+    return otherwise(f"{doing}: {reason}{where}")

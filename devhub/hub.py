@@ -20,6 +20,7 @@ from devhub import __version__
 from devhub.config import Config
 from devhub.errors import ReadModelUnavailable, StorageFull
 from devhub.events import EventBus
+from devhub.follow import RepoFollower
 from devhub.registry import RegisterOutcome, Registry, Repo
 from devhub.store.reader import Reader, ReaderPool
 from devhub.store.writer import ReadModelWriter
@@ -41,6 +42,12 @@ REBUILD_READ_WAIT_SECONDS = 5.0
 REAPPLY_SECONDS = 1.0
 
 
+def storage_full(exc: Exception) -> StorageFull:
+    """The 507 for a journal that is full or on a full disk: the journal's own message already says what
+    happened, that nothing was written and what to do, so it is passed on as it is, once."""
+    return StorageFull(str(exc))
+
+
 class Hub:
     """Everything a daemon serves from; started and stopped by the app's lifespan."""
 
@@ -55,6 +62,8 @@ class Hub:
         self.journal: Any = None
         self.relay: Any = None
         self.watcher: Watcher | None = None
+        self.follower: RepoFollower | None = None
+        self._repos_lock = asyncio.Lock()  # one change of the served repo list at a time
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devhub-writer")
         self._journal_threads = ThreadPoolExecutor(max_workers=JOURNAL_THREADS, thread_name_prefix="devhub-journal")
         self._readers = ReaderPool(config.database_path, READER_POOL_SIZE)
@@ -95,9 +104,10 @@ class Hub:
         await self._readers.open()
         if not serve:
             return
-        self.watcher = Watcher(self.repos, self._files_changed, self._branch_changed)
+        self.watcher = self._new_watcher()
         self._tasks.append(asyncio.create_task(self.watcher.run(), name="devhub-watcher"))
         self._tasks.append(asyncio.create_task(self._watch_database(), name="devhub-database-check"))
+        self._start_following()
         if self.relay_settings.get("enabled") and self.config.relay_enabled and self.relay_settings.get("upstream"):
             await self._start_relay()
 
@@ -115,6 +125,8 @@ class Hub:
 
     async def stop(self) -> None:
         """Stop watching and relaying, close readers, the writer and the journal."""
+        if self.follower is not None:
+            self.follower.stop()
         if self.watcher is not None:
             self.watcher.stop()
         if self.relay is not None:
@@ -155,7 +167,7 @@ class Hub:
 
     async def _append(self, drafts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Make drafts durable in the journal (one fsync shared with concurrent writers)."""
-        from relay.errors import DiskFull, JournalFull
+        from relay.errors import StorageFull as JournalStorageFull
 
         if self.read_model_state == "degraded":
             # Refused before the journal: a write saved now could be neither read back nor
@@ -169,15 +181,8 @@ class Hub:
                 envelope = await self._in_journal_thread(self.journal.append, drafts[0])
                 return [envelope]
             return await self._in_journal_thread(self.journal.append_many, drafts)
-        except JournalFull as exc:
-            raise StorageFull(
-                f"{exc} — nothing was written. Let the relay drain (devhub relay status), run "
-                "`devhub journal compact`, or raise DEVHUB_JOURNAL_MAX_BYTES."
-            ) from exc
-        except DiskFull as exc:
-            raise StorageFull(
-                f"the disk holding {self.config.journal_dir} is full ({exc}); nothing was written"
-            ) from exc
+        except JournalStorageFull as exc:
+            raise storage_full(exc) from exc
 
     async def _apply(self, envelopes: list[dict[str, Any]]) -> None:
         """Apply journaled envelopes to the read model strictly in seq order, then answer (read your writes).
@@ -374,16 +379,78 @@ class Hub:
         await self._in_writer(self._rescan_repo, fresh)
         self.events.publish("files", repo=repo.slug, paths=[], branch=fresh.branch)
 
-    async def register_repos(self, paths: Sequence[Path]) -> list[RegisterOutcome]:
+    async def register_repos(self, paths: Sequence[str | Path]) -> list[RegisterOutcome]:
         """Register checkouts (as `devhub register` does) and serve them now: read model synced, watched."""
         registry = Registry(self.config.registry_path)
-        outcomes = await asyncio.to_thread(registry.register, paths)
-        self.repos = await asyncio.to_thread(registry.repos)
-        assert self.writer is not None
-        await self._in_writer(self.writer.sync, self.repos)
-        await self._restart_watcher()
+        async with self._repos_lock:
+            outcomes = await asyncio.to_thread(registry.register, paths)
+            self.repos = await asyncio.to_thread(registry.repos)
+            await self._serve_current_repos()
         self.events.publish("files", repo=",".join(o.repo.slug for o in outcomes), paths=[], registered=True)
         return outcomes
+
+    # -- following the registry file and the repo folders (see devhub.follow) ----------------------
+
+    def _start_following(self) -> None:
+        self.follower = RepoFollower(
+            self.config.registry_path, lambda: self.repos, self._registry_changed, self._folders_changed
+        )
+        self._tasks.append(asyncio.create_task(self.follower.run(), name="devhub-follower"))
+
+    def _root_lost(self, repo_root: Path) -> None:
+        if self.follower is not None:
+            self.follower.folder_lost(repo_root)
+
+    async def _registry_changed(self, registered: list[Repo]) -> None:
+        """The registry file changed (`devhub register` in another process, a hand edit): serve what it lists."""
+        async with self._repos_lock:
+            served = {(repo.slug, repo.path): repo for repo in self.repos}
+            wanted = {(repo.slug, repo.path) for repo in registered}
+            if wanted == set(served):
+                return  # e.g. our own register_repos, or a refresh of git state
+            # Keep what we know of a repo already served (its git state may be newer than the file's).
+            self.repos = [served.get((repo.slug, repo.path), repo) for repo in registered]
+            await self._serve_current_repos()
+        added, dropped = sorted(s for s, _ in wanted - set(served)), sorted(s for s, _ in set(served) - wanted)
+        log.info("registry changed: now serving %s, dropped %s", added or "-", dropped or "-")
+        self.events.publish("files", repo=",".join(added + dropped), paths=[], registered=True)
+
+    async def _folders_changed(self, changed: list[Repo]) -> None:
+        """Registered folders vanished, came back or were replaced: re-read what is there and watch it."""
+        from dataclasses import replace
+
+        from devhub.errors import RegistryError
+        from devhub.registry import inspect_repo
+
+        async with self._repos_lock:
+            fresh: dict[str, Repo] = {}
+            for repo in changed:
+                try:
+                    found = (await asyncio.to_thread(inspect_repo, repo.root)).repo  # git calls: off the loop
+                except RegistryError:
+                    continue  # missing: the sync below drops its files and flags it
+                fresh[repo.path] = replace(found, slug=repo.slug)  # the registry names it, not the new folder
+            self.repos = [fresh.get(repo.path, repo) for repo in self.repos]
+            await self._serve_current_repos()
+        for repo in changed:
+            if repo.path in fresh:
+                log.info("repo %s: folder %s (re)appeared or changed; rescanned and watched", repo.slug, repo.path)
+            else:
+                log.warning("repo %s: folder %s is missing; its workplans are no longer served", repo.slug, repo.path)
+        self.events.publish("files", repo=",".join(r.slug for r in changed), paths=[], folders=True)
+
+    async def _serve_current_repos(self) -> None:
+        """Watch exactly self.repos, then bring the read model in line (a change meanwhile is seen by both)."""
+        assert self.writer is not None
+        await self._restart_watcher()
+        await self._in_writer(self.writer.sync, self.repos)
+
+    def missing_repos(self) -> list[Repo]:
+        """Served repos whose folder was missing at the follower's last look."""
+        return self.follower.missing() if self.follower is not None else []
+
+    def _new_watcher(self) -> Watcher:
+        return Watcher(self.repos, self._files_changed, self._branch_changed, on_root_lost=self._root_lost)
 
     async def _restart_watcher(self) -> None:
         """The watcher fixes its roots when it starts, so a new repo needs a fresh one."""
@@ -394,7 +461,7 @@ class Hub:
         if old_task is not None:
             await asyncio.gather(old_task, return_exceptions=True)
         self._tasks = [t for t in self._tasks if not t.done()]
-        self.watcher = Watcher(self.repos, self._files_changed, self._branch_changed)
+        self.watcher = self._new_watcher()
         self._tasks.append(asyncio.create_task(self.watcher.run(), name="devhub-watcher"))
 
     def _rescan_repo(self, repo: Repo) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -42,7 +43,11 @@ class FileLock:
             os.close(fd)
             raise LockHeld(self.path, read_holder(self.path)) from None
         self._fd = fd
-        self.update(holder or {"pid": os.getpid()})
+        try:
+            self.update(holder or {"pid": os.getpid()})
+        except OSError:
+            self.release()  # e.g. a full disk: nobody must keep a lock that says nothing
+            raise
         return self
 
     def update(self, holder: dict[str, Any]) -> None:
@@ -50,13 +55,16 @@ class FileLock:
         if self._fd is None:
             raise RuntimeError("lock not held")
         payload = json.dumps(holder, sort_keys=True).encode()
-        os.ftruncate(self._fd, 0)
+        # Write first, then cut to length: a full disk fails before the old text is gone,
+        # and a reader never finds the file empty in between.
         os.pwrite(self._fd, payload, 0)
+        os.ftruncate(self._fd, len(payload))
 
     def release(self) -> None:
         if self._fd is not None:
             try:
-                os.ftruncate(self._fd, 0)
+                with contextlib.suppress(OSError):  # emptying it is a courtesy; unlocking is what counts
+                    os.ftruncate(self._fd, 0)
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
                 os.close(self._fd)

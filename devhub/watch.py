@@ -19,6 +19,7 @@ log = logging.getLogger("devhub.watch")
 
 OnFiles = Callable[[Repo, set[str]], Awaitable[None]]
 OnBranch = Callable[[Repo], Awaitable[None]]
+OnRootLost = Callable[[Path], None]  # called with the repo's root
 
 
 @dataclass
@@ -44,11 +45,18 @@ class Watcher:
     """Watches every registered repo and calls back with repo-relative changed paths."""
 
     def __init__(
-        self, repos: list[Repo], on_files: OnFiles, on_branch: OnBranch, *, force_polling: bool = False
+        self,
+        repos: list[Repo],
+        on_files: OnFiles,
+        on_branch: OnBranch,
+        *,
+        force_polling: bool = False,
+        on_root_lost: OnRootLost | None = None,
     ) -> None:
         self.repos = repos
         self.on_files = on_files
         self.on_branch = on_branch
+        self.on_root_lost = on_root_lost
         self.state = WatchState()
         self._force_polling = force_polling
         self._stop = asyncio.Event()
@@ -104,7 +112,14 @@ class Watcher:
             return
         import watchfiles
 
-        def wanted(_change: watchfiles.Change, path: str) -> bool:
+        watched = {str(root) for root in roots}
+
+        def wanted(change: watchfiles.Change, path: str) -> bool:
+            if path in watched:
+                # watchfiles stops watching a deleted root for good: whoever restarts us must know.
+                if change == watchfiles.Change.deleted and self.on_root_lost is not None:
+                    self.on_root_lost(Path(path).parent)
+                return False
             if recursive:
                 return path.endswith(".md")
             return Path(path).name == "HEAD"

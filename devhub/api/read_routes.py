@@ -182,6 +182,7 @@ async def daemon_state(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "role": hub.config.role,
         "profile": hub.profile_name,
         "repos": [r.slug for r in hub.repos],
+        "missing_repos": [{"slug": r.slug, "path": r.path} for r in hub.missing_repos()],
         "watcher": hub.watcher_status(),
         "relay": hub.relay_status(),
         "journal": {"last_seq": journal.last_seq, "bytes": journal.size_bytes} if journal else None,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -164,7 +163,7 @@ class HubBackend:
     # -- registration, checks, files --------------------------------------------------------------
 
     async def register_repo(self, path: str) -> Json:
-        return registered_json(await self.hub.register_repos([Path(path)]))
+        return registered_json(await self.hub.register_repos([path]))  # a str: "" must not mean "."
 
     async def check_consistency(self, repo: str | None) -> Json:
         from devhub.checks import exit_code, run_checks

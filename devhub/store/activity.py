@@ -6,6 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
+from devhub.store.presence import REPO_MISSING
 from devhub.store.queries import fts_query
 from devhub.store.reader import Reader
 
@@ -112,8 +113,10 @@ async def list_repos(reader: Reader) -> list[dict[str, Any]]:
              (SELECT COUNT(*) FROM tasks t WHERE t.repo = r.slug) AS tasks,
              (SELECT COUNT(*) FROM files f WHERE f.repo = r.slug) AS files,
              (SELECT COUNT(*) FROM problems p WHERE p.repo = r.slug AND p.severity = 'error') AS errors,
-             (SELECT COUNT(*) FROM problems p WHERE p.repo = r.slug AND p.severity = 'warning') AS warnings
-           FROM repos r ORDER BY r.slug"""
+             (SELECT COUNT(*) FROM problems p WHERE p.repo = r.slug AND p.severity = 'warning') AS warnings,
+             EXISTS (SELECT 1 FROM problems p WHERE p.repo = r.slug AND p.code = ?) AS missing
+           FROM repos r ORDER BY r.slug""",
+        (REPO_MISSING,),
     )
     return [
         {
@@ -130,6 +133,7 @@ async def list_repos(reader: Reader) -> list[dict[str, Any]]:
             "files": row["files"],
             "errors": row["errors"],
             "warnings": row["warnings"],
+            "missing": bool(row["missing"]),  # the folder is gone: see the repo-missing problem
         }
         for row in rows
     ]

@@ -19,6 +19,7 @@ from typing import Any
 from devhub.errors import FileRefused
 from devhub.model import PRIORITIES, ParsedFile, Problem
 from devhub.registry import WORKPLANS_DIR, Repo
+from devhub.store.presence import refresh_missing
 from devhub.store.repofiles import DEFAULT_MAX_WORKPLAN_BYTES, TOO_LARGE, RepoFiles
 from devhub.store.schema import TABLES
 
@@ -432,4 +433,5 @@ def sync_repo_rows(conn: sqlite3.Connection, repos: list[Repo]) -> set[str]:
                 int(repo.has_workplans),
             ),
         )
+    refresh_missing(conn, repos)
     return set(stale)

@@ -47,13 +47,23 @@ def test_register_repo_serves_and_watches_the_new_checkout(
     async def scenario() -> tuple[object, str]:
         async with connect(daemon, transport) as client:
             registered = payload(await client.call_tool("register_repo", {"path": str(repo)}))
-            refused = error_text(await client.call_tool("register_repo", {"path": str(tmp_path / "missing")}))
+            refused = [
+                error_text(await client.call_tool("register_repo", {"path": path}))
+                for path in (str(tmp_path / "missing"), "", "/etc")
+            ]
             return registered, refused
 
     registered, refused = run(scenario())
     assert registered == json.loads(daemon.cli("register", "--json", str(repo), check=True).stdout)
     assert registered[0]["repo"]["slug"] == "extra-repo"  # type: ignore[index]
-    assert "missing: not a directory" in refused
+    assert "missing: does not exist" in refused[0]
+    assert "empty path" in refused[1] and "not a git repository" in refused[2]
+    assert {r["slug"] for r in daemon.get("/repos/").json()} == {
+        "the-custodian",
+        "state-hub",
+        "ops-bridge",
+        "extra-repo",
+    }
     assert "extra-repo" in [r["slug"] for r in daemon.get("/repos/").json()]
     assert daemon.get("/tasks/EXTRA-WP-0001-T01").json()["status"] == "todo"
     # The watcher now covers the new repo: a saved file shows through the API without a restart.

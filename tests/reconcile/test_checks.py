@@ -111,6 +111,13 @@ def _id_collision(tmp_path: Path, home: Home) -> None:
     home.register(clean_repo(tmp_path / "repo-a"), clean_repo(tmp_path / "repo-b"))
 
 
+def _repo_missing(tmp_path: Path, home: Home) -> None:
+    import shutil
+
+    home.register(clean_repo(tmp_path / "gone"))
+    shutil.rmtree(tmp_path / "gone")
+
+
 # rule -> (how to trip it, the exact rules that fire, (repo, location) of one expected finding)
 CASES: dict[str, tuple[Callable[[Path, Home], None], set[str], tuple[str, str | None]]] = {
     "no-workplans-dir": (_no_workplans_dir, {"no-workplans-dir"}, ("bare", None)),
@@ -122,6 +129,7 @@ CASES: dict[str, tuple[Callable[[Path, Home], None], set[str], tuple[str, str | 
     "conflict": (_conflict, {"conflict"}, ("raced", f"{WP}:16")),
     "non-canonical-status": (_non_canonical_status, {"non-canonical-status"}, ("legacy", f"{WP}:16")),
     "id-collision": (_id_collision, {"id-collision"}, ("repo-a", f"{WP}:0")),
+    "repo-missing": (_repo_missing, {"repo-missing"}, ("gone", None)),
 }
 
 
