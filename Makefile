@@ -20,7 +20,7 @@ dev-hub: $(STAMP)
 	$(BIN)/devhub demo --port $(PORT) $(REPOS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check devhub relay tests benchmarks
