@@ -15,6 +15,9 @@ Role = Literal["dev", "fleet"]
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_JOURNAL_MAX_BYTES = 256 * 1024 * 1024
+DEFAULT_LOG_MAX_BYTES = 5 * 1024 * 1024  # per daemon.log file; 3 rotated files are kept besides it
+MIN_LOG_MAX_BYTES = 1024
+DEFAULT_SEARCH_BUDGET_MS = 1000  # a search past this is stopped and refused (400 "too expensive")
 MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_RETENTION_SECONDS = 14 * 24 * 3600
 
@@ -41,6 +44,8 @@ class Config:
     relay_enabled: bool = True
     token: str | None = None  # DEVHUB_TOKEN: bearer token required for writes
     journal_max_bytes: int = DEFAULT_JOURNAL_MAX_BYTES
+    log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
+    search_budget_seconds: float = DEFAULT_SEARCH_BUDGET_MS / 1000
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # snapshot for profile token lookups
 
     # Files inside the data and config directories.
@@ -116,6 +121,18 @@ def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -
             max_bytes = int(env["DEVHUB_JOURNAL_MAX_BYTES"])
         except ValueError as exc:
             raise ConfigError(f"DEVHUB_JOURNAL_MAX_BYTES: not an integer: {env['DEVHUB_JOURNAL_MAX_BYTES']!r}") from exc
+    log_max_bytes = DEFAULT_LOG_MAX_BYTES
+    if env.get("DEVHUB_LOG_MAX_BYTES"):
+        raw = env["DEVHUB_LOG_MAX_BYTES"]
+        if not raw.strip().isdigit() or int(raw) < MIN_LOG_MAX_BYTES:
+            raise ConfigError(f"DEVHUB_LOG_MAX_BYTES: {raw!r} is not a whole number of bytes >= {MIN_LOG_MAX_BYTES}")
+        log_max_bytes = int(raw)
+    search_budget_ms = DEFAULT_SEARCH_BUDGET_MS
+    if env.get("DEVHUB_SEARCH_BUDGET_MS"):
+        raw = env["DEVHUB_SEARCH_BUDGET_MS"]
+        if not raw.strip().isdigit() or int(raw) < 1:
+            raise ConfigError(f"DEVHUB_SEARCH_BUDGET_MS: {raw!r} is not a whole number of milliseconds >= 1")
+        search_budget_ms = int(raw)
     config = Config(
         data_dir=data_dir.expanduser().resolve(),
         config_dir=config_dir.expanduser().resolve(),
@@ -125,6 +142,8 @@ def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -
         upstream=env.get("DEVHUB_UPSTREAM") or None,
         token=env.get("DEVHUB_TOKEN") or None,
         journal_max_bytes=max_bytes,
+        log_max_bytes=log_max_bytes,
+        search_budget_seconds=search_budget_ms / 1000,
         env=env,
     )
     for key in ("data_dir", "config_dir"):

@@ -50,6 +50,7 @@ class Daemon:
         from devhub.api.app import create_app
         from devhub.api.security import SecurityMiddleware
         from devhub.hub import Hub
+        from devhub.logs import start_daemon_logging
         from devhub.ports import bind_listening_socket
 
         self._check_exposure()
@@ -61,6 +62,8 @@ class Daemon:
                 f"a devhub daemon already runs for {self.config.data_dir} ({_holder_text(held.holder)}); "
                 "use `devhub status` or `devhub down`"
             ) from None
+        # Only the lock holder may write (and rotate) daemon.log.
+        log_listener = start_daemon_logging(self.config.log_path, self.config.log_max_bytes)
         try:
             sock = bind_listening_socket(self.config.host, self.config.port)
             port = sock.getsockname()[1]
@@ -68,7 +71,14 @@ class Daemon:
             hub = Hub(config, profile_name=self.profile_name, relay_settings=self.relay_settings)
             app = SecurityMiddleware(create_app(hub), bind_host=config.host, token=config.token)  # type: ignore[arg-type]
             server = uvicorn.Server(
-                uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+                uvicorn.Config(
+                    app,
+                    lifespan="on",
+                    log_level="warning",
+                    log_config=None,  # uvicorn's records go through our queue too (devhub.logs)
+                    access_log=False,
+                    timeout_graceful_shutdown=10,
+                )
             )
             info = {
                 "pid": os.getpid(),
@@ -91,6 +101,7 @@ class Daemon:
             return 0 if server.started else 1
         finally:
             self.config.daemon_info_path.unlink(missing_ok=True)
+            log_listener.stop()  # drains the queue: every record logged so far reaches the file
             lock.release()
 
 
