@@ -27,6 +27,9 @@ log = logging.getLogger("devhub.hub")
 T = TypeVar("T")
 
 READER_POOL_SIZE = 4
+# Full-text searches get connections of their own: a burst of costly searches (any web page can send
+# them) then waits for these, never for the pool every other read uses.
+SEARCH_POOL_SIZE = 2
 # Enough threads that every concurrent writer can wait inside one shared fsync (group commit).
 JOURNAL_THREADS = 64
 HANDOVER_WAIT_SECONDS = 0.5
@@ -49,6 +52,7 @@ class Hub:
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devhub-writer")
         self._journal_threads = ThreadPoolExecutor(max_workers=JOURNAL_THREADS, thread_name_prefix="devhub-journal")
         self._readers: asyncio.Queue[Reader] = asyncio.Queue()
+        self._search_readers: asyncio.Queue[Reader] = asyncio.Queue()
         self._all_readers: list[Reader] = []
         self._tasks: list[asyncio.Task[Any]] = []
         # Journaled envelopes waiting for every lower seq to be applied first (see _apply).
@@ -74,10 +78,11 @@ class Hub:
         self.repos = Registry(self.config.registry_path).refresh()
         self.writer = await self._in_writer(ReadModelWriter, self.config.database_path)
         await self._in_writer(self._catch_up)
-        for _ in range(READER_POOL_SIZE):
-            reader = await Reader.open(self.config.database_path)
-            self._all_readers.append(reader)
-            self._readers.put_nowait(reader)
+        for pool, size in ((self._readers, READER_POOL_SIZE), (self._search_readers, SEARCH_POOL_SIZE)):
+            for _ in range(size):
+                reader = await Reader.open(self.config.database_path, budget_seconds=self.config.search_budget_seconds)
+                self._all_readers.append(reader)
+                pool.put_nowait(reader)
         if not serve:
             return
         self.watcher = Watcher(self.repos, self._files_changed, self._branch_changed)
@@ -118,13 +123,14 @@ class Hub:
 
     # -- the three primitives adapters use -------------------------------------------------------
 
-    async def read(self, query: Callable[[Reader], Awaitable[T]]) -> T:
-        """Run one read-only query on a pooled connection."""
-        reader = await self._readers.get()
+    async def read(self, query: Callable[[Reader], Awaitable[T]], *, search: bool = False) -> T:
+        """Run one read-only query on a pooled connection (a full-text search: on the search pool)."""
+        pool = self._search_readers if search else self._readers
+        reader = await pool.get()
         try:
             return await query(reader)
         finally:
-            self._readers.put_nowait(reader)
+            pool.put_nowait(reader)
 
     async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer_thread, fn, *args)

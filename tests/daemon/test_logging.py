@@ -87,7 +87,9 @@ def test_a_burst_of_failing_requests_leaves_health_fast_and_logs_each_once(fault
     answers: list[int] = []
     prober = threading.Thread(target=probe)
     prober.start()
-    workers = [threading.Thread(target=burst, args=("/messages", {"to_agent": "boom"}, answers)) for _ in range(FAILING)]
+    workers = [
+        threading.Thread(target=burst, args=("/messages", {"to_agent": "boom"}, answers)) for _ in range(FAILING)
+    ]
     workers += [threading.Thread(target=burst, args=("/tasks", {"status": "bogus"}, answers)) for _ in range(REFUSED)]
     try:
         for worker in workers:
