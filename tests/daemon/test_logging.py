@@ -144,10 +144,14 @@ def test_the_log_rotates_within_its_bound(tmp_path: Path, workspace: list[Path])
         hub.stop()
 
 
-def test_a_bad_bound_is_refused_at_start(tmp_path: Path, workspace: list[Path]) -> None:
-    env = devhub_env(tmp_path / "d", tmp_path / "c", {"DEVHUB_LOG_MAX_BYTES": "0"})
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DEVHUB_LOG_MAX_BYTES", "0"), ("DEVHUB_LOG_MAX_BYTES", "5MB"), ("DEVHUB_SEARCH_BUDGET_MS", "0")],
+)
+def test_a_bad_bound_is_refused_at_start(tmp_path: Path, workspace: list[Path], name: str, value: str) -> None:
+    env = devhub_env(tmp_path / "d", tmp_path / "c", {name: value})
     done = run_cli("up", "--port", "0", "--no-relay", *map(str, workspace), env=env, timeout=30)
-    assert done.returncode == 2 and "DEVHUB_LOG_MAX_BYTES" in done.stderr
+    assert done.returncode == 2 and name in done.stderr and repr(value) in done.stderr
 
 
 def test_a_detached_daemon_writes_each_line_once(tmp_path: Path, workspace: list[Path]) -> None:
