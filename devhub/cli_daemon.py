@@ -200,6 +200,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
         + (f" — {daemon['watcher']['warning']}" if daemon["watcher"].get("warning") else ""),
         "relay: " + _relay_line(relay),
     ]
+    read_model = daemon.get("read_model") or {"state": "ok"}
+    if read_model["state"] != "ok":
+        lines.append(f"read model: {read_model['state']} — {read_model.get('reason')}")
     click.echo("\n".join(lines))
 
 
@@ -218,6 +221,10 @@ def _relay_line(relay: dict[str, Any]) -> str:
             parts.append(f"{key.replace('_', ' ')} {relay[key]}")
     if relay.get("oldest_pending_age_seconds") is not None:
         parts.append(f"oldest pending {relay['oldest_pending_age_seconds']:.0f}s")
+    if relay.get("retries"):
+        parts.append(f"retries {relay['retries']}")
+    if relay.get("consecutive_failures"):
+        parts.append(f"failures in a row {relay['consecutive_failures']}")
     if relay.get("upstream"):
         parts.append(f"→ {relay['upstream']}")
     if relay.get("last_error"):
@@ -251,6 +258,8 @@ def relay_status(ctx: click.Context, as_json: bool) -> None:
         for key in ("last_success", "last_error"):
             if data.get(key):
                 click.echo(f"{key.replace('_', ' ')}: {data[key]}")
+        if data.get("last_failure") and data.get("last_failure") != data.get("last_error"):
+            click.echo(f"last failure ({data.get('last_failure_at')}): {data['last_failure']}")
 
 
 def _relay_on_disk(config: Config) -> dict[str, Any]:

@@ -110,7 +110,13 @@ def rebuild(ctx: click.Context, as_json: bool) -> None:
     started = time.perf_counter()
     repos_list = Registry(config.registry_path).repos()
     with delayed_progress("Rebuilding") as progress:
-        report = rebuild_model(config.database_path, repos_list, journal_envelopes(config), progress=progress)
+        report = rebuild_model(
+            config.database_path,
+            repos_list,
+            journal_envelopes(config),
+            progress=progress,
+            max_file_bytes=config.max_workplan_bytes,
+        )
     elapsed = time.perf_counter() - started
     result = {"repos": len(repos_list), "files": report.seen, "parsed": report.parsed, "seconds": round(elapsed, 3)}
     if as_json:

@@ -35,8 +35,11 @@ def submit(
 ) -> dict[str, Any]:
     """Send one write to the daemon if it runs, else apply it locally; returns the REST answer."""
     from devhub.client import DaemonClient
+    from devhub.idempotency import checked_key
     from devhub.local import daemon_holder
 
+    # urllib would send a non-ASCII key as latin-1 bytes; refuse it here with the daemon's own rule.
+    idempotency_key = checked_key(idempotency_key, reserve_separator=False)
     agent = agent or default_agent()
     body.setdefault("agent" if method == "PATCH" else "author", agent)
     holder = daemon_holder(config)

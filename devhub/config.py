@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from devhub.errors import ConfigError
+from devhub.store.repofiles import DEFAULT_MAX_WORKPLAN_BYTES
 
 Role = Literal["dev", "fleet"]
 
@@ -46,6 +47,7 @@ class Config:
     journal_max_bytes: int = DEFAULT_JOURNAL_MAX_BYTES
     log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
     search_budget_seconds: float = DEFAULT_SEARCH_BUDGET_MS / 1000
+    max_workplan_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES  # DEVHUB_MAX_WORKPLAN_BYTES: larger files are not read
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # snapshot for profile token lookups
 
     # Files inside the data and config directories.
@@ -133,6 +135,16 @@ def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -
         if not raw.strip().isdigit() or int(raw) < 1:
             raise ConfigError(f"DEVHUB_SEARCH_BUDGET_MS: {raw!r} is not a whole number of milliseconds >= 1")
         search_budget_ms = int(raw)
+    max_workplan_bytes = DEFAULT_MAX_WORKPLAN_BYTES
+    if env.get("DEVHUB_MAX_WORKPLAN_BYTES"):
+        try:
+            max_workplan_bytes = int(env["DEVHUB_MAX_WORKPLAN_BYTES"])
+        except ValueError:
+            max_workplan_bytes = 0
+        if max_workplan_bytes <= 0:
+            raise ConfigError(
+                f"DEVHUB_MAX_WORKPLAN_BYTES: not a positive integer: {env['DEVHUB_MAX_WORKPLAN_BYTES']!r}"
+            )
     config = Config(
         data_dir=data_dir.expanduser().resolve(),
         config_dir=config_dir.expanduser().resolve(),
@@ -144,6 +156,7 @@ def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -
         journal_max_bytes=max_bytes,
         log_max_bytes=log_max_bytes,
         search_budget_seconds=search_budget_ms / 1000,
+        max_workplan_bytes=max_workplan_bytes,
         env=env,
     )
     for key in ("data_dir", "config_dir"):

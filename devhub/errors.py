@@ -11,7 +11,9 @@
     ├── PayloadTooLarge (413)        a body over the size limit
     ├── Unauthorized (401)           a missing or wrong bearer token
     ├── Forbidden (403)              a refused Host/Origin (DNS-rebinding protection)
+    │   └── FileRefused              a repo file devhub will not open; `code` is its problem code
     ├── StorageFull (507)            the journal reached its bound, or the disk is full
+    ├── ReadModelUnavailable (503)   the read model is being rebuilt (e.g. its file was deleted); retry
     ├── DaemonError                  lifecycle: lock held, port busy, not running
     │   ├── AlreadyRunning
     │   ├── PortInUse
@@ -119,9 +121,26 @@ class Forbidden(DevhubError):
     title = "Forbidden"
 
 
+class FileRefused(Forbidden):
+    """A repo file devhub will not open: it resolves outside its repo, or is over the size bound."""
+
+    title = "File refused"
+
+    def __init__(self, path: str, code: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}", path=path, code=code)
+        self.path = path
+        self.code = code
+        self.reason = reason
+
+
 class StorageFull(DevhubError):
     status = 507
     title = "Insufficient storage"
+
+
+class ReadModelUnavailable(DevhubError):
+    status = 503
+    title = "Service unavailable"
 
 
 class DaemonError(DevhubError):

@@ -6,7 +6,10 @@ REST, MCP and the dashboard all hold the same Hub and call its `read` and `write
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,10 +18,10 @@ from typing import Any, TypeVar
 
 from devhub import __version__
 from devhub.config import Config
-from devhub.errors import StorageFull
+from devhub.errors import ReadModelUnavailable, StorageFull
 from devhub.events import EventBus
 from devhub.registry import RegisterOutcome, Registry, Repo
-from devhub.store.reader import Reader
+from devhub.store.reader import Reader, ReaderPool
 from devhub.store.writer import ReadModelWriter
 from devhub.watch import Watcher
 from devhub.writes import Writes
@@ -33,6 +36,12 @@ SEARCH_POOL_SIZE = 2
 # Enough threads that every concurrent writer can wait inside one shared fsync (group commit).
 JOURNAL_THREADS = 64
 HANDOVER_WAIT_SECONDS = 0.5
+# How often the serving hub checks that its database file is still the one it opened.
+DATABASE_CHECK_SECONDS = 0.5
+# How long a read waits for a rebuild in progress before it answers 503.
+REBUILD_READ_WAIT_SECONDS = 5.0
+# How often a read model that ran out of space retries the writes it could not apply.
+REAPPLY_SECONDS = 1.0
 
 
 class Hub:
@@ -51,9 +60,16 @@ class Hub:
         self.watcher: Watcher | None = None
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devhub-writer")
         self._journal_threads = ThreadPoolExecutor(max_workers=JOURNAL_THREADS, thread_name_prefix="devhub-journal")
-        self._readers: asyncio.Queue[Reader] = asyncio.Queue()
-        self._search_readers: asyncio.Queue[Reader] = asyncio.Queue()
-        self._all_readers: list[Reader] = []
+        budget = config.search_budget_seconds
+        self._readers = ReaderPool(config.database_path, READER_POOL_SIZE, budget_seconds=budget)
+        self._search_readers = ReaderPool(config.database_path, SEARCH_POOL_SIZE, budget_seconds=budget)
+        self._database_identity: tuple[int, int] | None = None
+        # "ok", "rebuilding" (its file went away) or "degraded" (out of space: writes journaled, not applied).
+        self.read_model_state = "ok"
+        self.read_model_reason: str | None = None
+        self._readable = asyncio.Event()
+        self._readable.set()
+        self._rebuild_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         # Journaled envelopes waiting for every lower seq to be applied first (see _apply).
         self._unapplied: dict[int, dict[str, Any]] = {}
@@ -76,24 +92,24 @@ class Hub:
         if report is not None and report.quarantined:
             log.warning("journal: %s corrupt line(s) quarantined at open", report.quarantined)
         self.repos = Registry(self.config.registry_path).refresh()
-        self.writer = await self._in_writer(ReadModelWriter, self.config.database_path)
+        self.writer = await self._in_writer(
+            lambda: ReadModelWriter(self.config.database_path, max_file_bytes=self.config.max_workplan_bytes)
+        )
         await self._in_writer(self._catch_up)
-        for pool, size in ((self._readers, READER_POOL_SIZE), (self._search_readers, SEARCH_POOL_SIZE)):
-            for _ in range(size):
-                reader = await Reader.open(self.config.database_path, budget_seconds=self.config.search_budget_seconds)
-                self._all_readers.append(reader)
-                pool.put_nowait(reader)
+        self._database_identity = _file_identity(self.config.database_path)
+        await self._readers.open()
+        await self._search_readers.open()
         if not serve:
             return
         self.watcher = Watcher(self.repos, self._files_changed, self._branch_changed)
         self._tasks.append(asyncio.create_task(self.watcher.run(), name="devhub-watcher"))
+        self._tasks.append(asyncio.create_task(self._watch_database(), name="devhub-database-check"))
         if self.relay_settings.get("enabled") and self.config.relay_enabled and self.relay_settings.get("upstream"):
             await self._start_relay()
 
     def _catch_up(self) -> None:
         assert self.writer is not None
-        self.writer.sync(self.repos)
-        self.writer.apply(self.journal.records(self.writer.applied_seq))
+        self.writer.catch_up(self.repos, self.journal.records)
         self._applied_through = self.writer.applied_seq
 
     async def _start_relay(self) -> None:
@@ -112,8 +128,8 @@ class Hub:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for reader in self._all_readers:
-            await reader.close()
+        await self._readers.close()
+        await self._search_readers.close()
         if self.writer is not None:
             await self._in_writer(self.writer.close)
         if self.journal is not None:
@@ -124,13 +140,20 @@ class Hub:
     # -- the three primitives adapters use -------------------------------------------------------
 
     async def read(self, query: Callable[[Reader], Awaitable[T]], *, search: bool = False) -> T:
-        """Run one read-only query on a pooled connection (a full-text search: on the search pool)."""
+        """Run one read-only query on a pooled connection (a full-text search: on the search pool), after a
+        rebuild of a vanished database if one runs."""
         pool = self._search_readers if search else self._readers
-        reader = await pool.get()
+        await self._until_readable()
         try:
-            return await query(reader)
-        finally:
-            pool.put_nowait(reader)
+            async with pool.borrow() as reader:
+                return await query(reader)
+        except sqlite3.DatabaseError as exc:
+            if not self._database_replaced():
+                raise
+            await self._rebuild(f"a read failed ({exc}) and the database file was deleted or replaced")
+            await self._until_readable()
+            async with pool.borrow() as reader:
+                return await query(reader)
 
     async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer_thread, fn, *args)
@@ -143,6 +166,13 @@ class Hub:
         """Make drafts durable in the journal (one fsync shared with concurrent writers)."""
         from relay.errors import DiskFull, JournalFull
 
+        if self.read_model_state == "degraded":
+            # Refused before the journal: a write saved now could be neither read back nor
+            # recognised as a replay (the idempotency record lives in the read model).
+            raise StorageFull(
+                f"the read model cannot take writes: {self.read_model_reason}. This write was NOT saved; "
+                "writes answered earlier are saved in the journal and show once space is freed."
+            )
         try:
             if len(drafts) == 1:
                 envelope = await self._in_journal_thread(self.journal.append, drafts[0])
@@ -172,6 +202,8 @@ class Hub:
         target = max(envelope["seq"] for envelope in envelopes)
         async with self._apply_lock:
             while self._applied_through < target:
+                if self.read_model_state == "degraded":
+                    return  # a lower seq could not be applied: this one waits behind it, saved
                 batch = self._take_contiguous()
                 if not batch:
                     self._handed_over.clear()
@@ -181,13 +213,33 @@ class Hub:
                     except TimeoutError:
                         # That request never handed its envelope over (cancelled?): read it back.
                         batch = await self._in_writer(self._journal_batch, self._applied_through, target)
-                await self._in_writer(self.writer.apply, batch)
-                self._applied_through = batch[-1]["seq"]
-                if self.relay is not None:
-                    self.relay.offer(batch)  # in seq order, so the relay need not re-read the journal
-                for seq in [s for s in self._unapplied if s <= self._applied_through]:
-                    del self._unapplied[seq]
+                if not await self._apply_batch(batch):
+                    return  # saved in the journal; applied when space returns (see _reapply_when_space)
         self.events.publish("write", seqs=[e["seq"] for e in envelopes], kinds=sorted({e["kind"] for e in envelopes}))
+
+    async def _apply_batch(self, batch: list[dict[str, Any]]) -> bool:
+        """Apply one contiguous batch (apply lock held); False when the read model is out of space."""
+        assert self.writer is not None
+        try:
+            await self._in_writer(self.writer.apply, batch)
+        except sqlite3.DatabaseError as exc:
+            if _out_of_space(exc):
+                self._degrade(f"its disk is full ({exc})")
+                return False
+            if not self._database_replaced():
+                raise
+            # Rebuilt through the last applied seq; this batch is applied on top right after.
+            await self._rebuild_locked(f"a write could not be applied ({exc}); the database file was deleted")
+            await self._in_writer(self.writer.apply, batch)
+        self._applied(batch)
+        return True
+
+    def _applied(self, batch: list[dict[str, Any]]) -> None:
+        self._applied_through = batch[-1]["seq"]
+        if self.relay is not None:
+            self.relay.offer(batch)  # in seq order, so the relay need not re-read the journal
+        for seq in [s for s in self._unapplied if s <= self._applied_through]:
+            del self._unapplied[seq]
 
     def _take_contiguous(self) -> list[dict[str, Any]]:
         batch = []
@@ -200,11 +252,121 @@ class Hub:
     def _journal_batch(self, after_seq: int, through_seq: int) -> list[dict[str, Any]]:
         return [e for e in self.journal.records(after_seq) if e["seq"] <= through_seq]
 
+    # -- read model upkeep: a vanished database file, a full disk ----------------------------------------
+
+    def read_model_status(self) -> dict[str, Any]:
+        return {"state": self.read_model_state, "reason": self.read_model_reason, "applied_seq": self._applied_through}
+
+    async def _until_readable(self) -> None:
+        if self._readable.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._readable.wait(), timeout=REBUILD_READ_WAIT_SECONDS)
+        except TimeoutError:
+            raise ReadModelUnavailable(
+                f"the read model is being rebuilt from files + journal ({self.read_model_reason}); "
+                "no write is lost, retry in a few seconds"
+            ) from None
+
+    def _database_replaced(self) -> bool:
+        """True when the database file is gone or is not the file the writer opened."""
+        return self._database_identity is not None and _file_identity(self.config.database_path) != (
+            self._database_identity
+        )
+
+    async def _watch_database(self) -> None:
+        while True:
+            await asyncio.sleep(DATABASE_CHECK_SECONDS)
+            if not self._database_replaced():
+                continue
+            try:
+                await self._rebuild("its database file was deleted or replaced while the daemon ran")
+            except Exception:  # e.g. no space for the new file: the next check tries again
+                log.exception("read model: the rebuild failed")
+
+    async def _rebuild(self, reason: str) -> None:
+        """Rebuild once however many callers notice; each waits for that one rebuild."""
+        if self._rebuild_task is None or self._rebuild_task.done():
+            self._readable.clear()  # reads wait from now on, not from when the lock is free
+
+            async def run() -> None:
+                try:
+                    async with self._apply_lock:
+                        await self._rebuild_locked(reason)
+                finally:
+                    self._readable.set()
+
+            self._rebuild_task = asyncio.create_task(run(), name="devhub-read-model-rebuild")
+        await asyncio.shield(self._rebuild_task)
+
+    async def _rebuild_locked(self, reason: str) -> None:
+        """Rebuild the read model from files + the journal through the last applied seq (apply lock held)."""
+        if not self._database_replaced():
+            return  # another caller rebuilt it already
+        self._readable.clear()
+        self.read_model_state, self.read_model_reason = "rebuilding", reason
+        log.warning("read model: %s; rebuilding it from files + journal", reason)
+        try:
+            await self._in_writer(self._rebuild_in_writer)
+            await self._readers.reopen()
+            await self._search_readers.reopen()
+            self.read_model_state, self.read_model_reason = "ok", None
+            log.warning("read model: rebuilt (applied through seq %s)", self._applied_through)
+        finally:
+            self._readable.set()
+        self.events.publish("files", repo="", paths=[], rebuilt=True)
+
+    def _rebuild_in_writer(self) -> None:
+        assert self.writer is not None
+        through = self._applied_through  # later seqs are applied by the requests that wrote them
+        self.writer.start_afresh()
+        self.writer.sync(self.repos)
+        self.writer.apply(itertools.takewhile(lambda e: e["seq"] <= through, self.journal.records(0)))
+        self._database_identity = _file_identity(self.config.database_path)
+
+    def _degrade(self, reason: str) -> None:
+        if self.read_model_state == "degraded":
+            return
+        self.read_model_state, self.read_model_reason = "degraded", reason
+        log.error("read model: %s; writes are saved in the journal but not applied until space returns", reason)
+        self._tasks.append(asyncio.create_task(self._reapply_when_space(), name="devhub-read-model-reapply"))
+
+    async def _reapply_when_space(self) -> None:
+        """Retry what the full read model could not take (journaled writes, file changes) until it fits."""
+        assert self.writer is not None
+        while self.read_model_state == "degraded":
+            await asyncio.sleep(REAPPLY_SECONDS)
+            async with self._apply_lock:
+                try:
+                    await self._in_writer(self.writer.sync, self.repos)
+                    batch = await self._in_writer(self._journal_batch, self._applied_through, self.journal.last_seq)
+                    if batch:
+                        await self._in_writer(self.writer.apply, batch)
+                except sqlite3.DatabaseError as exc:
+                    if not _out_of_space(exc):
+                        log.exception("read model: re-applying saved writes failed")
+                    continue
+                if batch:
+                    self._applied(batch)
+                self.read_model_state, self.read_model_reason = "ok", None
+            log.warning("read model: space is back; applied through seq %s", self._applied_through)
+            if batch:
+                self.events.publish("write", seqs=[e["seq"] for e in batch], kinds=sorted({e["kind"] for e in batch}))
+
     # -- watcher callbacks ----------------------------------------------------------------------------
 
     async def _files_changed(self, repo: Repo, paths: set[str]) -> None:
         assert self.writer is not None
-        report = await self._in_writer(self.writer.sync_paths, repo, sorted(paths))
+        try:
+            report = await self._in_writer(self.writer.sync_paths, repo, sorted(paths))
+        except sqlite3.DatabaseError as exc:
+            if _out_of_space(exc):
+                self._degrade(f"its disk is full ({exc})")  # the retry re-syncs every repo
+                return
+            if not self._database_replaced():
+                raise
+            await self._rebuild(f"a file sync failed ({exc}); the database file was deleted")  # it re-reads files
+            return
         if report.changed_workplan_keys:
             self.events.publish("files", repo=repo.slug, paths=sorted(paths))
             if self.relay is not None:
@@ -268,3 +430,16 @@ class Hub:
 
     def watcher_status(self) -> dict[str, Any]:
         return self.watcher.state.as_dict() if self.watcher else {"mode": "stopped"}
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of a file, or None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _out_of_space(exc: sqlite3.DatabaseError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL

@@ -77,10 +77,15 @@ def sync_read_model(config: Config, *, show_progress: bool = True) -> SyncReport
         return None
     try:
         repos = Registry(config.registry_path).repos()
-        with ReadModelWriter(config.database_path) as writer, delayed_progress("Reading workplans") as progress:
-            report = writer.sync(repos, progress=progress if show_progress else None)
-            writer.apply(journal_envelopes(config, writer.applied_seq))
-        return report
+        with (
+            ReadModelWriter(config.database_path, max_file_bytes=config.max_workplan_bytes) as writer,
+            delayed_progress("Reading workplans") as progress,
+        ):
+            return writer.catch_up(
+                repos,
+                lambda after_seq: journal_envelopes(config, after_seq),
+                progress=progress if show_progress else None,
+            )
     finally:
         lock.release()
 

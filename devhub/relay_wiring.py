@@ -12,6 +12,10 @@ Routing needs the read model, so it lives here. An envelope becomes one upstream
 Ids are looked up at send time (a file may have gained its id since the write); the ids
 recorded in the envelope at write time are preferred for progress bodies, so a resend
 after a crash carries the same body and the upstream's idempotency check recognises it.
+
+A read-model failure while routing is `RouteUnavailable` (the relay retries, and reports
+`stuck` if it persists); any other failure means the envelope itself cannot be routed, and
+the relay dead-letters it with the reason instead of blocking everything behind it.
 """
 
 from __future__ import annotations
@@ -63,14 +67,22 @@ class Router:
         self._hub = hub
         self._message_ids = message_ids
 
+    async def _read(self, query: Any) -> Any:
+        from relay.errors import RouteUnavailable
+
+        try:
+            return await self._hub.read(query)
+        except Exception as exc:  # the read model, not the envelope: worth another try later
+            raise RouteUnavailable(f"the read model could not be read: {type(exc).__name__}: {exc}") from exc
+
     async def _task_uuid(self, repo: str | None, task_id: str | None) -> str | None:
-        row = await self._hub.read(
+        row = await self._read(
             lambda r: r.one("SELECT state_hub_task_id FROM tasks WHERE repo = ? AND id = ?", (repo, task_id))
         )
         return row["state_hub_task_id"] if row is not None and row["state_hub_task_id"] else None
 
     async def _workplan_uuid(self, repo: str | None, workplan_id: str | None) -> str | None:
-        row = await self._hub.read(
+        row = await self._read(
             lambda r: r.one(
                 "SELECT state_hub_workstream_id FROM workplans WHERE repo = ? AND id = ?", (repo, workplan_id)
             )

@@ -78,7 +78,7 @@ def verify_read_model(config: Config) -> dict[str, Any]:
     repos = Registry(config.registry_path).repos()
     with tempfile.TemporaryDirectory(prefix="devhub-verify-") as scratch:
         scratch_db = Path(scratch) / "scratch.sqlite"
-        rebuild(scratch_db, repos, journal_envelopes(config))
+        rebuild(scratch_db, repos, journal_envelopes(config), max_file_bytes=config.max_workplan_bytes)
         live = connect(config.database_path, read_only=True)
         rebuilt = connect(scratch_db, read_only=True)
         try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devhub.registry import WORKPLANS_DIR, Repo
+from devhub.store.repofiles import RepoFiles
 
 log = logging.getLogger("devhub.watch")
 
@@ -53,7 +54,13 @@ class Watcher:
         self._stop = asyncio.Event()
 
     def _roots(self) -> tuple[list[Path], list[Path]]:
-        workplan_roots = [repo.root / WORKPLANS_DIR for repo in self.repos if (repo.root / WORKPLANS_DIR).is_dir()]
+        # A workplans/ folder that is a link out of its repo is not watched (`workplans -> /` would
+        # watch the whole disk); the build reports it as `symlink-outside-repo`.
+        workplan_roots = [
+            repo.root / WORKPLANS_DIR
+            for repo in self.repos
+            if (repo.root / WORKPLANS_DIR).is_dir() and not RepoFiles(repo.root).folder_escapes(WORKPLANS_DIR)
+        ]
         git_roots = [repo.root / ".git" for repo in self.repos if (repo.root / ".git").is_dir()]
         return workplan_roots, git_roots
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from devhub.config import IDEMPOTENCY_RETENTION_SECONDS
 from devhub.errors import Conflict, NotFound, ValidationFailed
+from devhub.idempotency import checked_key, derived_key
 from devhub.model import TASK_STATUSES, WORKPLAN_STATUSES, canonical_task_status, canonical_workplan_status
 from devhub.redact import redact
 from devhub.store import queries
@@ -109,6 +110,8 @@ class Writes:
         self._append = append
         self._apply = apply
         self._pending_relay = pending_relay
+        # A hub that relays derives `<key>#<i>` upstream keys, so its clients may not use `#` (devhub/idempotency.py).
+        self._reserve_key_separator = pending_relay
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._key_users: dict[str, int] = {}
 
@@ -123,7 +126,7 @@ class Writes:
         build: Callable[[], Awaitable[tuple[list[dict[str, Any]], int, dict[str, Any]]]],
     ) -> WriteOutcome:
         """Run `build` (validate + draft envelopes + answer) under the key's lock, then journal and apply."""
-        key = ctx.idempotency_key
+        key = checked_key(ctx.idempotency_key, reserve_separator=self._reserve_key_separator)
         safe_body = redact(dict(body))
         digest = body_hash(method, path, safe_body)
         if key is None:
@@ -163,7 +166,7 @@ class Writes:
         drafts, status_code, response = await build()
         for index, draft in enumerate(drafts):
             draft["body"] = redact(draft["body"])
-            upstream_key = key if len(drafts) == 1 else (f"{key}#{index}" if key else None)
+            upstream_key = key if len(drafts) == 1 else (derived_key(key, index) if key else None)
             draft["idempotency_key"] = upstream_key or new_record_id()
         # The answer rides on the last envelope, so a rebuild restores the idempotency record too.
         drafts[-1]["response"] = {"status": status_code, "body": response}

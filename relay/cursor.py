@@ -73,7 +73,11 @@ class Cursor:
 
 
 class DeadLetters:
-    """Append-only, fsynced JSON lines of envelopes upstream refused for good (status + response)."""
+    """Append-only, fsynced JSON lines of envelopes upstream refused for good (status + response).
+
+    An envelope the relay could not send at all (a local reason) has status None and the reason
+    in `response_body`.
+    """
 
     def __init__(self, path: Path, fs: FileLayer | None = None) -> None:
         self.path = Path(path)
@@ -81,13 +85,17 @@ class DeadLetters:
         self._guard = threading.Lock()
         self._tail_checked = False
 
-    def add(self, envelope: dict[str, Any], status: int, response_body: str) -> dict[str, Any]:
+    def add(self, envelope: dict[str, Any], status: int | None, response_body: str) -> dict[str, Any]:
         """Durably record a refused envelope; returns the stored entry once it is on disk."""
         body = response_body
         if len(body) > MAX_RESPONSE_CHARS:
             body = body[:MAX_RESPONSE_CHARS] + f"… ({len(response_body) - MAX_RESPONSE_CHARS} chars cut)"
         entry = {"envelope": envelope, "status": status, "response_body": body, "at": iso_ms(now_ms())}
-        line = encode_line(entry)
+        try:
+            line = encode_line(entry)
+        except (ValueError, TypeError):  # e.g. a lone surrogate: it is dead *because* it cannot be encoded
+            entry = _storable(entry) | {"escaped": True}
+            line = encode_line(entry)
         with self._guard:
             self._fs.makedirs(self.path.parent)
             if not self._tail_checked:
@@ -119,3 +127,20 @@ class DeadLetters:
 
     def __len__(self) -> int:
         return len(self.list())
+
+
+def _storable(value: Any) -> Any:
+    """`value` with what UTF-8 JSON cannot hold escaped: lone surrogates as \\udxxx, NaN and others as repr."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_storable(str(key)): _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    if (
+        value is None
+        or isinstance(value, bool | int)
+        or (isinstance(value, float) and value == value and abs(value) != float("inf"))
+    ):
+        return value
+    return repr(value)

@@ -1,6 +1,10 @@
 """The relay package's own exception tree (relay imports nothing from devhub).
 
     RelayError                  base of every error the relay package raises on purpose
+    ├── EnvelopeUnsendable      an envelope cannot become an HTTP request (encoding, serialising):
+    │                           a local reason, so the forwarder dead-letters it and moves on
+    ├── CredentialsUnusable     the token cannot be sent in a header: the relay pauses (auth_failed)
+    ├── RouteUnavailable        routing needs something passing (the read model): retried, never dead
     └── JournalError            the journal could not do what was asked (message says why)
         ├── JournalLocked       another process holds directory/LOCK; `holder` describes it
         ├── JournalReadOnly     append/compact on a journal opened read_only=True
@@ -25,6 +29,18 @@ class RelayError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+class EnvelopeUnsendable(RelayError):
+    """An envelope cannot be turned into an HTTP request (it cannot be encoded or serialised)."""
+
+
+class CredentialsUnusable(RelayError):
+    """The upstream token cannot be sent in an Authorization header (it is not visible ASCII)."""
+
+
+class RouteUnavailable(RelayError):
+    """Routing an envelope needs something that is passingly unavailable (e.g. the read model): try later."""
 
 
 class JournalError(RelayError):

@@ -6,6 +6,13 @@ State machine (SPEC §7):
        ▲  ◀── no answer (refused, reset, timeout) ──┘                                    │
        └───────────────────────────────────────────────────────── no answer ◀────────────┘
     online ──401/403──▶ auth_failed ──token changed / `relay now`──▶ offline (probe at once)
+    online ──the same envelope failed `stuck_after` times in a row──▶ stuck ──it is finished──▶ online
+
+An envelope that cannot be sent for a local reason (not encodable or serialisable, a bug
+while preparing it) is dead-lettered with that reason at once: retrying cannot help, and
+everything behind it must not wait. `stuck` is for failures that might pass (5xx, no answer
+to this call while the health probe answers, the read model unavailable): the envelope is
+retried with backoff, and the status names it and the error.
 
 Delivery is sequential in seq order. An envelope whose target has no upstream id yet
 is *held*; later envelopes of the same target (same order key) wait behind it so each
@@ -28,13 +35,15 @@ from typing import Any, Literal, Protocol
 
 from relay.backoff import Backoff, CrashPlan
 from relay.cursor import DeadLetters
+from relay.errors import CredentialsUnusable, EnvelopeUnsendable, RouteUnavailable
+from relay.failures import Failures, paused_text, short
 from relay.position import Position, PositionFile
 from relay.upstream import PAUSE_STATUSES, Answer, Upstream, UpstreamRequest, UpstreamUnreachable, Verdict, classify
 from relay.upstream import retry_after_seconds as parse_retry_after
 
 log = logging.getLogger("relay.forwarder")
 
-State = Literal["idle", "online", "offline", "auth_failed", "stopped"]
+State = Literal["idle", "online", "offline", "stuck", "auth_failed", "stopped"]
 Outcome = Literal["done", "offline", "paused", "stopped"]
 
 
@@ -78,6 +87,7 @@ class RelaySettings:
     # The position is stored at most this often while draining: its fsyncs would otherwise queue in
     # the disk's journal ahead of the upstream's own (on one machine). A crash resends at most this much.
     persist_interval: float = 0.1
+    stuck_after: int = 3  # failed attempts of one envelope in a row before the relay reports `stuck`
 
 
 class Forwarder:
@@ -127,6 +137,9 @@ class Forwarder:
         self._dirty = False
         self._stopping = False
         self._state: State = "offline"
+        self._must_probe = True  # no call has been answered yet, or the last one got no answer
+        self._failures = Failures(self.settings.stuck_after)
+        self._current: dict[str, Any] | None = None  # the envelope being routed or sent
         self._state_since = time.time()
         self._offline_attempt = 0
         self._last_probe = 0.0
@@ -136,7 +149,8 @@ class Forwarder:
         self._dead_count = 0
         self._sent = 0
         self._delivered = 0
-        self._retries = 0
+        self._retries = 0  # sends of an envelope already sent (its earlier attempt failed)
+        self._last_sent_seq: int | None = None
         self._last_status: int | None = None
         self._last_success: float | None = None
         self._last_error: str | None = None
@@ -177,6 +191,11 @@ class Forwarder:
         if first is None or first["seq"] != self._position.watermark:
             return False  # compacted away (or burned): what is left starts after the cursor
         return bool(first.get("id") != expected)
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """The dead-letter store (the dashboard lists its entries)."""
+        return self._dead_letters
 
     def wake(self, resume: bool = False) -> None:
         """Something changed (a write, a file): look again now. resume=True also lifts an auth pause and waits."""
@@ -234,11 +253,13 @@ class Forwarder:
             "sent": self._sent,
             "delivered": self._delivered,
             "retries": self._retries,
+            **self._failures.status(),
             "cursor": self._position.watermark,
             "finished_above_cursor": finished_above,
             "state_since": _iso(self._state_since),
             "backoff_cap_seconds": self.settings.backoff_cap,
         }
+        status["last_failure_at"] = _iso(self._failures.last_at)
         if self._next_attempt_at is not None:
             status["next_attempt_in_seconds"] = round(max(0.0, self._next_attempt_at - time.monotonic()), 3)
         if self._hold_reasons:
@@ -255,9 +276,14 @@ class Forwarder:
                 await self._step()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a bug or a closed read model must not end relaying for good
-                log.exception("relay step failed")
-                self._last_error = f"internal error: {type(exc).__name__}: {exc}"
+            except Exception as exc:  # a closed read model, a full disk, a bug must not end relaying for good
+                if isinstance(exc, RouteUnavailable):
+                    log.warning("relay: %s", exc.detail)
+                    reason = f"cannot route seq {(self._current or {}).get('seq')} yet: {exc.detail}"
+                else:
+                    log.exception("relay step failed")
+                    reason = f"internal error: {type(exc).__name__}: {exc}"
+                self._failed(reason, self._current)
                 self._offline_attempt += 1
                 await self._sleep(self._backoff.delay(self._offline_attempt), writes_wake=False)
 
@@ -266,7 +292,7 @@ class Forwarder:
         if self._state == "auth_failed":
             await self._wait_for_new_token()
             return
-        if self._state == "offline":
+        if self._must_probe:
             while await self._load_more():  # keeps pending / oldest-age figures right while offline
                 pass
             if not await self._probe():
@@ -292,16 +318,26 @@ class Forwarder:
         try:
             answer = await self._upstream.probe()
         except UpstreamUnreachable as exc:
+            self._failures.failed(exc.detail)
             self._last_error, self._error_transient = exc.detail, True
+            self._set_state("offline")  # stuck or not, nothing answers now
+            return False
+        except CredentialsUnusable as exc:
+            self._pause(paused_text(exc.detail))
             return False
         if answer.status in PAUSE_STATUSES:
-            self._pause(answer)
+            self._pause(paused_text(f"upstream refused our credentials ({answer.status}): {short(answer.text)}"))
             return False
         if answer.status >= 500:
             self._last_error = f"upstream health check answered {answer.status}"
+            self._failures.failed(self._last_error)
+            self._set_state("offline")
             return False
-        self._offline_attempt = 0
-        self._set_state("online")
+        self._failures.succeeded()
+        self._must_probe = False
+        if not self._failures.stuck:  # a stuck envelope keeps growing the wait between its attempts
+            self._offline_attempt = 0
+        self._set_state(self._moving_state())
         return True
 
     async def _wait_for_new_token(self) -> None:
@@ -314,30 +350,40 @@ class Forwarder:
         if self._resume_event.is_set() or self._token() != self._failed_token:
             self._resume_event.clear()
             self._offline_attempt = 0
+            self._must_probe = True
             self._set_state("offline")  # probe at once, then deliver
 
     async def _pass(self) -> Outcome:
         """Deliver every unfinished envelope in seq order; holds skip their target's later envelopes."""
-        self._set_state("online")
+        self._set_state(self._moving_state())
         blocked: set[Hashable] = set()
         held: dict[int, str] = {}
         index = 0
         while not self._stopping:
             if index >= len(self._queue):
+                self._current = None
                 if not await self._load_more():
                     break
                 continue
             envelope = self._queue[index]
-            key = self._order_key(envelope)
-            if key is not None and key in blocked:
-                held[envelope["seq"]] = "waiting behind an earlier held write to the same target"
-                index += 1
+            self._current = envelope
+            try:
+                key = self._order_key(envelope)
+                if key is not None and key in blocked:
+                    route: Send | Hold = Hold("waiting behind an earlier held write to the same target")
+                else:
+                    route = await self._route(envelope)
+                    if isinstance(route, Hold) and key is not None:
+                        blocked.add(key)
+            except RouteUnavailable:
+                raise  # passing: retried with backoff by _run
+            except Exception as exc:  # a malformed envelope or a bug: the same on every attempt
+                await self._dead_letter_unsendable(envelope, f"could not be prepared: {type(exc).__name__}: {exc}")
+                self._queue.pop(index)
                 continue
-            route = await self._route(envelope)
             if isinstance(route, Hold):
-                if key is not None:
-                    blocked.add(key)
                 held[envelope["seq"]] = route.reason
+                self._failures.finished(envelope["seq"])
                 index += 1
                 continue
             outcome = await self._deliver(envelope, route.request)
@@ -350,10 +396,17 @@ class Forwarder:
             self._hold_reasons = held
         self._held = len(held)
         self._hold_reasons = held
+        self._current = None
         return "stopped" if self._stopping else "done"
 
     def _held_after(self, index: int, blocked: set[Hashable]) -> int:
-        return sum(1 for e in self._queue[index + 1 :] if (k := self._order_key(e)) is not None and k in blocked)
+        return sum(1 for e in self._queue[index + 1 :] if (k := self._safe_order_key(e)) is not None and k in blocked)
+
+    def _safe_order_key(self, envelope: dict[str, Any]) -> Hashable | None:
+        try:
+            return self._order_key(envelope)
+        except Exception:  # its own turn dead-letters it; here it only must not break the count
+            return None
 
     async def _load_more(self) -> bool:
         """Append the next batch of journal envelopes after what is loaded; False when there is none."""
@@ -375,43 +428,49 @@ class Forwarder:
         """Send until the answer settles it: acknowledged or dead-lettered ("done"), offline, or paused."""
         attempt = 0
         while not self._stopping:
-            self._sent += 1
+            resend = envelope["seq"] == self._last_sent_seq  # (a resend after a restart is not counted)
             hook = (lambda: self._reach("after_send")) if self._crash else None
             try:
                 answer = await self._upstream.send(request, on_headers=hook)
+            except EnvelopeUnsendable as exc:  # nothing went out, and nothing ever will
+                await self._dead_letter_unsendable(envelope, exc.detail)
+                return "done"
+            except CredentialsUnusable as exc:
+                self._pause(paused_text(exc.detail))
+                return "paused"
             except UpstreamUnreachable as exc:
+                self._count_send(envelope, resend)
                 self._last_error, self._error_transient = exc.detail, True
-                self._set_state("offline")
+                self._failed(exc.detail, envelope)
+                self._must_probe = True
+                self._set_state("stuck" if self._failures.stuck else "offline")
                 return "offline"
+            self._count_send(envelope, resend)
             self._last_status = answer.status
             verdict = classify(answer)
             if verdict is Verdict.ACK:
                 self._reach("after_ack")
-                if self._on_ack is not None:
-                    await self._on_ack(envelope, answer)
+                await self._acknowledged(envelope, answer)
                 self._delivered += 1
                 self._last_success = time.time()
                 if self._error_transient:
                     self._last_error, self._error_transient = None, False
                 self._offline_attempt = 0
-                self._finish(envelope["seq"], envelope.get("id"))
+                self._settled(envelope, answered=True)
                 return "done"
             if verdict is Verdict.DEAD:
-                await asyncio.to_thread(self._dead_letters.add, envelope, answer.status, answer.text)
-                self._dead_count += 1
-                self._error_transient = False
-                self._last_error = (
+                await self._dead_letter(
+                    envelope,
+                    answer.status,
+                    answer.text,
                     f"seq {envelope['seq']} ({request.method} {request.path}) dead-lettered: upstream answered "
-                    f"{answer.status}: {_short(answer.text)}"
+                    f"{answer.status}: {short(answer.text)}",
                 )
-                log.warning("relay: %s", self._last_error)
-                self._finish(envelope["seq"], envelope.get("id"))
                 return "done"
             if verdict is Verdict.PAUSE:
-                self._pause(answer)
+                self._pause(paused_text(f"upstream refused our credentials ({answer.status}): {short(answer.text)}"))
                 return "paused"
             attempt += 1
-            self._retries += 1
             wait = parse_retry_after(answer)
             delay = min(wait, self.settings.retry_after_max) if wait is not None else self._backoff.delay(attempt)
             self._error_transient = True
@@ -419,16 +478,69 @@ class Forwarder:
                 f"upstream answered {answer.status} for seq {envelope['seq']} ({request.method} {request.path}); "
                 f"retrying in {delay:.1f}s"
             )
+            self._failed(self._last_error, envelope)
             await self._sleep(delay, writes_wake=False)
         return "stopped"
 
-    def _pause(self, answer: Answer) -> None:
+    def _count_send(self, envelope: dict[str, Any], resend: bool) -> None:
+        self._sent += 1
+        self._last_sent_seq = envelope["seq"]
+        if resend:
+            self._retries += 1
+
+    async def _acknowledged(self, envelope: dict[str, Any], answer: Answer) -> None:
+        """Run the on_ack hook; its failure is logged, never a reason to send a delivered envelope again."""
+        if self._on_ack is None:
+            return
+        try:
+            await self._on_ack(envelope, answer)
+        except Exception as exc:
+            log.exception("relay: after delivering seq %s, the acknowledgement hook failed", envelope.get("seq"))
+            self._last_error = f"seq {envelope.get('seq')} delivered, but recording the answer failed: {exc}"
+            self._error_transient = False  # stays visible after the success that follows
+
+    def _failed(self, reason: str, envelope: dict[str, Any] | None) -> None:
+        """Count a failed attempt; the same envelope failing `stuck_after` times in a row makes the relay stuck."""
+        self._failures.failed(reason, envelope)
+        if self._failures.stuck:
+            self._error_transient = True
+            self._last_error = self._failures.stuck_error()
+            if self._state in ("online", "idle", "offline"):
+                self._set_state("stuck")
+            self._publish()
+
+    def _settled(self, envelope: dict[str, Any], *, answered: bool) -> None:
+        """The envelope is acknowledged or dead-lettered: nothing is stuck on it (and if answered, the link works)."""
+        if answered:
+            self._failures.succeeded()
+        self._failures.finished(envelope["seq"])
+        self._finish(envelope["seq"], envelope.get("id"))
+        if self._state == "stuck":
+            self._set_state(self._moving_state())
+
+    def _moving_state(self) -> State:
+        """`online`, unless the envelope at the head keeps failing: never `online` while nothing moves."""
+        return "stuck" if self._failures.stuck else "online"
+
+    async def _dead_letter(self, envelope: dict[str, Any], status: int | None, text: str, why: str) -> None:
+        """Record a refused envelope (status None: never sent) and finish it."""
+        await asyncio.to_thread(self._dead_letters.add, envelope, status, text)
+        self._dead_count += 1
+        self._error_transient = False
+        self._last_error = why
+        log.warning("relay: %s", why)
+        self._settled(envelope, answered=status is not None)
+
+    async def _dead_letter_unsendable(self, envelope: dict[str, Any], reason: str) -> None:
+        """A local reason (not encodable, not serialisable, a bug): a dead letter now, and the queue moves on."""
+        self._failures.last_reason, self._failures.last_at = reason, time.time()
+        why = f"seq {envelope.get('seq')} (envelope {envelope.get('id')}) dead-lettered without sending: {reason}"
+        await self._dead_letter(envelope, None, f"not sent: {reason}", why)
+
+    def _pause(self, reason: str) -> None:
         self._failed_token = self._token()
         self._error_transient = True
-        self._last_error = (
-            f"upstream refused our credentials ({answer.status}): {_short(answer.text)} — relay paused; fix the "
-            "token (the profile's token environment variable) or the upstream's grant, then run `devhub relay now`"
-        )
+        self._last_error = reason
         log.warning("relay: %s", self._last_error)
         self._set_state("auth_failed")
 
@@ -513,8 +625,3 @@ def _iso(moment: float | None) -> str | None:
     if moment is None:
         return None
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "…"

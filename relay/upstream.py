@@ -1,7 +1,12 @@
 """The upstream State Hub seen from the relay: one HTTP call per envelope, and what its answer means.
 
 httpx is imported lazily and its errors are translated here (at the boundary) into
-`UpstreamUnreachable`, so the forwarder only ever sees relay types.
+relay types, so the forwarder never sees an httpx exception:
+
+    no answer (refused, reset, timeout)                      -> UpstreamUnreachable (retry)
+    the envelope cannot become a request (not encodable,
+    not serialisable, a header or method HTTP forbids)      -> EnvelopeUnsendable (dead letter)
+    the token cannot go in a header                          -> CredentialsUnusable (pause)
 
 The answer table (SPEC §7):
 
@@ -15,13 +20,14 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from relay.errors import RelayError
+from relay.errors import CredentialsUnusable, EnvelopeUnsendable, RelayError
 
 if TYPE_CHECKING:
     import httpx
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
 RETRY_STATUSES = frozenset({408, 429})
 PAUSE_STATUSES = frozenset({401, 403})
 MAX_BODY_CHARS = 64 * 1024
+_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
 
 
 class UpstreamUnreachable(RelayError):
@@ -143,24 +150,47 @@ class Upstream:
         headers = dict(extra)
         token = self._token()
         if token:
+            if not _TOKEN_CHARS.fullmatch(token):
+                # Every call would fail the same way: a configuration problem, not this envelope's.
+                raise CredentialsUnusable(
+                    "the upstream token cannot be sent in an Authorization header: it holds characters other "
+                    "than visible ASCII (0x21-0x7E)"
+                )
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
+    def _build(self, request: UpstreamRequest) -> httpx.Request:
+        """The HTTP request for an envelope's call; EnvelopeUnsendable when it cannot be one."""
+        headers = self._headers({})
+        try:
+            if not request.path.startswith("/") or request.path.startswith("//"):
+                raise ValueError(f"path {request.path!r} is not relative to the upstream URL")
+            content = json.dumps(dict(request.body), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            headers |= {"Idempotency-Key": request.idempotency_key, "Content-Type": "application/json"}
+            return self._client.build_request(request.method, request.path, content=content.encode(), headers=headers)
+        except Exception as exc:  # building is local only: whatever fails here fails on every resend too
+            raise EnvelopeUnsendable(_unsendable(request, exc)) from exc
+
     async def send(self, request: UpstreamRequest, on_headers: Callable[[], None] | None = None) -> Answer:
-        """Send one call; the answer, or UpstreamUnreachable when none came (refused, reset, timeout).
+        """Send one call; the answer, UpstreamUnreachable when none came (refused, reset, timeout), or
+        EnvelopeUnsendable when the call cannot be made at all (then nothing was sent).
 
         `on_headers` runs once the status line and headers arrived, before the body is read
         (a test hook for crashing between "upstream applied it" and "we know it did").
         """
         import httpx
 
-        headers = self._headers({"Idempotency-Key": request.idempotency_key, "Content-Type": "application/json"})
-        content = json.dumps(dict(request.body), ensure_ascii=False, separators=(",", ":")).encode()
+        prepared = self._build(request)
         try:
-            async with self._client.stream(request.method, request.path, content=content, headers=headers) as response:
+            response = await self._client.send(prepared, stream=True)
+            try:
                 if on_headers is not None:
                     on_headers()
                 body = await response.aread()
+            finally:
+                await response.aclose()
+        except httpx.LocalProtocolError as exc:  # h11 refused to write it (a control character, a bad method)
+            raise EnvelopeUnsendable(_unsendable(request, exc)) from exc
         except httpx.TransportError as exc:
             raise UpstreamUnreachable(_describe(exc, self.base_url)) from exc
         text = body.decode("utf-8", errors="replace")[:MAX_BODY_CHARS]
@@ -187,3 +217,11 @@ def _describe(exc: httpx.TransportError, base_url: str) -> str:
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "unreachable"
     reason = str(exc) or type(exc).__name__
     return f"upstream {base_url} {kind}: {reason}"
+
+
+def _unsendable(request: UpstreamRequest, exc: Exception) -> str:
+    reason = str(exc) or type(exc).__name__
+    return (
+        f"{request.method!r} {request.path!r} with Idempotency-Key {request.idempotency_key!r} cannot be sent: "
+        f"{type(exc).__name__}: {reason}"
+    )

@@ -186,6 +186,7 @@ async def daemon_state(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "watcher": hub.watcher_status(),
         "relay": hub.relay_status(),
         "journal": {"last_seq": journal.last_seq, "bytes": journal.size_bytes} if journal else None,
+        "read_model": hub.read_model_status(),
         "uptime_seconds": round(__import__("time").time() - hub.started_at, 1),
     }
 

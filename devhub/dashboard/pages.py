@@ -139,6 +139,8 @@ def relay_overview(
         "oldest_pending_age": age_text(oldest_age) if pending else "—",
         "last_success": status.get("last_success"),
         "last_error": status.get("last_error"),
+        "retries": status.get("retries"),
+        "consecutive_failures": status.get("consecutive_failures"),
         "journal_problem": journal_problem,
     }
 

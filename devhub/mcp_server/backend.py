@@ -175,13 +175,17 @@ class HubBackend:
     async def workplan_markdown(self, ident: str) -> str:
         from devhub.errors import NotFound
         from devhub.store.queries import workplan_markdown
+        from devhub.store.repofiles import RepoFiles
 
         root, relative = await self.hub.read(lambda r: workplan_markdown(r, ident))
-        path = Path(root) / relative
-        try:
-            return await asyncio.to_thread(path.read_text, encoding="utf-8")
+        files = RepoFiles(root, max_bytes=self.hub.config.max_workplan_bytes)
+        try:  # read afresh, so the file is judged again: it may have become a link out of the repo since the build
+            data = await asyncio.to_thread(files.read, relative)
         except FileNotFoundError:
-            raise NotFound(f"workplan {ident!r}: its file {path} is gone (the read model will catch up)") from None
+            raise NotFound(f"workplan {ident!r}: its file {relative} is gone (the read model will catch up)") from None
+        except OSError as exc:
+            raise NotFound(f"workplan {ident!r}: its file {relative} cannot be read ({exc.strerror or exc})") from None
+        return data.decode("utf-8", errors="replace")
 
     async def brief(self, repo: str) -> str:
         from devhub.reconcile.brief import brief_for_repo

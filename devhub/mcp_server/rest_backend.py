@@ -16,6 +16,7 @@ from typing import Any
 import httpx2 as httpx  # the SDK's HTTP client (httpx API), already loaded by mcp: no second import
 
 from devhub.errors import DevhubError
+from devhub.idempotency import checked_key
 from devhub.mcp_server.backend import Json
 
 REQUEST_TIMEOUT_SECONDS = 60.0
@@ -82,6 +83,8 @@ class RestBackend:
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
         key: str | None = None,
     ) -> Json:
+        # What cannot travel in a header is refused here with the daemon's own rule (its role adds the rest).
+        key = checked_key(key, reserve_separator=False)
         headers = {"Idempotency-Key": key} if key else None
         for attempt in (1, 2):
             client = await self._http()

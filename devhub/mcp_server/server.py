@@ -42,7 +42,10 @@ TaskId = Annotated[str, Field(description="Task id (CUST-WP-0054-T05) or its Sta
 WorkplanId = Annotated[str, Field(description="Workplan id (CUST-WP-0054) or its State Hub workstream UUID")]
 IdempotencyKey = Annotated[
     str | None,
-    Field(description="Retry-safe key: the same key with the same arguments is applied once (kept 14 days)"),
+    Field(
+        description="Retry-safe key: the same key with the same arguments is applied once (kept 14 days); "
+        "1-200 visible ASCII characters, no '#'"
+    ),
 ]
 Agent = Annotated[str | None, Field(description="Who is writing (agent name), recorded with the write")]
 SessionId = Annotated[str | None, Field(description="Your session id, recorded with the write")]

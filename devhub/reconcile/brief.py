@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from devhub.errors import FileRefused
 from devhub.model import PRIORITIES
 from devhub.reconcile.repos import repo_paths
 from devhub.store.reader import Reader
+from devhub.store.repofiles import TOO_LARGE, RepoFiles
 
 BRIEF_FILE = ".custodian-brief.md"
 OPEN_TASKS_SHOWN = 7
@@ -178,14 +180,20 @@ async def brief_for_repo(reader: Reader, repo_slug: str) -> str:
 
 
 def write_if_changed(path: Path, text: str) -> bool:
-    """Write `text` to `path` only when the bytes differ; True when the file was (re)written."""
+    """Write `text` to `path` (a file in a repo's root) only when the bytes differ; True when (re)written.
+
+    FileRefused when `path` is a link out of the repo: the brief is never written through one,
+    and neither through a planted temp-file link (the temp file is created exclusively).
+    """
     data = text.encode("utf-8")
+    files = RepoFiles(path.parent, max_bytes=len(data))  # a longer file differs anyway
     try:
-        if path.read_bytes() == data:
+        if files.read(path.name) == data:
             return False
     except FileNotFoundError:
         pass
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(data)
-    temp.replace(path)
+    except FileRefused as refused:
+        if refused.code != TOO_LARGE:
+            raise
+    files.replace(path.name, data)
     return True

@@ -112,7 +112,9 @@ def writeback(
     if dry_run and do_commit:
         raise click.UsageError("--dry-run and --commit exclude each other")
     config = _config(ctx)
-    plan = wb.plan_writeback(read(config, lambda reader: wb.collect_pending(reader, repo)))
+    plan = wb.plan_writeback(
+        read(config, lambda reader: wb.collect_pending(reader, repo)), max_file_bytes=config.max_workplan_bytes
+    )
     commits: list[wb.CommitResult] = []
     not_settled: list[Change] = []
     if dry_run:

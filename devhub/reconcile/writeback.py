@@ -8,18 +8,18 @@ has uncommitted edits in git, is a conflict: reported, never overwritten.
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devhub.errors import FileRefused
 from devhub.model import canonical_task_status, canonical_workplan_status
 from devhub.reconcile.edit import UneditableLine, edit_lines, status_word_on_line
 from devhub.reconcile.repos import repo_paths
 from devhub.store import activity
 from devhub.store.reader import Reader
+from devhub.store.repofiles import DEFAULT_MAX_WORKPLAN_BYTES, TOO_LARGE, RepoFiles
 from devhub.workplans import parse_workplan
 
 SYNC_ENV = {"GIT_CUSTODIAN_SYNC": "1"}
@@ -234,9 +234,13 @@ def _statuses(data: bytes, path: str) -> dict[tuple[str, str], list[tuple[str | 
     return found
 
 
-def _plan_file(repo: str, root: Path, path: str, writes: list[PendingStatus], plan: Plan) -> FileEdit | None:
+def _plan_file(repo: str, files: RepoFiles, path: str, writes: list[PendingStatus], plan: Plan) -> FileEdit | None:
     try:
-        before = (root / path).read_bytes()
+        before = files.read(path)
+    except FileRefused as refused:
+        for write in writes:
+            plan.refusals.append(_refuse(write, f"{refused.code}: {refused.reason}", path, None, None))
+        return None
     except OSError as exc:
         for write in writes:
             plan.refusals.append(_refuse(write, f"cannot read the file: {exc.strerror or exc}", path, None, None))
@@ -303,11 +307,14 @@ def _plan_file(repo: str, root: Path, path: str, writes: list[PendingStatus], pl
         for write in writes:
             plan.refusals.append(_refuse(write, "the edited file would not parse as intended", path, None, None))
         return None
-    return FileEdit(repo, root, path, before, after, changes)
+    return FileEdit(repo, Path(files.root), path, before, after, changes)
 
 
-def plan_writeback(pending: Pending) -> Plan:
-    """Decide every edit (re-reading and re-parsing the files, checking git); writes nothing."""
+def plan_writeback(pending: Pending, *, max_file_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES) -> Plan:
+    """Decide every edit (re-reading and re-parsing the files, checking git); writes nothing.
+
+    A file whose real path leaves its repo, or that is over `max_file_bytes`, is refused unread.
+    """
     plan = Plan(refusals=list(pending.conflicts), skipped=list(pending.skipped))
     by_file: dict[tuple[str, str, str], list[PendingStatus]] = defaultdict(list)
     for write in pending.statuses:
@@ -327,6 +334,7 @@ def plan_writeback(pending: Pending) -> Plan:
     for repo, root, path in sorted(by_file):
         by_repo[(repo, root)].append(path)
     for (repo, root), paths in by_repo.items():
+        files = RepoFiles(root, max_bytes=max_file_bytes)
         dirty = dirty_paths(Path(root), paths) or set()
         for path in paths:
             writes = by_file[(repo, root, path)]
@@ -342,7 +350,7 @@ def plan_writeback(pending: Pending) -> Plan:
                         )
                     )
                 continue
-            edit = _plan_file(repo, Path(root), path, writes, plan)
+            edit = _plan_file(repo, files, path, writes, plan)
             if edit is not None:
                 plan.edits.append(edit)
     return plan
@@ -351,48 +359,48 @@ def plan_writeback(pending: Pending) -> Plan:
 # -- applying -------------------------------------------------------------------------------------
 
 
-def _replace_bytes(target: Path, data: bytes) -> None:
-    """Write `data` over `target` atomically (temp file in the same folder, same mode, then rename)."""
-    mode = target.stat().st_mode & 0o7777
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".writeback", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+def _refuse_edit(plan: Plan, edit: FileEdit, reason: str) -> None:
+    for change in edit.changes:
+        plan.refusals.append(
+            Refusal(
+                change.kind,
+                change.repo,
+                change.id,
+                change.path,
+                change.line,
+                change.new_word,
+                change.file_value,
+                None,
+                reason,
+            )
+        )
 
 
 def apply_plan(plan: Plan) -> list[FileEdit]:
-    """Write every planned edit whose file is still byte-identical to what was planned; returns those written."""
+    """Write every planned edit whose file is still byte-identical to what was planned; returns those written.
+
+    Writes go through `RepoFiles.replace`: never through a link (or a linked folder) out of the repo.
+    """
     written: list[FileEdit] = []
     for edit in plan.edits:
-        target = edit.root / edit.path
+        files = RepoFiles(edit.root, max_bytes=len(edit.before))  # a file that grew has changed anyway
         try:
-            still = target.read_bytes() == edit.before
+            still = files.read(edit.path) == edit.before
+        except FileRefused as refused:
+            if refused.code != TOO_LARGE:
+                _refuse_edit(plan, edit, f"{refused.code}: {refused.reason}")
+                continue
+            still = False
         except OSError:
             still = False
         if not still:
-            for change in edit.changes:
-                plan.refusals.append(
-                    Refusal(
-                        change.kind,
-                        change.repo,
-                        change.id,
-                        change.path,
-                        change.line,
-                        change.new_word,
-                        change.file_value,
-                        None,
-                        "the file changed while writeback ran; nothing written",
-                    )
-                )
+            _refuse_edit(plan, edit, "the file changed while writeback ran; nothing written")
             continue
-        _replace_bytes(target, edit.after)
+        try:
+            files.replace(edit.path, edit.after)
+        except FileRefused as refused:  # a link swapped in after the re-read
+            _refuse_edit(plan, edit, f"{refused.code}: {refused.reason}")
+            continue
         written.append(edit)
     return written
 

@@ -10,16 +10,20 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devhub.errors import FileRefused
 from devhub.model import PRIORITIES, ParsedFile, Problem
 from devhub.registry import WORKPLANS_DIR, Repo
+from devhub.store.repofiles import DEFAULT_MAX_WORKPLAN_BYTES, TOO_LARGE, RepoFiles
 from devhub.store.schema import TABLES
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
+REFUSED_MARK = "refused:"  # files.sha256 of a file never read, followed by the problem code
 
 
 @dataclass
@@ -51,11 +55,19 @@ def task_key(wp_key: str, task_id: str) -> str:
 
 
 def list_workplan_files(root: Path) -> list[str]:
-    """Repo-relative posix paths of every workplan file (workplans/*.md and workplans/archived/*.md)."""
+    """Repo-relative posix paths of every workplan file (workplans/*.md and workplans/archived/*.md).
+
+    A workplans folder that resolves outside the repo is listed itself, never its contents,
+    so the build reports it as refused; symlinked files are listed for the build to judge.
+    """
     from devhub.workplans import is_workplan_path
 
+    files = RepoFiles(root)
     found: list[str] = []
     for sub in (WORKPLANS_DIR, f"{WORKPLANS_DIR}/archived"):
+        if files.folder_escapes(sub):
+            found.append(sub)
+            break  # whatever is under it is outside too
         folder = root / sub
         try:
             entries = list(os.scandir(folder))
@@ -63,7 +75,7 @@ def list_workplan_files(root: Path) -> list[str]:
             continue
         for entry in entries:
             rel = f"{sub}/{entry.name}"
-            if entry.is_file() and is_workplan_path(rel):
+            if (entry.is_file() or entry.is_symlink()) and is_workplan_path(rel):
                 found.append(rel)
     return sorted(found)
 
@@ -233,14 +245,50 @@ def _undecodable_placeholder(path: str, exc: OSError) -> ParsedFile:
     return ParsedFile(path=path, workplan=None, problems=(problem,))
 
 
-def _candidates(
-    conn: sqlite3.Connection, repo: Repo, paths: Iterable[str]
-) -> Iterator[tuple[str, os.stat_result | None]]:
+# File clocks tick coarsely (a few ms): a same-size edit in the tick the file was last read in
+# keeps its mtime. A file modified this recently is hashed, never trusted on size and mtime.
+RACY_WINDOW_NS = 2_000_000_000
+
+
+def _settled(st: os.stat_result) -> bool:
+    return st.st_mtime_ns < time.time_ns() - RACY_WINDOW_NS
+
+
+def _refused_placeholder(path: str, refusal: FileRefused) -> ParsedFile:
+    problem = Problem(path=path, line=0, severity="error", code=refusal.code, message=refusal.reason)
+    return ParsedFile(path=path, workplan=None, problems=(problem,))
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """One path to sync: its fingerprint stat (a refused link's own lstat), real path, or why it is refused."""
+
+    rel: str
+    stat: os.stat_result | None  # None: gone
+    real: str | None = None
+    refusal: FileRefused | None = None
+
+    def verdict(self, max_bytes: int) -> str | None:
+        """The refusal code this file gets before any byte is read (None: it is read)."""
+        if self.refusal is not None:
+            return self.refusal.code
+        return TOO_LARGE if self.stat is not None and self.stat.st_size > max_bytes else None
+
+
+def _candidates(files: RepoFiles, paths: Iterable[str]) -> Iterator[_Candidate]:
     for rel in paths:
         try:
-            yield rel, os.stat(repo.root / rel)
+            real, st = files.locate(rel)
+        except FileRefused as refusal:
+            yield _Candidate(rel, files.link_stat(rel), refusal=refusal)
         except OSError:
-            yield rel, None
+            yield _Candidate(rel, None)
+        else:
+            yield _Candidate(rel, st, real)
+
+
+def _cached_verdict(sha256: str) -> str | None:
+    return sha256.removeprefix(REFUSED_MARK) if sha256.startswith(REFUSED_MARK) else None
 
 
 def sync_repo_files(
@@ -249,8 +297,13 @@ def sync_repo_files(
     paths: Iterable[str] | None = None,
     *,
     progress: ProgressCallback | None = None,
+    max_file_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES,
 ) -> SyncReport:
-    """Bring one repo's rows in line with its files; `paths` limits the work to those files."""
+    """Bring one repo's rows in line with its files; `paths` limits the work to those files.
+
+    Files that resolve outside the repo or are over `max_file_bytes` are never read: each is
+    recorded with a `symlink-outside-repo` / `file-too-large` problem instead.
+    """
     import sqlite_utils
 
     from devhub.workplans import is_workplan_path, parse_workplan
@@ -276,8 +329,10 @@ def sync_repo_files(
         "problems": [],
     }
     total = len(wanted)
+    files = RepoFiles(repo.root, max_bytes=max_file_bytes)
     with db.atomic():
-        for done, (rel, st) in enumerate(_candidates(conn, repo, wanted), start=1):
+        for done, candidate in enumerate(_candidates(files, wanted), start=1):
+            rel, st = candidate.rel, candidate.stat
             if progress is not None:
                 progress(done, total)
             if st is None:
@@ -286,15 +341,33 @@ def sync_repo_files(
                 continue
             report.seen += 1
             old = cached.get(rel)
-            if old is not None and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
+            verdict = candidate.verdict(max_file_bytes)
+            if (
+                old is not None
+                and old["size"] == st.st_size
+                and old["mtime_ns"] == st.st_mtime_ns
+                and _cached_verdict(old["sha256"]) == verdict  # a changed bound or a swapped link re-decides
+                and _settled(st)
+            ):
                 report.unchanged += 1
                 continue
-            try:
-                data = (repo.root / rel).read_bytes()
-            except OSError as exc:
-                parsed = _undecodable_placeholder(rel, exc)
-                digest = ""
-            else:
+            refusal = candidate.refusal
+            if refusal is None and verdict == TOO_LARGE:
+                refusal = files.too_large(rel, st.st_size)
+            data: bytes | None = None
+            if refusal is None:
+                assert candidate.real is not None
+                try:
+                    data = files.read_located(rel, candidate.real)
+                except FileRefused as late:  # swapped for a link, or grew past the bound, after it was located
+                    refusal = late
+                except OSError as exc:
+                    parsed = _undecodable_placeholder(rel, exc)
+                    digest = ""
+            if refusal is not None:
+                parsed = _refused_placeholder(rel, refusal)
+                digest = REFUSED_MARK + refusal.code
+            elif data is not None:
                 digest = hashlib.sha256(data).hexdigest()
                 if old is not None and old["sha256"] == digest:
                     conn.execute(

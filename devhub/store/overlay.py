@@ -3,7 +3,9 @@
 A local write to a field holds while the file still says what it said when the write
 was made. Once the file's value changes, the file wins: if it now agrees with the
 local value the write is `reconciled`, otherwise the pair is a `conflict` that the hub
-lists instead of choosing silently.
+lists instead of choosing silently. An older write of a field with a newer one is
+`superseded`. Every state is a function of the files and the journal alone, so a rebuild
+gives the same states as a model that saw the writes one by one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from devhub.store.position import AppliedPosition
 
 TASK_FIELDS: tuple[str, ...] = ("status", "needs_human", "intervention_note", "blocking_reason")
 WORKPLAN_FIELDS: tuple[str, ...] = ("status",)
@@ -126,18 +130,31 @@ def apply_envelope(conn: sqlite3.Connection, envelope: Mapping[str, Any]) -> set
                 envelope.get("ts"),
             ),
         )
-    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('applied_seq', ?)", (str(envelope["seq"]),))
+    conn.executemany(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+        [("applied_seq", str(envelope["seq"])), ("applied_id", str(envelope.get("id") or ""))],
+    )
     return touched
 
 
 def applied_seq(conn: sqlite3.Connection) -> int:
     """The last journal seq applied to this database (0 for a fresh one)."""
-    row = conn.execute("SELECT value FROM meta WHERE key = 'applied_seq'").fetchone()
-    return int(row[0]) if row else 0
+    return applied_position(conn).seq
+
+
+def applied_position(conn: sqlite3.Connection) -> AppliedPosition:
+    """The seq and envelope id of the last journal envelope applied to this database."""
+    rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('applied_seq', 'applied_id')").fetchall())
+    return AppliedPosition(int(rows.get("applied_seq") or 0), rows.get("applied_id") or None)
 
 
 def _latest_writes(conn: sqlite3.Connection, target_key: str) -> dict[str, sqlite3.Row]:
-    """The newest write of each field of one target: an index seek per field, whatever the history length."""
+    """The newest write of each field of one target: an index seek per field, whatever the history length.
+
+    Every older write of the field is marked `superseded`: only the newest one is compared with
+    the file, and an older one's state must not depend on when it was last looked at (a live
+    model refreshes after each write, a rebuild once after all of them).
+    """
     latest = {}
     for name in TASK_FIELDS if target_key.startswith("task:") else WORKPLAN_FIELDS:
         row = conn.execute(
@@ -146,6 +163,11 @@ def _latest_writes(conn: sqlite3.Connection, target_key: str) -> dict[str, sqlit
         ).fetchone()
         if row is not None:
             latest[name] = row
+            conn.execute(
+                "UPDATE local_writes SET state = 'superseded'"
+                " WHERE target_key = ? AND field = ? AND seq < ? AND state != 'superseded'",
+                (target_key, name, row["seq"]),
+            )
     return latest
 
 
@@ -181,6 +203,12 @@ def _set_state(conn: sqlite3.Connection, write: sqlite3.Row, state: str) -> None
         )
 
 
+def _await_return(conn: sqlite3.Connection, writes: Mapping[str, sqlite3.Row]) -> None:
+    """A target no file holds any more: its writes wait (`pending`) for it to come back."""
+    for write in writes.values():
+        _set_state(conn, write, "pending")
+
+
 def _refresh_task(
     conn: sqlite3.Connection, target_key: str, repo: str, task_id: str, writes: Mapping[str, sqlite3.Row]
 ) -> None:
@@ -189,6 +217,8 @@ def _refresh_task(
         " FROM tasks WHERE repo = ? AND id = ?",
         (repo, task_id),
     ).fetchall()
+    if not rows:
+        _await_return(conn, writes)
     for row in rows:
         file_values = {
             "status": row["file_status"],
@@ -225,6 +255,8 @@ def _refresh_workplan(
     rows = conn.execute(
         "SELECT key, file_status FROM workplans WHERE repo = ? AND id = ?", (repo, workplan_id)
     ).fetchall()
+    if not rows:
+        _await_return(conn, writes)
     for row in rows:
         status, source = row["file_status"], "file"
         if write is not None:
@@ -233,13 +265,23 @@ def _refresh_workplan(
         conn.execute("UPDATE workplans SET status = ?, status_source = ? WHERE key = ?", (status, source, row["key"]))
 
 
-def targets_for_workplans(conn: sqlite3.Connection, workplan_keys: Iterable[str]) -> set[str]:
-    """Overlay targets with local writes whose rows live in the given workplan files (after a re-parse).
+def targets_for_workplans(
+    conn: sqlite3.Connection, workplan_keys: Iterable[str], left_task_ids: Iterable[str] = ()
+) -> set[str]:
+    """Overlay targets with local writes whose rows live in (or just left) the given workplan files.
 
-    A task that left its file has no row to refresh; its writes stay in local_writes and apply
-    again if the task comes back.
+    A task that left its file has no row to refresh; its writes stay in local_writes, wait as
+    `pending`, and apply again if the task comes back.
     """
     candidates: set[str] = set()
+    repos = sorted({wp_key.split(":", 1)[0] for wp_key in workplan_keys})
+    candidates |= {task_target(repo, task_id) for repo in repos for task_id in left_task_ids}
+    # A workplan whose file went away (few workplans carry local writes).
+    for (target_key,) in conn.execute("SELECT DISTINCT target_key FROM local_writes WHERE target = 'workplan'"):
+        _, repo, ident = target_key.split(":", 2)
+        gone = not conn.execute("SELECT 1 FROM workplans WHERE repo = ? AND id = ?", (repo, ident)).fetchone()
+        if repo in repos and gone:
+            candidates.add(target_key)
     for wp_key in sorted(set(workplan_keys)):
         repo = wp_key.split(":", 1)[0]
         candidates |= {

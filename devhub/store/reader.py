@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -53,3 +54,50 @@ class Reader:
         async with self.conn.execute(sql, params) as cursor:
             row = await cursor.fetchone()
             return row
+
+
+class ReaderPool:
+    """A fixed number of readers shared by every request; `reopen` swaps them all for fresh ones.
+
+    A reader lent out while the pool reopens is closed when it comes back, so a database
+    file replaced underneath (deleted, rebuilt) is never read through a stale connection.
+    """
+
+    def __init__(self, path: Path, size: int, *, budget_seconds: float = DEFAULT_BUDGET_SECONDS) -> None:
+        self.path = path
+        self.size = size
+        self.budget_seconds = budget_seconds
+        self._idle: asyncio.Queue[Reader] = asyncio.Queue()
+        self._current: set[Reader] = set()
+
+    async def open(self) -> None:
+        for _ in range(self.size):
+            reader = await Reader.open(self.path, budget_seconds=self.budget_seconds)
+            self._current.add(reader)
+            self._idle.put_nowait(reader)
+
+    @asynccontextmanager
+    async def borrow(self) -> AsyncIterator[Reader]:
+        reader = await self._idle.get()
+        try:
+            yield reader
+        finally:
+            if reader in self._current:
+                self._idle.put_nowait(reader)
+            else:
+                await reader.close()
+
+    async def reopen(self) -> None:
+        """Open fresh readers, then close the idle old ones (busy ones close when returned)."""
+        self._current = set()
+        stale = []
+        while not self._idle.empty():
+            stale.append(self._idle.get_nowait())
+        await self.open()
+        for reader in stale:
+            await reader.close()
+
+    async def close(self) -> None:
+        readers, self._current = self._current, set()
+        for reader in readers:
+            await reader.close()

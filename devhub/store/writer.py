@@ -6,6 +6,7 @@ daemon runs); every reader opens its own read-only connection.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -15,15 +16,25 @@ from devhub.registry import Repo
 from devhub.store import overlay, ready
 from devhub.store.build import ProgressCallback, SyncReport, sync_repo_files, sync_repo_rows
 from devhub.store.collisions import refresh_collisions
+from devhub.store.dependencies import refresh_unknown_dependencies
+from devhub.store.position import AppliedPosition, journal_divergence
+from devhub.store.repofiles import DEFAULT_MAX_WORKPLAN_BYTES
 from devhub.store.schema import disable_fts, enable_fts, open_database
+
+log = logging.getLogger("devhub.store")
+
+# The journal's records after a seq, in seq order (Journal.records, or a read-only snapshot of it).
+JournalRecords = Callable[[int], Iterable[Mapping[str, Any]]]
 
 
 class ReadModelWriter:
     """Owns the one write connection; every method is a short transaction."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_file_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES) -> None:
         self.path = path
+        self.max_file_bytes = max_file_bytes  # workplan files over it are reported, never read
         self.conn: sqlite3.Connection = open_database(path)
+        self.rebuilt_because: str | None = None  # set by catch_up when the journal no longer held its place
 
     def close(self) -> None:
         self.conn.close()
@@ -38,17 +49,65 @@ class ReadModelWriter:
     def applied_seq(self) -> int:
         return overlay.applied_seq(self.conn)
 
+    @property
+    def applied_position(self) -> AppliedPosition:
+        return overlay.applied_position(self.conn)
+
+    def catch_up(
+        self, repos: list[Repo], records: JournalRecords, *, progress: ProgressCallback | None = None
+    ) -> SyncReport:
+        """Sync files, then apply the journal after the applied position (rebuilding first if it must).
+
+        When the journal no longer holds the envelope this model last applied (a cut tail, a
+        deleted or an older journal), the model holds writes the journal lost and would skip the
+        new writes that reuse their seqs: it is rebuilt from files + journal instead, and
+        `rebuilt_because` says why.
+        """
+        self.rebuilt_because = journal_divergence(self.applied_position, records)
+        if self.rebuilt_because is not None:
+            log.warning("read model: %s; rebuilding it from files + journal", self.rebuilt_because)
+            self.start_afresh()
+        report = self.sync(repos, progress=progress)
+        self.apply(records(self.applied_seq))
+        return report
+
+    def start_afresh(self) -> None:
+        """Discard the database file and open an empty one (the caller then syncs and applies)."""
+        self.conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        self.conn = open_database(self.path)
+
     def sync(self, repos: list[Repo], *, progress: ProgressCallback | None = None) -> SyncReport:
-        """Scan every registered repo (fingerprint cached) and forget unregistered ones."""
+        """Scan every registered repo (fingerprint cached) and forget unregistered ones, in one transaction.
+
+        One transaction, so a crash mid-sync leaves the model as it was: a file whose rows were
+        committed without the overlay and ready refresh that follows would be trusted by the
+        fingerprint cache at the next start and never refreshed.
+        """
         report = SyncReport()
         cold = self.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 0
         self.conn.execute("BEGIN")
         try:
-            forgotten = sync_repo_rows(self.conn, repos)
+            self._sync_in_transaction(repos, cold, report, progress)
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
+        if cold:
+            self.conn.execute("ANALYZE")  # planner statistics for the query shapes the API uses
+        return report
+
+    def _rollback(self) -> None:
+        # SQLite has already rolled back after some errors (SQLITE_FULL, SQLITE_IOERR): a second
+        # ROLLBACK would raise "no transaction is active" and hide the error that matters.
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def _sync_in_transaction(
+        self, repos: list[Repo], cold: bool, report: SyncReport, progress: ProgressCallback | None
+    ) -> None:
+        forgotten = sync_repo_rows(self.conn, repos)
         if cold:
             disable_fts(self.conn)  # index once at the end instead of row by row
         total_files = 0
@@ -59,19 +118,24 @@ class ReadModelWriter:
             total_files = sum(counts)
             done_before = 0
             for repo, count in zip(repos, counts, strict=True):
-                report.merge(sync_repo_files(self.conn, repo, progress=_offset(progress, done_before, total_files)))
+                report.merge(
+                    sync_repo_files(
+                        self.conn,
+                        repo,
+                        progress=_offset(progress, done_before, total_files),
+                        max_file_bytes=self.max_file_bytes,
+                    )
+                )
                 done_before += count
         else:
             for repo in repos:
-                report.merge(sync_repo_files(self.conn, repo))
+                report.merge(sync_repo_files(self.conn, repo, max_file_bytes=self.max_file_bytes))
         if cold:
-            self._transaction(lambda: enable_fts(self.conn))
-            self.conn.execute("ANALYZE")  # planner statistics for the query shapes the API uses
+            enable_fts(self.conn)
         if cold or forgotten:
-            self._transaction(self._refresh_everything)
+            self._refresh_everything()
         else:
             self._refresh_after(report)
-        return report
 
     def _transaction(self, work: Callable[[], object]) -> None:
         self.conn.execute("BEGIN")
@@ -79,13 +143,18 @@ class ReadModelWriter:
             work()
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
 
     def sync_paths(self, repo: Repo, paths: Iterable[str]) -> SyncReport:
-        """Re-read just these repo-relative files (the watcher's path)."""
-        report = sync_repo_files(self.conn, repo, paths)
-        self._refresh_after(report)
+        """Re-read just these repo-relative files (the watcher's path), rows and refresh in one transaction."""
+        report = SyncReport()
+
+        def work() -> None:
+            report.merge(sync_repo_files(self.conn, repo, paths, max_file_bytes=self.max_file_bytes))
+            self._refresh_after(report)
+
+        self._transaction(work)
         return report
 
     def update_repo(self, repo: Repo) -> None:
@@ -108,15 +177,16 @@ class ReadModelWriter:
         ]
 
     def _refresh_after(self, report: SyncReport) -> None:
+        """Collisions, overlay and ready flags for what a file sync changed (inside the caller's transaction)."""
         if not report.changed_workplan_keys:
             return
-
-        def work() -> None:
-            refresh_collisions(self.conn)
-            overlay.refresh_targets(self.conn, overlay.targets_for_workplans(self.conn, report.changed_workplan_keys))
-            ready.refresh(self.conn, workplan_keys=report.changed_workplan_keys, task_ids=report.changed_task_ids)
-
-        self._transaction(work)
+        refresh_collisions(self.conn)
+        refresh_unknown_dependencies(self.conn)
+        targets = overlay.targets_for_workplans(
+            self.conn, report.changed_workplan_keys, report.changed_task_ids
+        )
+        overlay.refresh_targets(self.conn, targets)
+        ready.refresh(self.conn, workplan_keys=report.changed_workplan_keys, task_ids=report.changed_task_ids)
 
     def apply(self, envelopes: Iterable[Mapping[str, Any]]) -> set[str]:
         """Apply journal envelopes not yet applied, in one transaction; returns touched targets."""
@@ -133,7 +203,7 @@ class ReadModelWriter:
             self._refresh_ready_for(touched)
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
         return touched
 
@@ -154,6 +224,7 @@ class ReadModelWriter:
 
     def _refresh_everything(self) -> None:
         refresh_collisions(self.conn)
+        refresh_unknown_dependencies(self.conn)
         overlay.refresh_targets(self.conn, overlay.all_targets(self.conn))
         ready.refresh_all(self.conn)
 
@@ -173,11 +244,12 @@ def rebuild(
     envelopes: Iterable[Mapping[str, Any]],
     *,
     progress: ProgressCallback | None = None,
+    max_file_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES,
 ) -> SyncReport:
     """Build a fresh read model at `path` from files and the journal (the old file is discarded)."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    with ReadModelWriter(path) as writer:
+    with ReadModelWriter(path, max_file_bytes=max_file_bytes) as writer:
         report = writer.sync(repos, progress=progress)
         writer.apply(envelopes)
     return report

@@ -122,7 +122,10 @@ def test_offline_writes_reach_the_fleet_exactly_once_in_order(tmp_path: Path) ->
         "last_delivery_seconds",
         "drained_seconds",
     ):
-        assert isinstance(timings[name], float) and timings[name] > 0, (name, timings)
+        # Deliveries are timed from the moment the fleet answered; the relay may have delivered the first
+        # write before the harness's first poll, so a delivery time may round to 0.0 — never below.
+        assert isinstance(timings[name], float) and timings[name] >= 0, (name, timings)
+    assert timings["offline_ready_seconds"] > 0 and timings["upstream_ready_seconds"] > 0
     assert timings["first_delivery_seconds"] <= BACKOFF_CAP + RESUME_SLACK
     assert timings["first_delivery_seconds"] <= timings["last_delivery_seconds"]
 
