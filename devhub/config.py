@@ -16,6 +16,9 @@ Role = Literal["dev", "fleet"]
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_JOURNAL_MAX_BYTES = 256 * 1024 * 1024
+DEFAULT_LOG_MAX_BYTES = 5 * 1024 * 1024  # per daemon.log file; 3 rotated files are kept besides it
+MIN_LOG_MAX_BYTES = 1024
+DEFAULT_SEARCH_BUDGET_MS = 1000  # a search past this is stopped and refused (400 "too expensive")
 MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_RETENTION_SECONDS = 14 * 24 * 3600
 
@@ -42,6 +45,8 @@ class Config:
     relay_enabled: bool = True
     token: str | None = None  # DEVHUB_TOKEN: bearer token required for writes
     journal_max_bytes: int = DEFAULT_JOURNAL_MAX_BYTES
+    log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
+    search_budget_seconds: float = DEFAULT_SEARCH_BUDGET_MS / 1000
     max_workplan_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES  # DEVHUB_MAX_WORKPLAN_BYTES: larger files are not read
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # snapshot for profile token lookups
 
@@ -118,6 +123,18 @@ def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -
             max_bytes = int(env["DEVHUB_JOURNAL_MAX_BYTES"])
         except ValueError as exc:
             raise ConfigError(f"DEVHUB_JOURNAL_MAX_BYTES: not an integer: {env['DEVHUB_JOURNAL_MAX_BYTES']!r}") from exc
+    log_max_bytes = DEFAULT_LOG_MAX_BYTES
+    if env.get("DEVHUB_LOG_MAX_BYTES"):
+        raw = env["DEVHUB_LOG_MAX_BYTES"]
+        if not raw.strip().isdigit() or int(raw) < MIN_LOG_MAX_BYTES:
+            raise ConfigError(f"DEVHUB_LOG_MAX_BYTES: {raw!r} is not a whole number of bytes >= {MIN_LOG_MAX_BYTES}")
+        log_max_bytes = int(raw)
+    search_budget_ms = DEFAULT_SEARCH_BUDGET_MS
+    if env.get("DEVHUB_SEARCH_BUDGET_MS"):
+        raw = env["DEVHUB_SEARCH_BUDGET_MS"]
+        if not raw.strip().isdigit() or int(raw) < 1:
+            raise ConfigError(f"DEVHUB_SEARCH_BUDGET_MS: {raw!r} is not a whole number of milliseconds >= 1")
+        search_budget_ms = int(raw)
     max_workplan_bytes = DEFAULT_MAX_WORKPLAN_BYTES
     if env.get("DEVHUB_MAX_WORKPLAN_BYTES"):
         try:
@@ -137,6 +154,8 @@ def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -
         upstream=env.get("DEVHUB_UPSTREAM") or None,
         token=env.get("DEVHUB_TOKEN") or None,
         journal_max_bytes=max_bytes,
+        log_max_bytes=log_max_bytes,
+        search_budget_seconds=search_budget_ms / 1000,
         max_workplan_bytes=max_workplan_bytes,
         env=env,
     )

@@ -52,6 +52,7 @@ class Daemon:
         from devhub.api.app import create_app
         from devhub.api.security import SecurityMiddleware
         from devhub.hub import Hub
+        from devhub.logs import start_daemon_logging
         from devhub.ports import bind_listening_socket
 
         self._check_exposure()
@@ -65,6 +66,8 @@ class Daemon:
             ) from None
         except OSError as exc:
             raise from_os_error(exc, f"cannot take the daemon lock {self.config.lock_path}") from None
+        # Only the lock holder may write (and rotate) daemon.log.
+        log_listener = start_daemon_logging(self.config.log_path, self.config.log_max_bytes)
         try:
             sock = bind_listening_socket(self.config.host, self.config.port)
             port = sock.getsockname()[1]
@@ -74,7 +77,12 @@ class Daemon:
             guard = StartGuard(app, config, on_started=lambda: _announce(config))
             server = uvicorn.Server(
                 uvicorn.Config(
-                    guard, lifespan="on", log_level="warning", access_log=False, timeout_graceful_shutdown=10
+                    guard,
+                    lifespan="on",
+                    log_level="warning",
+                    log_config=None,  # uvicorn's records go through our queue too (devhub.logs)
+                    access_log=False,
+                    timeout_graceful_shutdown=10,
                 )
             )
             logging.getLogger("uvicorn.error").addFilter(guard.quiet_failed_start)  # after uvicorn set logging up
@@ -107,6 +115,7 @@ class Daemon:
         finally:
             with contextlib.suppress(OSError):
                 self.config.daemon_info_path.unlink(missing_ok=True)
+            log_listener.stop()  # drains the queue: every record logged so far reaches the file
             lock.release()
 
 

@@ -31,6 +31,9 @@ log = logging.getLogger("devhub.hub")
 T = TypeVar("T")
 
 READER_POOL_SIZE = 4
+# Full-text searches get connections of their own: a burst of costly searches (any web page can send
+# them) then waits for these, never for the pool every other read uses.
+SEARCH_POOL_SIZE = 2
 # Enough threads that every concurrent writer can wait inside one shared fsync (group commit).
 JOURNAL_THREADS = 64
 HANDOVER_WAIT_SECONDS = 0.5
@@ -66,7 +69,9 @@ class Hub:
         self._repos_lock = asyncio.Lock()  # one change of the served repo list at a time
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devhub-writer")
         self._journal_threads = ThreadPoolExecutor(max_workers=JOURNAL_THREADS, thread_name_prefix="devhub-journal")
-        self._readers = ReaderPool(config.database_path, READER_POOL_SIZE)
+        budget = config.search_budget_seconds
+        self._readers = ReaderPool(config.database_path, READER_POOL_SIZE, budget_seconds=budget)
+        self._search_readers = ReaderPool(config.database_path, SEARCH_POOL_SIZE, budget_seconds=budget)
         self._database_identity: tuple[int, int] | None = None
         # "ok", "rebuilding" (its file went away) or "degraded" (out of space: writes journaled, not applied).
         self.read_model_state = "ok"
@@ -102,6 +107,7 @@ class Hub:
         await self._in_writer(self._catch_up)
         self._database_identity = _file_identity(self.config.database_path)
         await self._readers.open()
+        await self._search_readers.open()
         if not serve:
             return
         self.watcher = self._new_watcher()
@@ -135,6 +141,7 @@ class Hub:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._readers.close()
+        await self._search_readers.close()
         if self.writer is not None:
             await self._in_writer(self.writer.close)
         if self.journal is not None:
@@ -144,18 +151,20 @@ class Hub:
 
     # -- the three primitives adapters use -------------------------------------------------------
 
-    async def read(self, query: Callable[[Reader], Awaitable[T]]) -> T:
-        """Run one read-only query on a pooled connection (after a rebuild of a vanished database, if one runs)."""
+    async def read(self, query: Callable[[Reader], Awaitable[T]], *, search: bool = False) -> T:
+        """Run one read-only query on a pooled connection (a full-text search: on the search pool), after a
+        rebuild of a vanished database if one runs."""
+        pool = self._search_readers if search else self._readers
         await self._until_readable()
         try:
-            async with self._readers.borrow() as reader:
+            async with pool.borrow() as reader:
                 return await query(reader)
         except sqlite3.DatabaseError as exc:
             if not self._database_replaced():
                 raise
             await self._rebuild(f"a read failed ({exc}) and the database file was deleted or replaced")
             await self._until_readable()
-            async with self._readers.borrow() as reader:
+            async with pool.borrow() as reader:
                 return await query(reader)
 
     async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
@@ -305,6 +314,7 @@ class Hub:
         try:
             await self._in_writer(self._rebuild_in_writer)
             await self._readers.reopen()
+            await self._search_readers.reopen()
             self.read_model_state, self.read_model_reason = "ok", None
             log.warning("read model: rebuilt (applied through seq %s)", self._applied_through)
         finally:

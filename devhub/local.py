@@ -102,7 +102,7 @@ def read(config: Config, query: Callable[[Any], Awaitable[T]], *, sync: bool = T
         sync_read_model(config)
 
     async def run() -> T:
-        reader = await Reader.open(Path(config.database_path))
+        reader = await Reader.open(Path(config.database_path), budget_seconds=config.search_budget_seconds)
         try:
             return await query(reader)
         finally:

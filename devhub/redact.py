@@ -7,16 +7,22 @@ from typing import Any
 
 REDACTED = "[REDACTED]"
 
-# Field names that carry credentials, matched on the whole name or a _-separated part.
+# Field names that carry credentials, matched on the whole name or a _-separated part, in any case; camelCase
+# parts count as separated (githubToken, clientSecret). Plurals too (secrets, api_keys) — except "tokens",
+# which far more often counts LLM tokens (input_tokens) than holds credentials.
+_SECRET_WORDS = (
+    r"authorization|auth|password|passwd|pwd|secret|api[_\-]?key|apikey|access[_\-]?key"
+    r"|private[_\-]?key|credential|cookie|bearer"
+)
 _SECRET_NAME = re.compile(
-    r"(^|[_\-.])(authorization|auth|password|passwd|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key"
-    r"|private[_\-]?key|credentials?|cookie|session[_\-]?token|bearer)($|[_\-.])",
+    rf"(^|[_\-.])((?:{_SECRET_WORDS})s?|(?:session[_\-]?)?token)($|[_\-.])",
     re.IGNORECASE,
 )
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def is_secret_name(name: str) -> bool:
-    return bool(_SECRET_NAME.search(name))
+    return bool(_SECRET_NAME.search(_CAMEL_BOUNDARY.sub("_", name)))
 
 
 def redact(value: Any) -> Any:

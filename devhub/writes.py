@@ -63,6 +63,11 @@ def new_record_id() -> str:
     return str(uuid.UUID(bytes=raw))
 
 
+def _keyed_path(path: str, repo: str | None) -> str:
+    """The request an Idempotency-Key is bound to: `?repo=` picks the target, so it is part of it."""
+    return f"{path}?repo={repo}" if repo is not None else path
+
+
 def body_hash(method: str, path: str, body: Mapping[str, Any]) -> str:
     canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -236,7 +241,7 @@ class Writes:
             task["pending_relay"] = self._pending_relay
             return [draft], 200, task
 
-        return await self._commit(ctx, "PATCH", f"/tasks/{ident}", body, build)
+        return await self._commit(ctx, "PATCH", _keyed_path(f"/tasks/{ident}", repo), body, build)
 
     def _task_draft(
         self, row: Any, change: Mapping[str, Any], body: dict[str, Any], ctx: WriteContext
@@ -350,7 +355,7 @@ class Writes:
             }
             return [draft], 200, answer
 
-        return await self._commit(ctx, "PATCH", f"/workplans/{ident}", body, build)
+        return await self._commit(ctx, "PATCH", _keyed_path(f"/workplans/{ident}", repo), body, build)
 
     # -- progress and messages ------------------------------------------------------------------
 

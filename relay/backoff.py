@@ -7,13 +7,11 @@ within `cap` seconds, while many laptops do not probe in lockstep.
 
 from __future__ import annotations
 
-import logging
 import os
+import sys
 from dataclasses import dataclass, field
 
 import tenacity
-
-log = logging.getLogger("relay.backoff")
 
 CRASH_POINTS = ("after_send", "after_ack", "cursor_write")
 
@@ -63,5 +61,6 @@ class CrashPlan:
             return
         self._seen[point] = self._seen.get(point, 0) + 1
         if self._seen[point] == self.at:
-            log.warning("relay test hook: crashing at %s #%d", point, self.at)
+            # Straight to stderr: a log record may sit in a queue that os._exit never drains.
+            print(f"relay test hook: crashing at {point} #{self.at}", file=sys.stderr, flush=True)
             os._exit(137)

@@ -25,6 +25,7 @@ from devhub.api.write_routes import WRITE_ROUTES
 from devhub.config import MAX_BODY_BYTES
 from devhub.errors import DevhubError
 from devhub.hub import Hub
+from devhub.logs import log_refusal, one_line
 
 log = logging.getLogger("devhub.api")
 
@@ -60,7 +61,11 @@ def _problem(status: int, title: str, detail: str, **extra: Any) -> Response[dic
     return Response(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def _devhub_error(_: Request[Any, Any, Any], exc: DevhubError) -> Response[dict[str, Any]]:
+def _devhub_error(request: Request[Any, Any, Any], exc: DevhubError) -> Response[dict[str, Any]]:
+    if exc.status < 500:
+        log_refusal(request.method, request.url.path, exc.status, exc.detail)
+    else:
+        log.error("%s on %s %s: %s", exc.status, request.method, one_line(request.url.path, 200), one_line(exc.detail))
     return Response(exc.problem(), status_code=exc.status, media_type=PROBLEM_JSON)
 
 
@@ -71,6 +76,7 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
             params.append({"name": item.get("key"), "reason": item.get("message"), "in": item.get("source")})
     names = ", ".join(str(p["name"]) for p in params if p["name"]) or "the request"
     detail = f"invalid value for {names}: " + "; ".join(str(p["reason"]) for p in params) if params else exc.detail
+    log_refusal(request.method, request.url.path, 400, detail)
     return _problem(400, "Bad request", detail, invalid_params=params)
 
 
@@ -82,6 +88,10 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         detail = f"{request.method} is not allowed on {request.url.path} (see /schema)"
     elif exc.status_code == 413:
         detail = f"request body over the {MAX_BODY_BYTES}-byte (64 KiB) limit"
+    if exc.status_code < 500:
+        log_refusal(request.method, request.url.path, exc.status_code, detail)
+    else:
+        log.error("%s on %s %s: %s", exc.status_code, request.method, one_line(request.url.path, 200), one_line(detail))
     return _problem(exc.status_code, _title(exc.status_code), detail)
 
 

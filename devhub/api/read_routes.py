@@ -44,7 +44,8 @@ async def workplans(
 ) -> list[dict[str, Any]]:
     choice("status", status, WORKPLAN_STATUSES)
     return await hub_of(request).read(
-        lambda r: queries.list_workplans(r, status=status, domain=domain, repo=repo, topic_slug=topic_slug, q=q)
+        lambda r: queries.list_workplans(r, status=status, domain=domain, repo=repo, topic_slug=topic_slug, q=q),
+        search=bool(q),
     )
 
 
@@ -137,7 +138,7 @@ async def repos(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
 async def search(
     request: Request[Any, Any, Any], q: str, limit: Annotated[int, Parameter(ge=1, le=500)] = 50
 ) -> list[dict[str, Any]]:
-    return await hub_of(request).read(lambda r: activity.search(r, q, limit=limit))
+    return await hub_of(request).read(lambda r: activity.search(r, q, limit=limit), search=True)
 
 
 @get("/orient", summary="One-call session start for an agent")

@@ -9,10 +9,13 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import re
+from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
-from urllib.parse import urlsplit
+
+from devhub.logs import log_refusal
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -22,6 +25,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _websocket_scope: ContextVar[bool] = ContextVar("devhub_websocket_scope", default=False)
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Headers a request may carry at most once: with two, which one a check reads and which one a
+# later layer (or a proxy) uses can differ.
+SINGLE_HEADERS = (b"host", b"origin")
+_HOST_NAME = re.compile(r"[a-z0-9.-]+")
+_PORT = re.compile(r"(:[0-9]{0,5})?")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -29,7 +37,7 @@ def is_loopback_host(host: str) -> bool:
     name = host.strip().lower().rstrip(".")
     if name.startswith("[") and name.endswith("]"):
         name = name[1:-1]
-    if name == "localhost" or name.endswith(".localhost"):
+    if _HOST_NAME.fullmatch(name) and (name == "localhost" or name.endswith(".localhost")):
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
@@ -37,10 +45,31 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def _split_host_header(value: str) -> str:
+def host_of(value: str) -> str | None:
+    """The host of a `host[:port]` value (a Host header, an origin's authority); None when it is not that shape.
+
+    Strict on purpose: `127.0.0.1:80@evil`, `[::1]evil` or a bare `::1` would otherwise pass as loopback.
+    """
+    value = value.strip()
     if value.startswith("["):
-        return value[: value.find("]") + 1] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+        end = value.find("]")
+        if end < 0:
+            return None
+        host, port = value[: end + 1], value[end + 1 :]
+    else:
+        host, colon, digits = value.partition(":")
+        port = colon + digits
+    if not host or not _PORT.fullmatch(port):
+        return None
+    return host
+
+
+def origin_host(origin: str) -> str | None:
+    """The host of an `Origin` value (`http[s]://host[:port]`); None for `null` or any other shape."""
+    scheme, sep, authority = origin.strip().partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    return host_of(authority[:-1] if authority.endswith("/") else authority)
 
 
 class SecurityMiddleware:
@@ -64,10 +93,20 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         _websocket_scope.set(scope["type"] == "websocket")
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        host = _split_host_header(headers.get("host", ""))
-        if not host or not self._host_allowed(host):
-            await _problem(
+        raw_headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", [])]
+        counts = Counter(name for name, _ in raw_headers if name.encode() in SINGLE_HEADERS)
+        repeated = sorted(name for name, n in counts.items() if n > 1)
+        if repeated:
+            names = " and ".join(name.capitalize() for name in repeated)
+            await _refuse(
+                scope, send, 400, "Bad Request", f"the request carries more than one {names} header; send one"
+            )
+            return
+        headers = dict(raw_headers)
+        host = host_of(headers.get("host", ""))
+        if host is None or not self._host_allowed(host):
+            await _refuse(
+                scope,
                 send,
                 403,
                 "Forbidden",
@@ -77,9 +116,10 @@ class SecurityMiddleware:
             return
         origin = headers.get("origin")
         if origin is not None:
-            origin_host = urlsplit(origin).hostname or ""
-            if origin == "null" or not self._host_allowed(origin_host):
-                await _problem(
+            origin_name = origin_host(origin)
+            if origin_name is None or not self._host_allowed(origin_name):
+                await _refuse(
+                    scope,
                     send,
                     403,
                     "Forbidden",
@@ -91,7 +131,8 @@ class SecurityMiddleware:
         needs_token = (self.token is not None and method in WRITE_METHODS) or not self.bound_to_loopback
         if needs_token and not self._token_ok(headers.get("authorization", "")):
             why = "this hub is bound to a non-loopback address" if not self.bound_to_loopback else "DEVHUB_TOKEN is set"
-            await _problem(
+            await _refuse(
+                scope,
                 send,
                 401,
                 "Unauthorized",
@@ -108,9 +149,15 @@ class SecurityMiddleware:
         return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), self.token.encode())
 
 
-async def _problem(
-    send: Send, status: int, title: str, detail: str, extra_headers: list[tuple[bytes, bytes]] | None = None
+async def _refuse(
+    scope: Scope,
+    send: Send,
+    status: int,
+    title: str,
+    detail: str,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
+    log_refusal(scope.get("method", "WEBSOCKET"), scope.get("path", ""), status, detail)
     if _websocket_scope.get():
         await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
         return

@@ -224,7 +224,7 @@ def hit_href(hit: Mapping[str, Any]) -> str:
 
 
 async def search(hub: Hub, q: str) -> dict[str, Any]:
-    hits = await hub.read(lambda r: activity.search(r, q, limit=50)) if q.strip() else []
+    hits = await hub.read(lambda r: activity.search(r, q, limit=50), search=True) if q.strip() else []
     return {"q": q, "hits": [hit | {"href": hit_href(hit)} for hit in hits]}
 
 

@@ -105,7 +105,7 @@ class HubBackend:
     async def workplans(self, filters: Mapping[str, Any]) -> Json:
         from devhub.store import queries
 
-        return await self.hub.read(lambda r: queries.list_workplans(r, **filters))
+        return await self.hub.read(lambda r: queries.list_workplans(r, **filters), search=bool(filters.get("q")))
 
     async def workplan(self, ident: str, repo: str | None) -> Json:
         from devhub.store import queries
@@ -138,7 +138,7 @@ class HubBackend:
     async def search(self, q: str, limit: int) -> Json:
         from devhub.store import activity
 
-        return await self.hub.read(lambda r: activity.search(r, q, limit=limit))
+        return await self.hub.read(lambda r: activity.search(r, q, limit=limit), search=True)
 
     async def relay(self) -> Json:
         return self.hub.relay_status()

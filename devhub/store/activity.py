@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from devhub.store.presence import REPO_MISSING
-from devhub.store.queries import fts_query
+from devhub.store.queries import fts_query, search_budget
 from devhub.store.reader import Reader
 
 PROGRESS_LIMIT_DEFAULT = 100
@@ -155,6 +155,15 @@ async def search(reader: Reader, q: str, *, limit: int = 50) -> list[dict[str, A
     """Full-text hits across workplans, tasks and progress, best first (bm25 within each kind)."""
     query = fts_query(q)
     words = [w.lower() for w in query.replace('"', " ").replace("*", " ").split()]
+    async with search_budget(reader):
+        hits = await _ranked_hits(reader, query, words, limit)
+    hits.sort(key=lambda item: (item[0], item[1], item[2]))
+    return [hit for _, _, _, hit in hits[:limit]]
+
+
+async def _ranked_hits(
+    reader: Reader, query: str, words: list[str], limit: int
+) -> list[tuple[float, str, str, dict[str, Any]]]:
     hits: list[tuple[float, str, str, dict[str, Any]]] = []
     for kind, fts, table, columns in _SEARCH_PARTS:
         matches = await reader.one(f"SELECT COUNT(*) AS n FROM {fts} WHERE {fts} MATCH ?", (query,))
@@ -186,8 +195,7 @@ async def search(reader: Reader, q: str, *, limit: int = 50) -> list[dict[str, A
                 "snippet": snippet(text, words),
             }
             hits.append((rank_of[row["row_id"]], kind, row["id"], hit))
-    hits.sort(key=lambda item: (item[0], item[1], item[2]))
-    return [hit for _, _, _, hit in hits[:limit]]
+    return hits
 
 
 def snippet(text: str, words: list[str], *, width: int = 60) -> str:

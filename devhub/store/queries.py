@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from devhub.errors import Ambiguous, NotFound
+from devhub.errors import Ambiguous, BadRequest, NotFound
 from devhub.store.reader import Reader
 
 READY_SQL = "t.ready = 1"  # materialised by the writer (store.ready)
@@ -158,7 +160,11 @@ async def list_workplans(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return [workplan_dict(row) for row in await reader.all(sql, params)]
+    if not q:
+        return [workplan_dict(row) for row in await reader.all(sql, params)]
+    async with search_budget(reader):
+        rows = await reader.all(sql, params)
+    return [workplan_dict(row) for row in rows]
 
 
 async def workplan_index(reader: Reader) -> list[dict[str, Any]]:
@@ -327,7 +333,42 @@ async def get_task(reader: Reader, ident: str, repo: str | None = None) -> dict[
     return task
 
 
+# Bounds on free-text search (REST /search and /workplans?q=, MCP, dashboard, CLI): an FTS5 query's cost
+# grows with the square of its prefix terms, and any web page can send a GET.
+MAX_QUERY_CHARS = 256
+MAX_QUERY_TERMS = 16
+
+
 def fts_query(text: str) -> str:
-    """A safe FTS5 query from free text: each word a prefix-matched quoted term, all required."""
+    """A safe FTS5 query from free text: each word a prefix-matched quoted term, all required.
+
+    BadRequest (naming `q`) past MAX_QUERY_CHARS characters or MAX_QUERY_TERMS words.
+    """
+    if len(text) > MAX_QUERY_CHARS:
+        raise BadRequest(
+            f"query parameter q: {len(text)} characters; a search takes at most {MAX_QUERY_CHARS}",
+            {"q": f"at most {MAX_QUERY_CHARS} characters"},
+        )
     words = [w for w in "".join(c if c.isalnum() else " " for c in text).split() if w]
+    if len(words) > MAX_QUERY_TERMS:
+        raise BadRequest(
+            f"query parameter q: {len(words)} words; a search takes at most {MAX_QUERY_TERMS}",
+            {"q": f"at most {MAX_QUERY_TERMS} words"},
+        )
     return " ".join(f'"{w}"*' for w in words) or '""'
+
+
+@asynccontextmanager
+async def search_budget(reader: Reader) -> AsyncIterator[None]:
+    """A search that outlasts the reader's time budget is stopped and refused, so it cannot hold the connection."""
+    try:
+        async with reader.time_budget():
+            yield
+    except sqlite3.OperationalError as exc:
+        if "interrupted" not in str(exc):
+            raise
+        raise BadRequest(
+            f"query parameter q: too expensive: the search was stopped at its {reader.budget_seconds:g} s budget; "
+            "use fewer or longer words",
+            {"q": "too expensive: use fewer or longer words"},
+        ) from None

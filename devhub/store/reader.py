@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,20 +12,36 @@ from typing import Any
 
 import aiosqlite
 
+DEFAULT_BUDGET_SECONDS = 1.0
+# SQLite VM steps between two looks at the clock: ~1,000 looks a second in a costly FTS query, so a
+# statement is stopped within ~0.1 s of its deadline.
+_BUDGET_CHECK_STEPS = 100
+
 
 class Reader:
     """An async read-only connection with the two helpers every query needs."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, *, budget_seconds: float = DEFAULT_BUDGET_SECONDS) -> None:
         self.conn = conn
+        self.budget_seconds = budget_seconds
 
     @classmethod
-    async def open(cls, path: Path) -> Reader:
+    async def open(cls, path: Path, *, budget_seconds: float = DEFAULT_BUDGET_SECONDS) -> Reader:
         conn = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
         conn.row_factory = sqlite3.Row
         await conn.execute("PRAGMA busy_timeout=5000")
         await conn.execute("PRAGMA query_only=1")
-        return cls(conn)
+        return cls(conn, budget_seconds=budget_seconds)
+
+    @asynccontextmanager
+    async def time_budget(self) -> AsyncIterator[None]:
+        """Statements run inside are interrupted (sqlite3.OperationalError 'interrupted') once the budget is spent."""
+        deadline = time.monotonic() + self.budget_seconds
+        await self.conn.set_progress_handler(lambda: time.monotonic() > deadline, _BUDGET_CHECK_STEPS)
+        try:
+            yield
+        finally:
+            await self.conn.set_progress_handler(None, 0)  # type: ignore[arg-type]
 
     async def close(self) -> None:
         await self.conn.close()
@@ -46,15 +63,16 @@ class ReaderPool:
     file replaced underneath (deleted, rebuilt) is never read through a stale connection.
     """
 
-    def __init__(self, path: Path, size: int) -> None:
+    def __init__(self, path: Path, size: int, *, budget_seconds: float = DEFAULT_BUDGET_SECONDS) -> None:
         self.path = path
         self.size = size
+        self.budget_seconds = budget_seconds
         self._idle: asyncio.Queue[Reader] = asyncio.Queue()
         self._current: set[Reader] = set()
 
     async def open(self) -> None:
         for _ in range(self.size):
-            reader = await Reader.open(self.path)
+            reader = await Reader.open(self.path, budget_seconds=self.budget_seconds)
             self._current.add(reader)
             self._idle.put_nowait(reader)
 
