@@ -113,7 +113,7 @@ def measure_stdio_ready(env: dict[str, str]) -> float:
 @contextmanager
 def running_daemon(workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """A dev daemon (relay off, free port) on the fixture repos, as real git repos under workdir."""
-    from devhub.demo import FIXTURES, make_git_repo
+    from devhub.cli.demo import FIXTURES, make_git_repo
 
     root = workdir / "mcp-bench"
     shutil.rmtree(root, ignore_errors=True)

@@ -1,3 +1,3 @@
-from devhub.cli import main
+from devhub.cli.main import main
 
 main()

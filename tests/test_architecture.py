@@ -7,15 +7,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ADAPTERS = (
-    "devhub.api",
-    "devhub.mcp_server",
-    "devhub.dashboard",
-    "devhub.cli",
-    "devhub.cli_read",
-    "devhub.cli_write",
-    "devhub.cli_daemon",
-    "devhub.cli_journal",
-    "devhub.profiles_cli",
+    "devhub.adapters.api",
+    "devhub.adapters.mcp",
+    "devhub.adapters.dashboard",
+    "devhub.cli.main",
+    "devhub.cli.read",
+    "devhub.cli.write",
+    "devhub.cli.daemon",
+    "devhub.cli.journal",
+    "devhub.cli.profile",
 )
 
 
@@ -38,13 +38,13 @@ def test_the_core_never_imports_an_adapter() -> None:
     core = [
         "devhub.store",
         "devhub.workplans",
-        "devhub.writes",
+        "devhub.service.writes",
         "devhub.model",
         "devhub.errors",
         "devhub.registry",
-        "devhub.config",
-        "devhub.checks",
-        "devhub.hub",
+        "devhub.settings",
+        "devhub.service.checks",
+        "devhub.service.hub",
     ]
     offenders = [
         f"{path.relative_to(ROOT)} imports {name}"

@@ -10,8 +10,8 @@ README = (ROOT / "README.md").read_text()
 
 
 def test_every_rest_route_is_in_the_readme() -> None:
-    from devhub.api.read_routes import READ_ROUTES
-    from devhub.api.write_routes import WRITE_ROUTES
+    from devhub.adapters.api.read_routes import READ_ROUTES
+    from devhub.adapters.api.write_routes import WRITE_ROUTES
 
     documented = README.replace("{ident}", "{id}")
     missing = []

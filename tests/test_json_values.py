@@ -1,10 +1,10 @@
-"""The one check every write body passes before it is journaled (devhub/json_values.py)."""
+"""The one check every write body passes before it is journaled (devhub/service/json_values.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from devhub.json_values import MAX_DEPTH, MAX_REPORTED, value_problems
+from devhub.service.json_values import MAX_DEPTH, MAX_REPORTED, value_problems
 
 
 def _nested(levels: int) -> Any:

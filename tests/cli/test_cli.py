@@ -20,7 +20,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def test_help_is_fast_because_heavy_imports_are_lazy() -> None:
     code = (
-        "import sys; from devhub.cli import cli; from click.testing import CliRunner;"
+        "import sys; from devhub.cli.main import cli; from click.testing import CliRunner;"
         "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output;"
         "heavy = [m for m in ('litestar', 'mcp', 'sqlite_utils', 'git', 'httpx', 'uvicorn', 'aiosqlite', 'yaml')"
         " if m in sys.modules]; print(heavy)"
@@ -30,7 +30,7 @@ def test_help_is_fast_because_heavy_imports_are_lazy() -> None:
 
 
 def test_every_command_is_listed_in_help_and_documented() -> None:
-    from devhub.cli import LAZY_COMMANDS
+    from devhub.cli.main import LAZY_COMMANDS
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     help_text = subprocess.run([sys.executable, "-m", "devhub", "--help"], capture_output=True, text=True).stdout

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from devhub.idempotency import MAX_KEY_CHARS
-from tests.mcp.helpers import connect, error_text, payload, run
+from devhub.service.idempotency import MAX_KEY_CHARS
+from tests.adapters.mcp.helpers import connect, error_text, payload, run
 from tests.support.daemon import RunningDaemon, start_daemon
 from tests.support.repos import make_workspace
 

@@ -12,7 +12,7 @@ import os
 import secrets
 from pathlib import Path
 
-from tests.mcp.helpers import connect, payload, run
+from tests.adapters.mcp.helpers import connect, payload, run
 from tests.support.daemon import RunningDaemon, start_daemon
 from tests.support.repos import git
 from tests.support.waiting import wait_for

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from devhub.api.app import create_app
-from devhub.config import Config
-from devhub.hub import Hub
+from devhub.adapters.api.app import create_app
 from devhub.registry import Registry
+from devhub.service.hub import Hub
+from devhub.settings import Settings
 from tests.support.waiting import wait_for
 
 SQLITE_MAX_PAGES = 1_073_741_823
@@ -27,7 +27,7 @@ SQLITE_MAX_PAGES = 1_073_741_823
 
 @pytest.fixture
 def app_client(tmp_path: Path, workspace: list[Path]) -> Iterator[tuple[TestClient[Any], Hub]]:
-    config = Config(data_dir=tmp_path / "data", config_dir=tmp_path / "config", relay_enabled=False)
+    config = Settings(data_dir=tmp_path / "data", config_dir=tmp_path / "config", relay_enabled=False)
     Registry(config.registry_path).register(workspace)
     hub = Hub(config, profile_name="dev")
     with TestClient(app=create_app(hub)) as client:

@@ -18,7 +18,7 @@ import pytest
 
 from benchmarks.corpus import Scale, generate
 from devhub.store.queries import MAX_QUERY_CHARS, MAX_QUERY_TERMS
-from tests.mcp.helpers import connect, error_text, payload, run
+from tests.adapters.mcp.helpers import connect, error_text, payload, run
 from tests.support.daemon import RunningDaemon, start_daemon
 from tests.support.repos import make_workspace
 

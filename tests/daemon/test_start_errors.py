@@ -131,7 +131,7 @@ def test_the_507_of_a_full_journal_says_it_once(tmp_path: Path, workspace: list[
 
 
 def test_the_507_of_a_full_disk_says_it_once() -> None:
-    from devhub.hub import storage_full
+    from devhub.service.hub import storage_full
     from relay.errors import DiskFull
     from relay.journal import Journal
     from relay.simfs import CrashSimFileLayer

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from devhub.registry import inspect_repo
-from devhub.watch import Watcher, _is_watch_limit
+from devhub.service.watch import Watcher, _is_watch_limit
 from tests.support.daemon import RunningDaemon
 from tests.support.repos import git
 from tests.support.waiting import wait_for

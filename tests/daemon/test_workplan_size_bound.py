@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from devhub.config import load_config
 from devhub.errors import ConfigError
+from devhub.settings import load_settings
 from tests.support.daemon import RunningDaemon, start_daemon
 from tests.support.repos import git
 from tests.support.waiting import wait_for
@@ -109,10 +109,10 @@ def test_a_50_mb_workplan_does_not_grow_the_daemon(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", ["0", "-1", "4MiB", "lots"])
 def test_the_bound_must_be_a_positive_integer(value: str) -> None:
     with pytest.raises(ConfigError, match="DEVHUB_MAX_WORKPLAN_BYTES"):
-        load_config({"DEVHUB_MAX_WORKPLAN_BYTES": value, "DEVHUB_DATA_DIR": "/tmp/x", "DEVHUB_CONFIG_DIR": "/tmp/y"})
+        load_settings({"DEVHUB_MAX_WORKPLAN_BYTES": value, "DEVHUB_DATA_DIR": "/tmp/x", "DEVHUB_CONFIG_DIR": "/tmp/y"})
 
 
 def test_the_bound_defaults_to_4_mib() -> None:
-    config = load_config({"DEVHUB_DATA_DIR": "/tmp/x", "DEVHUB_CONFIG_DIR": "/tmp/y"})
+    config = load_settings({"DEVHUB_DATA_DIR": "/tmp/x", "DEVHUB_CONFIG_DIR": "/tmp/y"})
     assert config.max_workplan_bytes == 4 * 1024 * 1024
-    assert load_config({"DEVHUB_MAX_WORKPLAN_BYTES": "1000"}).max_workplan_bytes == 1000
+    assert load_settings({"DEVHUB_MAX_WORKPLAN_BYTES": "1000"}).max_workplan_bytes == 1000

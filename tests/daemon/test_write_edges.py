@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devhub.demo import FIXTURES
+from devhub.cli.demo import FIXTURES
 from tests.support.daemon import RunningDaemon, start_daemon
 from tests.support.repos import make_repo_from, make_workspace
 

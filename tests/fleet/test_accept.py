@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from devhub.cli.fleet_accept import accept
 from devhub.errors import DevhubError
 from devhub.fleet.accept import evaluate
-from devhub.fleet.accept_cli import accept
 from devhub.fleet.accept_spec import load_spec
 from devhub.fleet.evidence import EvidenceReader, resolve_sources
 
@@ -37,7 +37,7 @@ EXPECTED = [
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    """Invoke the accept command; a DevhubError becomes its exit code and `error:` line, as devhub.cli.main does."""
+    """Invoke the accept command; a DevhubError becomes its exit code and `error:` line, as the CLI's main does."""
     result = CliRunner().invoke(accept, list(args))
     if isinstance(result.exception, DevhubError):
         return result.exception.exit_code, result.output, f"error: {result.exception.detail}"
@@ -349,7 +349,7 @@ def test_importing_the_command_stays_light() -> None:
     import subprocess
     import sys
 
-    code = "import sys, devhub.fleet.accept_cli; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    code = "import sys, devhub.cli.fleet_accept; print(sorted({m.split('.')[0] for m in sys.modules}))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert not {"yaml", "httpx", "rich", "litestar"} & set(json.loads(loaded.stdout.replace("'", '"')))
 

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from click.testing import CliRunner
 
+from devhub.cli.fleet_accept import accept
 from devhub.errors import DevhubError
-from devhub.fleet.accept_cli import accept
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "acceptance"
 T10 = FIXTURES / "t10-spec.yaml"
@@ -126,7 +126,7 @@ def progress_events(jsonl: Path) -> list[dict[str, Any]]:
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    """Invoke the accept command; a DevhubError becomes its exit code and `error:` line, as devhub.cli.main does."""
+    """Invoke the accept command; a DevhubError becomes its exit code and `error:` line, as the CLI's main does."""
     result = CliRunner().invoke(accept, list(args))
     if isinstance(result.exception, DevhubError):
         return result.exception.exit_code, result.output, f"error: {result.exception.detail}"

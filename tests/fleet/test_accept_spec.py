@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from devhub.cli.fleet_accept import accept
 from devhub.errors import DevhubError, SpecError
-from devhub.fleet.accept_cli import accept
 from devhub.fleet.accept_spec import SpecProblems, format_duration, load_spec, parse_duration
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "acceptance"

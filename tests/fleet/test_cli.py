@@ -12,7 +12,7 @@ from tests.fleet.conftest import ROOT
 
 def test_fleet_group_imports_no_heavy_packages() -> None:
     code = (
-        "import sys, devhub.fleet.cli as c, devhub.fleet.checks, devhub.fleet.drain, devhub.fleet.tunnels;"
+        "import sys, devhub.cli.fleet as c, devhub.fleet.checks, devhub.fleet.drain, devhub.fleet.tunnels;"
         "heavy = [m for m in ('httpx', 'litestar', 'mcp', 'sqlite_utils', 'git') if m in sys.modules];"
         "print(','.join(heavy))"
     )
@@ -22,7 +22,7 @@ def test_fleet_group_imports_no_heavy_packages() -> None:
 
 
 def test_every_fleet_command_is_documented() -> None:
-    from devhub.fleet.cli import fleet
+    from devhub.cli.fleet import fleet
 
     docs = (ROOT / "docs" / "fleet.md").read_text(encoding="utf-8")
 

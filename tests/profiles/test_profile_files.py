@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from devhub.config import Config, load_config
-from devhub.errors import ConfigError
-from devhub.profiles import (
+from devhub.agents.profiles import (
     active_profile_name,
     get_profile,
     load_profiles,
     record_active_profile,
     shipped_profiles_dir,
 )
+from devhub.errors import ConfigError
+from devhub.settings import Settings, load_settings
 from tests.profiles.conftest import REPO, Workspace, WriteProfile
 
 
-def _config(workspace: Workspace, **env: str) -> Config:
-    return load_config(
+def _config(workspace: Workspace, **env: str) -> Settings:
+    return load_settings(
         {"DEVHUB_CONFIG_DIR": str(workspace.config_dir), "DEVHUB_DATA_DIR": str(workspace.home / "data"), **env}
     )
 

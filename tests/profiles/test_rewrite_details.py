@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import tomllib
 
-from devhub.clients import apply_profile, client_configs
-from devhub.config import load_config
-from devhub.profiles import get_profile
+from devhub.agents.clients import apply_profile, client_configs
+from devhub.agents.profiles import get_profile
+from devhub.settings import load_settings
 from tests.profiles.conftest import Workspace
 
 
 def test_codex_dev_hub_keeps_the_users_own_keys_and_comments(workspace: Workspace) -> None:
-    config = load_config({"DEVHUB_CONFIG_DIR": str(workspace.config_dir)})
+    config = load_settings({"DEVHUB_CONFIG_DIR": str(workspace.config_dir)})
     path = workspace.files["codex"]
     path.parent.mkdir(parents=True)
     path.write_text(
@@ -31,7 +31,7 @@ def test_codex_dev_hub_keeps_the_users_own_keys_and_comments(workspace: Workspac
 
 
 def test_a_symlinked_config_keeps_its_link_and_its_mode(workspace: Workspace) -> None:
-    config = load_config({"DEVHUB_CONFIG_DIR": str(workspace.config_dir)})
+    config = load_settings({"DEVHUB_CONFIG_DIR": str(workspace.config_dir)})
     dotfiles = workspace.home / "dotfiles" / "claude.json"
     dotfiles.parent.mkdir()
     dotfiles.write_text('{"mcpServers": {}}\n')

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from devhub.config import Config, load_config
-from devhub.local import read
+from devhub.service.local import read
+from devhub.settings import Settings, load_settings
 from tests.support.daemon import devhub_env, run_cli
 from tests.support.repos import git
 
@@ -41,7 +41,7 @@ class Home:
 
     def __init__(self, root: Path) -> None:
         self.env = devhub_env(root / "data", root / "config", GIT_IDENTITY)
-        self.config: Config = load_config(self.env)
+        self.config: Settings = load_settings(self.env)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return run_cli(*args, env=self.env, timeout=60)
@@ -63,19 +63,19 @@ class Home:
 
     def set_status(self, task_id: str, status: str, repo: str | None = None) -> None:
         """What `devhub task set` does, in-process (the same submit path, without a process start)."""
-        from devhub.cli_write import submit
+        from devhub.cli.write import submit
 
         path = f"/tasks/{task_id}" + (f"?repo={repo}" if repo else "")
         submit(self.config, "PATCH", path, {"status": status}, agent="test")
 
     def set_workplan_status(self, workplan_id: str, status: str) -> None:
-        from devhub.cli_write import submit
+        from devhub.cli.write import submit
 
         submit(self.config, "PATCH", f"/workplans/{workplan_id}", {"status": status}, agent="test")
 
     def checks(self, repo: str | None = None) -> list[dict[str, Any]]:
         """`devhub check`'s findings, computed in-process on a freshly synced read model."""
-        from devhub.checks import run_checks
+        from devhub.service.checks import run_checks
 
         findings: list[dict[str, Any]] = self.query(lambda reader: run_checks(reader, repo=repo))
         return findings

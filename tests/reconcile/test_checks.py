@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devhub.checks import RULES, exit_code
+from devhub.service.checks import RULES, exit_code
 from tests.reconcile.helpers import Home, findings_by_rule, make_repo
 from tests.support.repos import git
 

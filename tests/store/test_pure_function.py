@@ -16,12 +16,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devhub.config import Config
-from devhub.hub import Hub
 from devhub.registry import Registry
+from devhub.service.hub import Hub
+from devhub.service.verify import verify_read_model
+from devhub.service.writes import WriteContext
+from devhub.settings import Settings
 from devhub.store import queries
-from devhub.verify import verify_read_model
-from devhub.writes import WriteContext
 from tests.support.repos import git
 
 WP = "PROP-WP-0001"
@@ -84,7 +84,7 @@ class Session:
     def __init__(self, root: Path) -> None:
         self.files = Files()
         self.repo = _make_repo(root, self.files)
-        self.config = Config(data_dir=root / "data", config_dir=root / "config", relay_enabled=False)
+        self.config = Settings(data_dir=root / "data", config_dir=root / "config", relay_enabled=False)
         Registry(self.config.registry_path).register([self.repo])
         self.hub: Hub | None = None
 

@@ -17,11 +17,11 @@ import pytest
 
 from devhub.errors import FileRefused
 from devhub.registry import Repo, inspect_repo
+from devhub.service.verify import compare
 from devhub.store.build import sync_repo_files
 from devhub.store.repofiles import RepoFiles
 from devhub.store.schema import connect, open_database
 from devhub.store.writer import ReadModelWriter, rebuild
-from devhub.verify import compare
 from tests.reconcile.helpers import make_repo
 
 PLAN = (

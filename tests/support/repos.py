@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from devhub.demo import FIXTURES, make_git_repo
+from devhub.cli.demo import FIXTURES, make_git_repo
 
 FIXTURE_REPOS = FIXTURES / "repos"
 

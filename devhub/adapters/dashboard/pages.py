@@ -1,0 +1,285 @@
+"""What each dashboard page shows, gathered from the same store queries the REST API serves."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from devhub.adapters.dashboard import markdown
+from devhub.adapters.dashboard.graph import dependency_svg, short_id
+from devhub.model import PRIORITIES, WORKPLAN_STATUSES
+from devhub.service.hub import Hub
+from devhub.store import activity, queries
+from devhub.store.orient import summary as summary_query
+from relay.errors import JournalError
+
+# Workplan ids and qualified task ids in running text (a display aid; the parser owns the real rules).
+_MENTION = re.compile(
+    r"(?<![A-Za-z0-9-])((?:[A-Z][A-Z0-9]*-)+WP-\d+|ADHOC-\d{4}-\d{2}-\d{2})(-(?:T\d+[A-Za-z]?|P\d+(?:\.\d+)+))?"
+    r"(?![A-Za-z0-9])"
+)
+RELAY_ENVELOPES_SHOWN = 200
+
+
+def workplan_href(ident: str, repo: str | None = None) -> str:
+    query = f"?{urlencode({'repo': repo})}" if repo else ""
+    return f"/ui/workplans/{quote(ident)}{query}"
+
+
+def task_href(ident: str, repo: str | None = None) -> str:
+    query = f"?{urlencode({'repo': repo})}" if repo else ""
+    return f"/ui/tasks/{quote(ident)}{query}"
+
+
+class IdLinker:
+    """Turns workplan and task ids in escaped text into links, for ids whose workplan this hub knows."""
+
+    def __init__(self, index: list[dict[str, Any]]) -> None:
+        self.repos: dict[str, list[str]] = {}
+        for workplan in index:
+            self.repos.setdefault(workplan["id"], []).append(workplan["repo"])
+
+    def href(self, target: str) -> str | None:
+        """The page for a workplan or task id, or None when its workplan is not in this hub."""
+        match = _MENTION.fullmatch(target)
+        if not match or match[1] not in self.repos:
+            return None
+        repos = self.repos[match[1]]
+        repo = repos[0] if len(repos) == 1 else None
+        return task_href(target, repo) if match[2] else workplan_href(target, repo)
+
+    def __call__(self, escaped_text: str) -> str:
+        def link(match: re.Match[str]) -> str:
+            href = self.href(match[0])
+            return f'<a href="{escape(href)}">{match[0]}</a>' if href else match[0]
+
+        return _MENTION.sub(link, escaped_text)
+
+
+def age_text(seconds: float | None) -> str:
+    """A duration for people: `42 s`, `7 min`, `3 h 5 min`, `2 d 4 h`."""
+    if seconds is None:
+        return "—"
+    seconds = max(0, int(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 90:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def _seconds_since(timestamp: Any) -> float | None:
+    if isinstance(timestamp, int | float):
+        return time.time() - (timestamp / 1000 if timestamp > 1e11 else timestamp)
+    if isinstance(timestamp, str) and timestamp:
+        try:
+            moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (datetime.now(UTC) - moment.astimezone(UTC)).total_seconds()
+    return None
+
+
+class JournalBacklog:
+    """Counts journaled writes not yet relayed, incrementally (only new records are read each time)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen_seq = 0
+        self._count = 0
+        self._oldest_ts: Any = None
+
+    def measure(self, journal: Any) -> tuple[int, Any]:
+        """(count, oldest timestamp) of every record; valid while no relay acknowledges any of them."""
+        with self._lock:
+            if journal is None:
+                return 0, None
+            for record in journal.records(self._seen_seq):
+                self._seen_seq = max(self._seen_seq, int(record["seq"]))
+                self._count += 1
+                if self._oldest_ts is None:
+                    self._oldest_ts = record.get("ts")
+            return self._count, self._oldest_ts
+
+
+def relay_overview(
+    status: Mapping[str, Any], pending_from_journal: int | None, oldest_ts: Any, journal_problem: str | None = None
+) -> dict[str, Any]:
+    """The relay box: state, why, queue depth and the oldest pending age, whether or not a relay runs."""
+    disabled = status.get("state") == "disabled"
+    pending = status.get("pending")
+    oldest_age = status.get("oldest_pending_age")
+    if oldest_age is None:
+        oldest_age = status.get("oldest_pending_age_seconds")
+    if disabled or pending is None:
+        pending = pending_from_journal
+        oldest_age = _seconds_since(oldest_ts) if pending else None
+    dead = status.get("dead_letters")
+    return {
+        "state": status.get("state", "unknown"),
+        "disabled": disabled,
+        "reason": status.get("reason"),
+        "upstream": status.get("upstream"),
+        "pending": pending,
+        "held": status.get("held") if not isinstance(status.get("held"), list) else len(status["held"]),
+        "dead_letters": len(dead) if isinstance(dead, list) else dead,
+        "oldest_pending_age": age_text(oldest_age) if pending else "—",
+        "last_success": status.get("last_success"),
+        "last_error": status.get("last_error"),
+        "retries": status.get("retries"),
+        "consecutive_failures": status.get("consecutive_failures"),
+        "journal_problem": journal_problem,
+    }
+
+
+async def overview(hub: Hub, backlog: JournalBacklog) -> dict[str, Any]:
+    """Everything the overview page shows."""
+    summary = await hub.read(summary_query)
+    workplans = await hub.read(lambda r: queries.list_workplans(r))
+    ready = await hub.read(lambda r: queries.list_tasks(r, ready=True))
+    in_progress = await hub.read(lambda r: queries.list_tasks(r, status="progress"))
+    needs_human = await hub.read(lambda r: queries.list_tasks(r, needs_human=True))
+    problems = await hub.read(lambda r: activity.list_problems(r))
+    conflicts = await hub.read(activity.list_conflicts)
+    status = hub.relay_status()
+    journal_problem = None
+    try:
+        count, oldest = await asyncio.to_thread(backlog.measure, hub.journal)
+    except (JournalError, OSError) as exc:  # the page still shows everything else
+        count, oldest, journal_problem = None, None, f"the journal could not be read: {exc}"
+    by_status = {state: [w for w in workplans if w["status"] == state] for state in WORKPLAN_STATUSES}
+    others = [w for w in workplans if w["status"] not in WORKPLAN_STATUSES]
+    if others:
+        by_status["unknown"] = others
+    ready_by_priority = {p: [t for t in ready if t["priority"] == p] for p in PRIORITIES}
+    unprioritised = [t for t in ready if t["priority"] not in PRIORITIES]
+    if unprioritised:
+        ready_by_priority["none"] = unprioritised
+    return {
+        "summary": summary,
+        "workplans_by_status": {state: items for state, items in by_status.items() if items},
+        "ready_by_priority": {p: items for p, items in ready_by_priority.items() if items},
+        "ready_count": len(ready),
+        "in_progress": in_progress,
+        "needs_human": needs_human,
+        "problems": problems,
+        "conflicts": conflicts,
+        "relay": relay_overview(status, count, oldest, journal_problem),
+    }
+
+
+async def workplan(hub: Hub, ident: str, repo: str | None) -> dict[str, Any]:
+    """One workplan: metadata, tasks with their status source, the graph, and links for its references."""
+    plan = await hub.read(lambda r: queries.get_workplan(r, ident, repo))
+    linker = IdLinker(await hub.read(queries.workplan_index))
+    graph = dependency_svg(plan["id"], plan["tasks"], plan["references"], lambda t: task_href(t["id"], t["repo"]))
+    references = [
+        ref | {"href": linker.href(ref["target_id"]), "source_short": short_id(ref["source_id"], plan["id"])}
+        for ref in plan["references"]
+        if ref["kind"] != "sequencing"
+    ]
+    return {
+        "plan": plan,
+        "graph": graph,
+        "references": references,
+        "referenced_by": [ref | {"href": linker.href(ref["source_id"])} for ref in plan["referenced_by"]],
+        "body_html": markdown.render(plan.get("body"), linker),
+        "short": lambda task_id: short_id(task_id, plan["id"]),
+    }
+
+
+async def task(hub: Hub, ident: str, repo: str | None) -> dict[str, Any]:
+    """One task: body, effective values and their sources, local write history, progress events."""
+    item = await hub.read(lambda r: queries.get_task(r, ident, repo))
+    events = await hub.read(lambda r: activity.list_progress(r, task_id=item["id"], limit=200))
+    linker = IdLinker(await hub.read(queries.workplan_index))
+    return {
+        "task": item,
+        "progress": events,
+        "body_html": markdown.render(item.get("body"), linker),
+        "workplan_href": workplan_href(item["workplan_id"], item["repo"]),
+    }
+
+
+def hit_href(hit: Mapping[str, Any]) -> str:
+    """Where a search hit leads: its task or workplan page (a progress event leads to its workplan)."""
+    if hit["kind"] == "task":
+        return task_href(hit["id"], hit.get("repo"))
+    if hit["kind"] == "workplan":
+        return workplan_href(hit["id"], hit.get("repo"))
+    return workplan_href(hit["workplan_id"]) if hit.get("workplan_id") else "/"
+
+
+async def search(hub: Hub, q: str) -> dict[str, Any]:
+    hits = await hub.read(lambda r: activity.search(r, q, limit=50), search=True) if q.strip() else []
+    return {"q": q, "hits": [hit | {"href": hit_href(hit)} for hit in hits]}
+
+
+def _journal_tail(journal: Any, after_seq: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+    if journal is None:
+        return 0, []
+    tail: deque[dict[str, Any]] = deque(maxlen=limit)
+    total = 0
+    for record in journal.records(after_seq):
+        total += 1
+        tail.append(record)
+    return total, list(tail)
+
+
+def _acknowledged_seq(hub: Hub, status: Mapping[str, Any]) -> int:
+    for key in ("cursor", "acked_seq", "relayed_through_seq", "cursor_seq"):
+        if isinstance(status.get(key), int):
+            return int(status[key])
+    return 0
+
+
+def _dead_letters(hub: Hub, status: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    store = getattr(hub.relay, "dead_letters", None)
+    if store is not None and callable(getattr(store, "list", None)):
+        return list(store.list())
+    listed = status.get("dead_letters")
+    return list(listed) if isinstance(listed, list) else None
+
+
+async def relay(hub: Hub) -> dict[str, Any]:
+    """The relay page: state, and each pending, held and dead envelope with its details."""
+    status = hub.relay_status()
+    after = _acknowledged_seq(hub, status)
+    journal_problem = None
+    try:
+        total, tail = await asyncio.to_thread(_journal_tail, hub.journal, after, RELAY_ENVELOPES_SHOWN)
+    except (JournalError, OSError) as exc:
+        total, tail, journal_problem = 0, [], f"the journal could not be read: {exc}"
+    ids_now = {t["id"]: t for t in await hub.read(lambda r: queries.list_tasks(r))} if tail else {}
+    envelopes = []
+    for record in tail:
+        target = record.get("target") or {}
+        current = ids_now.get(target.get("id", "")) if target.get("kind") == "task" else None
+        held = target.get("kind") == "task" and not (current or {}).get("state_hub_task_id")
+        envelopes.append({"record": record, "target": target, "held": held,
+                          "age": age_text(_seconds_since(record.get("ts")))})
+    dead = await asyncio.to_thread(_dead_letters, hub, status)
+    return {
+        "status": status,
+        "disabled": status.get("state") == "disabled",
+        "pending_total": total,
+        "envelopes": envelopes,
+        "shown": len(envelopes),
+        "held_count": sum(1 for e in envelopes if e["held"]),
+        "dead_letters": dead,
+        "acknowledged_seq": after,
+        "journal_problem": journal_problem,
+    }

@@ -1,0 +1,1 @@
+"""Profiles and the MCP client configurations that point agents at a hub."""

@@ -1,0 +1,1 @@
+"""The `devhub` command line: `main` plus one module per command group."""

@@ -1,0 +1,173 @@
+"""`devhub writeback` and `devhub brief`: files reconcile the hubs."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import click
+
+from devhub.cli import output
+from devhub.cli.main import CliState
+from devhub.reconcile.writeback import Change
+from devhub.settings import Settings
+
+SETTLE_TIMEOUT_SECONDS = 15.0
+
+
+def _config(ctx: click.Context) -> Settings:
+    state: CliState = ctx.obj
+    config: Settings = state.config()
+    return config
+
+
+def _caught_up(client: Any, change: Change) -> bool:
+    from devhub.service.remote import DaemonError
+
+    kind = "tasks" if change.kind == "task" else "workplans"
+    try:
+        item = client.get(f"/{kind}/{quote(change.id, safe='')}?repo={quote(change.repo, safe='')}")
+    except DaemonError:
+        return False
+    return bool(item.get("file_status") == change.new_word and item.get("status_source") == "file")
+
+
+def settle(config: Settings, changes: list[Change], timeout: float) -> list[Change]:
+    """Bring the read model up to the edited files; returns the changes a running daemon has not read yet.
+
+    Without a daemon the CLI syncs the read model itself; with one, the daemon's watcher reads the
+    files and this waits (up to `timeout`) until its API shows every new file value.
+    """
+    from devhub.service.local import daemon_holder, sync_read_model
+    from devhub.service.remote import DaemonClient
+
+    holder = daemon_holder(config)
+    if not holder or not holder.get("url"):
+        sync_read_model(config, show_progress=False)
+        return []
+    client = DaemonClient(str(holder["url"]), config.token, timeout=5.0)
+    waiting = list(changes)
+    deadline = time.monotonic() + timeout
+    while waiting and time.monotonic() < deadline:
+        waiting = [change for change in waiting if not _caught_up(client, change)]
+        if waiting:
+            time.sleep(0.1)  # polling the daemon's API, with the deadline above
+    return waiting
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    verb = "would write" if report["dry_run"] else "wrote"
+    for change in report["changes"]:
+        click.echo(
+            f"{verb} {change['repo']}/{change['path']}:{change['line']}  {change['id']}: "
+            f"{change['old_word'] or '(none)'} -> {change['new_word']}"
+        )
+    for commit in report["commits"]:
+        if commit["sha"]:
+            click.echo(f"committed {commit['repo']} {commit['sha'][:12]}: {commit['message'].splitlines()[0]}")
+        else:
+            click.echo(f"not committed {commit['repo']}: {commit['error']}", err=True)
+    for refusal in report["conflicts"]:
+        where = f"{refusal['repo']}/{refusal['path']}" + (f":{refusal['line']}" if refusal["line"] else "")
+        if not refusal["path"]:
+            where = refusal["repo"]
+        click.echo(
+            f"conflict {where}  {refusal['kind']} {refusal['id']} (local {refusal['value']!r}): {refusal['reason']}",
+            err=True,
+        )
+    for item in report["skipped"]:
+        click.echo(f"skipped {item['kind']} {item['id']}: {item['reason']}", err=True)
+    for change in report["not_settled"]:
+        click.echo(f"note: the daemon has not read {change['id']}'s new value yet; its watcher will", err=True)
+    if not (report["changes"] or report["conflicts"] or report["skipped"]):
+        click.echo("nothing to write back: no pending local status changes")
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Print the diff of every file that would change; write nothing.")
+@click.option(
+    "--commit", "do_commit", is_flag=True, help="Commit the edits, one commit per repo (GIT_CUSTODIAN_SYNC=1)."
+)
+@click.option("--repo", help="Only this registered repo (slug).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(min=0),
+    default=SETTLE_TIMEOUT_SECONDS,
+    show_default=True,
+    help="With a daemon running: how long to wait for it to read the edited files.",
+)
+@click.pass_context
+def writeback(
+    ctx: click.Context, dry_run: bool, do_commit: bool, repo: str | None, as_json: bool, wait_seconds: float
+) -> None:
+    """Write pending local status changes into the workplan files (exit 0 done, 1 conflicts, 2 usage)."""
+    from devhub.reconcile import writeback as wb
+    from devhub.service.local import read
+
+    if dry_run and do_commit:
+        raise click.UsageError("--dry-run and --commit exclude each other")
+    config = _config(ctx)
+    plan = wb.plan_writeback(
+        read(config, lambda reader: wb.collect_pending(reader, repo)), max_file_bytes=config.max_workplan_bytes
+    )
+    commits: list[wb.CommitResult] = []
+    not_settled: list[Change] = []
+    if dry_run:
+        changes = plan.changes
+    else:
+        written = wb.apply_plan(plan)
+        changes = [change for edit in written for change in edit.changes]
+        if do_commit and written:
+            commits = wb.commit_edits(written)
+        if written:
+            not_settled = settle(config, changes, wait_seconds)
+    failed_commits = [c for c in commits if c.error]
+    code = 1 if plan.refusals or failed_commits else 0
+    report = {
+        "dry_run": dry_run,
+        "changes": wb.as_dicts(changes),
+        "conflicts": wb.as_dicts(plan.refusals),
+        "skipped": plan.skipped,
+        "commits": wb.as_dicts(commits),
+        "not_settled": wb.as_dicts(not_settled),
+        "exit_code": code,
+    }
+    if dry_run:
+        report["diff"] = "".join(edit.diff() for edit in plan.edits)
+    if as_json:
+        output.emit_json(report)
+    else:
+        if dry_run and report["diff"]:
+            click.echo(report["diff"], nl=False)
+        _print_report(report)
+    sys.exit(code)
+
+
+@click.command()
+@click.option("--repo", help="Only this registered repo (slug); default: every registered repo.")
+@click.option("--write", "do_write", is_flag=True, help=f"Write <repo>/{'.custodian-brief.md'} (only when it changes).")
+@click.pass_context
+def brief(ctx: click.Context, repo: str | None, do_write: bool) -> None:
+    """The offline orientation brief per repo: printed, or written to .custodian-brief.md with --write."""
+    from devhub.reconcile.brief import BRIEF_FILE, brief_for_repo, write_if_changed
+    from devhub.reconcile.repos import repo_paths
+    from devhub.service.local import read
+    from devhub.store.reader import Reader
+
+    async def collect(reader: Reader) -> list[tuple[str, str, str]]:
+        paths = await repo_paths(reader, repo)
+        return [(slug, path, await brief_for_repo(reader, slug)) for slug, path in paths.items()]
+
+    briefs = read(_config(ctx), collect)
+    for index, (slug, path, text) in enumerate(briefs):
+        if do_write:
+            target = Path(path) / BRIEF_FILE
+            changed = write_if_changed(target, text)
+            click.echo(f"{'wrote' if changed else 'unchanged'} {target} ({slug})")
+        else:
+            click.echo(("\n" if index else "") + text, nl=False)

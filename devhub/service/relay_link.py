@@ -1,0 +1,194 @@
+"""Wire the relay (which knows nothing of devhub) to the running hub: routing, token, settings, events.
+
+Routing needs the read model, so it lives here. An envelope becomes one upstream call:
+
+    task.patch       PATCH /tasks/{state_hub_task_id}             held while the task has no id
+    workplan.patch   PATCH /workplans/{state_hub_workstream_id}   held while the workplan has no id
+    progress         POST  /progress/   task_id / workplan_id as State Hub UUIDs when known, else file ids
+    message          POST  /messages/   (the upstream's new id is remembered for message.read)
+    message.read     PATCH /messages/{upstream id, else local id}/read
+    anything else    the envelope's own method and path
+
+Ids are looked up at send time (a file may have gained its id since the write); the ids
+recorded in the envelope at write time are preferred for progress bodies, so a resend
+after a crash carries the same body and the upstream's idempotency check recognises it.
+
+A read-model failure while routing is `RouteUnavailable` (the relay retries, and reports
+`stuck` if it persists); any other failure means the envelope itself cannot be routed, and
+the relay dead-letters it with the reason instead of blocking everything behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
+
+from devhub.errors import ConfigError
+from devhub.settings import read_env_var
+
+if TYPE_CHECKING:
+    from devhub.service.hub import Hub
+    from relay.forwarder import Forwarder, Hold, Send
+    from relay.idmap import IdMap
+    from relay.upstream import Answer
+
+DEFAULT_BACKOFF_CAP = 15.0
+DEFAULT_REQUEST_TIMEOUT = 10.0
+
+
+def _seconds(env: Any, name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: not a number of seconds: {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name}: must not be negative, got {raw!r}")
+    return value
+
+
+def order_key(envelope: dict[str, Any]) -> Hashable | None:
+    """Envelopes with the same key are delivered in seq order even when the first one is held."""
+    target = envelope.get("target") or {}
+    kind = envelope.get("kind")
+    if kind == "task.patch":
+        return ("task", target.get("repo"), target.get("id"))
+    if kind == "workplan.patch":
+        return ("workplan", target.get("repo"), target.get("id"))
+    return None
+
+
+class Router:
+    """Maps envelopes to upstream calls using the hub's read model."""
+
+    def __init__(self, hub: Hub, message_ids: IdMap) -> None:
+        self._hub = hub
+        self._message_ids = message_ids
+
+    async def _read(self, query: Any) -> Any:
+        from relay.errors import RouteUnavailable
+
+        try:
+            return await self._hub.read(query)
+        except Exception as exc:  # the read model, not the envelope: worth another try later
+            raise RouteUnavailable(f"the read model could not be read: {type(exc).__name__}: {exc}") from exc
+
+    async def _task_uuid(self, repo: str | None, task_id: str | None) -> str | None:
+        row = await self._read(
+            lambda r: r.one("SELECT state_hub_task_id FROM tasks WHERE repo = ? AND id = ?", (repo, task_id))
+        )
+        return row["state_hub_task_id"] if row is not None and row["state_hub_task_id"] else None
+
+    async def _workplan_uuid(self, repo: str | None, workplan_id: str | None) -> str | None:
+        row = await self._read(
+            lambda r: r.one(
+                "SELECT state_hub_workstream_id FROM workplans WHERE repo = ? AND id = ?", (repo, workplan_id)
+            )
+        )
+        return row["state_hub_workstream_id"] if row is not None and row["state_hub_workstream_id"] else None
+
+    async def route(self, envelope: dict[str, Any]) -> Send | Hold:
+        """The upstream call for an envelope, or Hold when its target has no State Hub id yet."""
+        from relay.forwarder import Hold, Send
+        from relay.upstream import UpstreamRequest
+
+        kind = envelope.get("kind")
+        target = envelope.get("target") or {}
+        body = dict(envelope.get("body") or {})
+        key = str(envelope["idempotency_key"])
+        method, path = str(envelope.get("method")), str(envelope.get("path"))
+        if kind == "task.patch":
+            uuid = await self._task_uuid(target.get("repo"), target.get("id")) or target.get("state_hub_task_id")
+            if not uuid:
+                return Hold(
+                    f"task {target.get('id')} ({target.get('repo')}) has no state_hub_task_id yet; its writes wait "
+                    "until the workplan file gains one"
+                )
+            path = f"/tasks/{uuid}"
+        elif kind == "workplan.patch":
+            uuid = await self._workplan_uuid(target.get("repo"), target.get("id")) or target.get(
+                "state_hub_workstream_id"
+            )
+            if not uuid:
+                return Hold(
+                    f"workplan {target.get('id')} ({target.get('repo')}) has no state_hub_workstream_id yet; its "
+                    "writes wait until the file gains one"
+                )
+            path = f"/workplans/{uuid}"
+        elif kind == "progress":
+            repo = target.get("repo")
+            if body.get("task_id"):
+                body["task_id"] = target.get("state_hub_task_id") or (
+                    await self._task_uuid(repo, body["task_id"]) or body["task_id"]
+                )
+            if body.get("workplan_id"):
+                body["workplan_id"] = target.get("state_hub_workstream_id") or (
+                    await self._workplan_uuid(repo, body["workplan_id"]) or body["workplan_id"]
+                )
+            path = "/progress/"
+        elif kind == "message":
+            path = "/messages/"
+        elif kind == "message.read":
+            local = str(target.get("id"))
+            path = f"/messages/{self._message_ids.get(local) or local}/read"
+        return Send(UpstreamRequest(method, path, body, key))
+
+    async def on_ack(self, envelope: dict[str, Any], answer: Answer) -> None:
+        """Remember the upstream's id for a message created here, so a later message.read can address it."""
+        if envelope.get("kind") != "message":
+            return
+        local = (envelope.get("record") or {}).get("id")
+        document = answer.json()
+        upstream = document.get("id") if isinstance(document, dict) else None
+        if isinstance(local, str) and isinstance(upstream, str) and upstream != local:
+            import asyncio
+
+            await asyncio.to_thread(self._message_ids.put, local, upstream)
+
+
+async def start_relay(hub: Hub) -> Forwarder:
+    """Build the forwarder for the hub's journal and the profile's upstream, and start it."""
+    from relay.backoff import CrashPlan
+    from relay.cursor import DeadLetters
+    from relay.forwarder import Forwarder, RelaySettings
+    from relay.idmap import IdMap
+    from relay.position import PositionFile
+    from relay.upstream import Upstream
+
+    config = hub.config
+    settings = hub.relay_settings
+    env = config.env
+    token_env = settings.get("token_env")
+
+    def token() -> str | None:
+        # Re-read so a changed token is used (and lifts an auth pause) without a restart.
+        return (read_env_var(token_env) or config.secret(token_env)) if token_env else None
+
+    try:
+        crash = CrashPlan.parse(env.get("DEVHUB_TEST_CRASH_AT"))
+    except ValueError as exc:
+        raise ConfigError(f"DEVHUB_TEST_CRASH_AT: {exc}") from None
+    tunables = RelaySettings(backoff_cap=_seconds(env, "DEVHUB_RELAY_BACKOFF_CAP", DEFAULT_BACKOFF_CAP))
+    directory = config.relay_dir
+    router = Router(hub, IdMap(directory / "message_ids.jsonl"))
+    forwarder = Forwarder(
+        journal=hub.journal,
+        position_file=PositionFile(directory / "cursor"),
+        dead_letters=DeadLetters(directory / "dead_letters.jsonl"),
+        upstream=Upstream(
+            str(settings["upstream"]),
+            timeout=_seconds(env, "DEVHUB_RELAY_TIMEOUT", DEFAULT_REQUEST_TIMEOUT),
+            token=token,
+        ),
+        route=router.route,
+        order_key=order_key,
+        token=token,
+        settings=tunables,
+        on_ack=router.on_ack,
+        on_change=lambda status: hub.events.publish("relay", **status),
+        crash=crash,
+    )
+    await forwarder.start()
+    return forwarder

@@ -1,0 +1,88 @@
+"""`devhub verify`: rebuild into a scratch database and compare it with the live one.
+
+The "exact-count restore" check: counts of repos, workplans and tasks per status, then
+every row of every table, so any drift between the live model and files + journal shows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from devhub.registry import Registry
+from devhub.settings import Settings
+from devhub.store.schema import TABLES, connect
+
+_COUNTS = (
+    ("repos", "SELECT COUNT(*) FROM repos"),
+    ("workplans", "SELECT COUNT(*) FROM workplans"),
+    ("tasks", "SELECT COUNT(*) FROM tasks"),
+    ("progress events", "SELECT COUNT(*) FROM progress"),
+    ("messages", "SELECT COUNT(*) FROM messages"),
+    ("local writes", "SELECT COUNT(*) FROM local_writes"),
+    ("problems", "SELECT COUNT(*) FROM problems"),
+)
+
+
+def _counts(conn: sqlite3.Connection) -> dict[str, int]:
+    counts = {name: conn.execute(sql).fetchone()[0] for name, sql in _COUNTS}
+    for status, n in conn.execute("SELECT COALESCE(status, 'unknown'), COUNT(*) FROM tasks GROUP BY 1 ORDER BY 1"):
+        counts[f"tasks {status}"] = n
+    for status, n in conn.execute("SELECT COALESCE(status, 'unknown'), COUNT(*) FROM workplans GROUP BY 1 ORDER BY 1"):
+        counts[f"workplans {status}"] = n
+    return counts
+
+
+def _rows(conn: sqlite3.Connection, table: str) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    columns, pk = TABLES[table]
+    keys = (pk,) if isinstance(pk, str) else pk
+    names = list(columns)
+    result = {}
+    for row in conn.execute(f"SELECT {', '.join(names)} FROM {table}"):
+        record = dict(zip(names, row, strict=True))
+        result[tuple(record[k] for k in keys)] = tuple(row)
+    return result
+
+
+def compare(live: sqlite3.Connection, rebuilt: sqlite3.Connection) -> dict[str, Any]:
+    """Counts side by side and every row that differs between two read models."""
+    live_counts, new_counts = _counts(live), _counts(rebuilt)
+    counts = [
+        {"what": name, "live": live_counts.get(name, 0), "rebuilt": new_counts.get(name, 0)}
+        for name in sorted(set(live_counts) | set(new_counts), key=lambda n: (n.split(" ")[0], n))
+    ]
+    drift: list[dict[str, Any]] = []
+    for table in TABLES:
+        if table == "meta":
+            continue
+        old, new = _rows(live, table), _rows(rebuilt, table)
+        for key in sorted(set(old) | set(new), key=repr):
+            if key not in new:
+                drift.append({"table": table, "key": list(key), "change": "only in the live model"})
+            elif key not in old:
+                drift.append({"table": table, "key": list(key), "change": "missing from the live model"})
+            elif old[key] != new[key]:
+                names = list(TABLES[table][0])
+                fields = [n for n, a, b in zip(names, old[key], new[key], strict=True) if a != b]
+                drift.append({"table": table, "key": list(key), "change": f"differs in {', '.join(fields)}"})
+    return {"counts": counts, "drift": drift}
+
+
+def verify_read_model(config: Settings) -> dict[str, Any]:
+    """Rebuild from files + journal into a scratch file and compare with the live read model."""
+    from devhub.service.local import journal_envelopes
+    from devhub.store.writer import rebuild
+
+    repos = Registry(config.registry_path).repos()
+    with tempfile.TemporaryDirectory(prefix="devhub-verify-") as scratch:
+        scratch_db = Path(scratch) / "scratch.sqlite"
+        rebuild(scratch_db, repos, journal_envelopes(config), max_file_bytes=config.max_workplan_bytes)
+        live = connect(config.database_path, read_only=True)
+        rebuilt = connect(scratch_db, read_only=True)
+        try:
+            return compare(live, rebuilt)
+        finally:
+            live.close()
+            rebuilt.close()

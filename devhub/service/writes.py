@@ -1,0 +1,515 @@
+"""The one path every write takes: validate -> journal (durable) -> overlay -> answer.
+
+REST, MCP and the CLI all call `Writes`; none of them touches the journal directly.
+Idempotency lives here too, so the dev hub and a fleet-role hub share one code path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from devhub.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from devhub.model import TASK_STATUSES, WORKPLAN_STATUSES, canonical_task_status, canonical_workplan_status
+from devhub.redact import redact
+from devhub.service.idempotency import checked_key, derived_key
+from devhub.service.json_values import value_problems
+from devhub.settings import IDEMPOTENCY_RETENTION_SECONDS, MAX_BODY_BYTES
+from devhub.store import queries
+from devhub.store.activity import get_message
+from devhub.store.reader import Reader
+
+ReadFn = Callable[[Callable[[Reader], Awaitable[Any]]], Awaitable[Any]]
+AppendFn = Callable[[Sequence[Mapping[str, Any]]], Awaitable[list[dict[str, Any]]]]
+ApplyFn = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+OVERLAY_TASK_FIELDS = ("status", "needs_human", "intervention_note", "blocking_reason")
+_HOST = socket.gethostname()
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """Who is writing and with which Idempotency-Key (None: a new write every time)."""
+
+    idempotency_key: str | None = None
+    agent: str | None = None
+    session: str | None = None
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def new_record_id() -> str:
+    """A time-ordered unique id (48-bit ms time + 80 random bits, as a UUID string)."""
+    raw = (time.time_ns() // 1_000_000).to_bytes(6, "big") + os.urandom(10)
+    return str(uuid.UUID(bytes=raw))
+
+
+def _keyed_path(path: str, repo: str | None) -> str:
+    """The request an Idempotency-Key is bound to: `?repo=` picks the target, so it is part of it."""
+    return f"{path}?repo={repo}" if repo is not None else path
+
+
+def body_hash(method: str, path: str, body: Mapping[str, Any]) -> str:
+    canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _expect_str(body: Mapping[str, Any], name: str, errors: dict[str, str], *, required: bool = False) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            errors[name] = "required"
+        return None
+    if not isinstance(value, str):
+        errors[name] = f"must be a string, not {type(value).__name__}"
+        return None
+    if required and not value.strip():
+        errors[name] = "must not be empty"
+    return value
+
+
+def _optional_strings(body: Mapping[str, Any], names: Sequence[str], errors: dict[str, str]) -> None:
+    for name in names:
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            errors[name] = f"must be a string, not {type(value).__name__}"
+
+
+def _raise_if(errors: dict[str, str], what: str) -> None:
+    if errors:
+        details = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        raise ValidationFailed(f"invalid {what}: {details}", errors)
+
+
+def _check_storable(body: Mapping[str, Any]) -> None:
+    """Refuse a body the journal could not hold as strict UTF-8 JSON, or one over the size bound.
+
+    REST bounds the raw request already; MCP arguments and parsed numbers (3-byte `1e9` is 12 bytes
+    once journaled) are bounded here, so every adapter keeps the same limit.
+    """
+    _raise_if(value_problems(body), "request")
+    size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"request body is {size} bytes as JSON; the limit is {MAX_BODY_BYTES} (64 KiB)")
+
+
+def _task_status(value: Any, field: str, errors: dict[str, str]) -> str | None:
+    if not isinstance(value, str):
+        errors[field] = f"must be a string, not {type(value).__name__}"
+        return None
+    status = canonical_task_status(value)
+    if status is None:
+        errors[field] = f"unknown status {value!r}; use one of {', '.join(TASK_STATUSES)} (or a legacy alias)"
+    return status
+
+
+class Writes:
+    """Validates writes against the read model, journals them, and applies them to the overlay."""
+
+    def __init__(self, *, read: ReadFn, append: AppendFn, apply: ApplyFn, pending_relay: bool) -> None:
+        self._read = read
+        self._append = append
+        self._apply = apply
+        self._pending_relay = pending_relay
+        # A hub that relays derives `<key>#<i>` upstream keys, so its clients may not use `#` (service/idempotency.py).
+        self._reserve_key_separator = pending_relay
+        self._key_locks: dict[str, asyncio.Lock] = {}
+        self._key_users: dict[str, int] = {}
+
+    # -- the shared commit path -------------------------------------------------------------
+
+    async def _commit(
+        self,
+        ctx: WriteContext,
+        method: str,
+        path: str,
+        body: Mapping[str, Any],
+        build: Callable[[], Awaitable[tuple[list[dict[str, Any]], int, dict[str, Any]]]],
+    ) -> WriteOutcome:
+        """Run `build` (validate + draft envelopes + answer) under the key's lock, then journal and apply."""
+        key = checked_key(ctx.idempotency_key, reserve_separator=self._reserve_key_separator)
+        _check_storable(body)
+        safe_body = redact(dict(body))
+        digest = body_hash(method, path, safe_body)
+        if key is None:
+            return await self._journal(None, digest, build)
+        # One holder per key at a time, so two requests with the same key cannot both miss the index.
+        holders = self._key_users.get(key, 0)
+        lock = self._key_locks.setdefault(key, asyncio.Lock())
+        self._key_users[key] = holders + 1
+        try:
+            async with lock:
+                earlier = await self._read(
+                    lambda r: r.one(
+                        "SELECT body_hash, status_code, response, created_at FROM idempotency WHERE key = ?", (key,)
+                    )
+                )
+                if earlier is not None and not _expired(earlier["created_at"]):
+                    if earlier["body_hash"] != digest:
+                        raise Conflict(
+                            f"Idempotency-Key {key!r} was already used with a different body; "
+                            "use a new key for a new write",
+                        )
+                    return WriteOutcome(earlier["status_code"], json.loads(earlier["response"]), replayed=True)
+                return await self._journal(key, digest, build)
+        finally:
+            # The last user of a key drops its lock, so the table holds only keys in flight.
+            self._key_users[key] -= 1
+            if not self._key_users[key]:
+                del self._key_users[key]
+                del self._key_locks[key]
+
+    async def _journal(
+        self,
+        key: str | None,
+        digest: str,
+        build: Callable[[], Awaitable[tuple[list[dict[str, Any]], int, dict[str, Any]]]],
+    ) -> WriteOutcome:
+        drafts, status_code, response = await build()
+        for index, draft in enumerate(drafts):
+            draft["body"] = redact(draft["body"])
+            upstream_key = key if len(drafts) == 1 else (derived_key(key, index) if key else None)
+            draft["idempotency_key"] = upstream_key or new_record_id()
+        # The answer rides on the last envelope, so a rebuild restores the idempotency record too.
+        drafts[-1]["response"] = {"status": status_code, "body": response}
+        if key is not None:
+            drafts[-1]["request"] = {"key": key, "hash": digest}
+        envelopes = await self._append(drafts)
+        await self._apply(envelopes)
+        return WriteOutcome(status_code, response)
+
+    def _draft(
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        body: Mapping[str, Any],
+        ctx: WriteContext,
+        *,
+        target: Mapping[str, Any] | None = None,
+        observed: Mapping[str, Any] | None = None,
+        record: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "method": method,
+            "path": path,
+            "body": dict(body),
+            "target": dict(target or {}),
+            "observed": dict(observed or {}),
+            "record": dict(record or {}),
+            "origin": {"agent": ctx.agent, "host": _HOST, "session": ctx.session, "repo": (target or {}).get("repo")},
+        }
+
+    # -- tasks ----------------------------------------------------------------------------------
+
+    async def patch_task(
+        self, ident: str, repo: str | None, body: Mapping[str, Any], ctx: WriteContext
+    ) -> WriteOutcome:
+        """PATCH /tasks/{id}: status, human flag, notes — validated, journaled, overlaid."""
+
+        async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
+            row = await self._read(lambda r: queries.resolve_task_row(r, ident, repo))
+            change = _validate_task_patch(body, current_note=row["intervention_note"])
+            ctx2 = WriteContext(
+                ctx.idempotency_key, body.get("agent") or ctx.agent, body.get("session_id") or ctx.session
+            )
+            draft = self._task_draft(row, change, dict(body), ctx2)
+            task = queries.task_dict(row) | {k: v for k, v in change.items() if k in OVERLAY_TASK_FIELDS}
+            if "status" in change:
+                task["status_source"] = "local"
+                task["ready"] = bool(task["ready"]) and change["status"] == "todo"
+            task["pending_relay"] = self._pending_relay
+            return [draft], 200, task
+
+        return await self._commit(ctx, "PATCH", _keyed_path(f"/tasks/{ident}", repo), body, build)
+
+    def _task_draft(
+        self, row: Any, change: Mapping[str, Any], body: dict[str, Any], ctx: WriteContext
+    ) -> dict[str, Any]:
+        body.update({k: v for k, v in change.items() if k in OVERLAY_TASK_FIELDS})
+        observed = {
+            "status": row["status"],
+            "needs_human": bool(row["needs_human"]),
+            "intervention_note": row["intervention_note"],
+            "blocking_reason": row["blocking_reason"],
+            "file": _file_values(row),
+        }
+        target = {
+            "kind": "task",
+            "repo": row["repo"],
+            "id": row["id"],
+            "workplan_id": row["workplan_id"],
+            "state_hub_task_id": row["state_hub_task_id"],
+        }
+        return self._draft("task.patch", "PATCH", f"/tasks/{row['id']}", body, ctx, target=target, observed=observed)
+
+    async def bulk_status_sync(self, body: Mapping[str, Any], ctx: WriteContext) -> WriteOutcome:
+        """POST /tasks/bulk-status-sync: ordered updates, all accepted or none."""
+
+        async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
+            updates = body.get("updates")
+            errors: dict[str, str] = {}
+            if not isinstance(updates, list) or not updates:
+                _raise_if({"updates": "must be a non-empty list of {task_id, status}"}, "bulk status sync")
+            assert isinstance(updates, list)
+            author = _expect_str(body, "author", errors)
+            session = _expect_str(body, "session_id", errors)
+            parsed: list[tuple[str, str, str | None]] = []
+            for index, item in enumerate(updates):
+                if not isinstance(item, dict):
+                    errors[f"updates[{index}]"] = "must be an object with task_id and status"
+                    continue
+                task_id = _expect_str(item, "task_id", errors, required=True)
+                status = _task_status(item.get("status"), f"updates[{index}].status", errors)
+                repo = item.get("repo")
+                if repo is not None and not isinstance(repo, str):
+                    errors[f"updates[{index}].repo"] = f"must be a string, not {type(repo).__name__}"
+                    repo = None
+                if task_id and status:
+                    parsed.append((task_id, status, repo))
+            _raise_if(errors, "bulk status sync")
+            ctx2 = WriteContext(ctx.idempotency_key, author or ctx.agent, session or ctx.session)
+            drafts, results = [], []
+            latest: dict[str, str] = {}
+            for task_id, status, repo in parsed:
+                try:
+                    row = await self._read(partial(queries.resolve_task_row, ident=task_id, repo=repo))
+                except NotFound as exc:
+                    raise NotFound(f"bulk status sync: {exc.detail}; nothing was written") from exc
+                draft = self._task_draft(
+                    row, {"status": status}, {"status": status, "agent": ctx2.agent, "session_id": ctx2.session}, ctx2
+                )
+                draft["body"] = {k: v for k, v in draft["body"].items() if v is not None}
+                previous = latest.get(row["key"], row["status"])
+                draft["observed"]["status"] = previous
+                latest[row["key"]] = status
+                drafts.append(draft)
+                results.append({"task_id": row["id"], "status": status, "previous": previous})
+            return drafts, 200, {"updated": results, "count": len(results), "pending_relay": self._pending_relay}
+
+        return await self._commit(ctx, "POST", "/tasks/bulk-status-sync", body, build)
+
+    # -- workplans ----------------------------------------------------------------------------------
+
+    async def patch_workplan(
+        self, ident: str, repo: str | None, body: Mapping[str, Any], ctx: WriteContext
+    ) -> WriteOutcome:
+        """PATCH /workplans/{id}: the workplan's status."""
+
+        async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
+            errors: dict[str, str] = {}
+            # The body rides to the overlay and upstream whole, so its annotations must be text too.
+            _optional_strings(body, ("note", "agent", "session_id"), errors)
+            raw = body.get("status")
+            status = None
+            if raw is None:
+                errors["status"] = "required"
+            elif not isinstance(raw, str):
+                errors["status"] = f"must be a string, not {type(raw).__name__}"
+            else:
+                status = canonical_workplan_status(raw)
+                if status is None:
+                    errors["status"] = f"unknown workplan status {raw!r}; use one of {', '.join(WORKPLAN_STATUSES)}"
+            _raise_if(errors, "workplan update")
+            row = await self._read(lambda r: queries.resolve_workplan_row(r, ident, repo))
+            target = {
+                "kind": "workplan",
+                "repo": row["repo"],
+                "id": row["id"],
+                "state_hub_workstream_id": row["state_hub_workstream_id"],
+            }
+            observed = {"status": row["status"], "file": {"status": row["file_status"]}}
+            draft = self._draft(
+                "workplan.patch",
+                "PATCH",
+                f"/workplans/{row['id']}",
+                dict(body) | {"status": status},
+                ctx,
+                target=target,
+                observed=observed,
+            )
+            answer = queries.workplan_dict(row) | {
+                "status": status,
+                "status_source": "local",
+                "pending_relay": self._pending_relay,
+            }
+            return [draft], 200, answer
+
+        return await self._commit(ctx, "PATCH", _keyed_path(f"/workplans/{ident}", repo), body, build)
+
+    # -- progress and messages ------------------------------------------------------------------
+
+    async def add_progress(self, body: Mapping[str, Any], ctx: WriteContext) -> WriteOutcome:
+        """POST /progress/: a progress event (summary required; workstream_id accepted for workplan_id)."""
+
+        async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
+            errors: dict[str, str] = {}
+            summary = _expect_str(body, "summary", errors, required=True)
+            event_type = _expect_str(body, "event_type", errors) or "note"
+            author = _expect_str(body, "author", errors)
+            workplan_id = _expect_str(body, "workplan_id", errors) or _expect_str(body, "workstream_id", errors)
+            task_id = _expect_str(body, "task_id", errors)
+            session_id = _expect_str(body, "session_id", errors)
+            detail = body.get("detail")
+            if detail is not None and not isinstance(detail, dict):
+                errors["detail"] = f"must be an object, not {type(detail).__name__}"
+            _raise_if(errors, "progress event")
+            target: dict[str, Any] = {"kind": "progress"}
+            if task_id:
+                task = await self._read(partial(queries.resolve_task_row, ident=task_id))
+                task_id, target["repo"] = task["id"], task["repo"]
+                target["state_hub_task_id"] = task["state_hub_task_id"]
+                workplan_id = workplan_id or task["workplan_id"]
+            if workplan_id:
+                workplan = await self._read(
+                    partial(queries.resolve_workplan_row, ident=workplan_id, repo=target.get("repo"))
+                )
+                workplan_id, target["repo"] = workplan["id"], workplan["repo"]
+                target["state_hub_workstream_id"] = workplan["state_hub_workstream_id"]
+            record = {"id": new_record_id(), "created_at": now_iso()}
+            clean = {k: v for k, v in body.items() if k != "workstream_id"}
+            clean.update(
+                {
+                    "summary": summary,
+                    "event_type": event_type,
+                    "author": author or ctx.agent,
+                    "workplan_id": workplan_id,
+                    "task_id": task_id,
+                    "detail": detail or {},
+                    "session_id": session_id or ctx.session,
+                }
+            )
+            clean = {k: v for k, v in clean.items() if v is not None}
+            draft = self._draft("progress", "POST", "/progress/", clean, ctx, target=target, record=record)
+            event = {
+                "id": record["id"],
+                "event_type": event_type,
+                "summary": summary,
+                "author": clean.get("author"),
+                "workplan_id": workplan_id,
+                "workstream_id": workplan_id,
+                "task_id": task_id,
+                "session_id": clean.get("session_id"),
+                "detail": redact(detail or {}),
+                "created_at": record["created_at"],
+                "pending_relay": self._pending_relay,
+            }
+            return [draft], 201, event
+
+        return await self._commit(ctx, "POST", "/progress/", body, build)
+
+    async def send_message(self, body: Mapping[str, Any], ctx: WriteContext) -> WriteOutcome:
+        """POST /messages/: a message from one agent to another."""
+
+        async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
+            errors: dict[str, str] = {}
+            fields = {
+                "from_agent": _expect_str(body, "from_agent", errors, required=True),
+                "to_agent": _expect_str(body, "to_agent", errors, required=True),
+                "subject": _expect_str(body, "subject", errors),
+                "body": _expect_str(body, "body", errors, required=True),
+                "thread_id": _expect_str(body, "thread_id", errors),
+            }
+            _raise_if(errors, "message")
+            record = {"id": new_record_id(), "created_at": now_iso()}
+            draft = self._draft(
+                "message", "POST", "/messages/", dict(body), ctx, target={"kind": "message"}, record=record
+            )
+            message = {
+                "id": record["id"],
+                **fields,
+                "created_at": record["created_at"],
+                "read_at": None,
+                "read": False,
+                "pending_relay": self._pending_relay,
+            }
+            return [draft], 201, message
+
+        return await self._commit(ctx, "POST", "/messages/", body, build)
+
+    async def mark_message_read(self, message_id: str, body: Mapping[str, Any], ctx: WriteContext) -> WriteOutcome:
+        """PATCH /messages/{id}/read."""
+
+        async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
+            message = await self._read(lambda r: get_message(r, message_id))
+            if message is None:
+                raise NotFound(f"no message with id {message_id!r}")
+            read_at = message["read_at"] or now_iso()
+            draft = self._draft(
+                "message.read",
+                "PATCH",
+                f"/messages/{message_id}/read",
+                dict(body),
+                ctx,
+                target={"kind": "message", "id": message_id},
+                record={"read_at": read_at},
+            )
+            return [draft], 200, message | {"read_at": read_at, "read": True, "pending_relay": self._pending_relay}
+
+        return await self._commit(ctx, "PATCH", f"/messages/{message_id}/read", body, build)
+
+
+def _file_values(row: Any) -> dict[str, Any]:
+    """What the file itself says for each overlay field (the overlay compares against this)."""
+    return {
+        "status": row["file_status"],
+        "needs_human": bool(row["file_needs_human"]),
+        "intervention_note": row["file_intervention_note"],
+        "blocking_reason": row["file_blocking_reason"],
+    }
+
+
+def _validate_task_patch(body: Mapping[str, Any], *, current_note: str | None) -> dict[str, Any]:
+    """The overlay change a PATCH /tasks body asks for; ValidationFailed names every bad field."""
+    errors: dict[str, str] = {}
+    change: dict[str, Any] = {}
+    if "status" in body:
+        status = _task_status(body["status"], "status", errors)
+        if status:
+            change["status"] = status
+    if "needs_human" in body:
+        flag = body["needs_human"]
+        if not isinstance(flag, bool):
+            errors["needs_human"] = f"must be true or false, not {type(flag).__name__}"
+        else:
+            change["needs_human"] = flag
+    _optional_strings(body, ("intervention_note", "blocking_reason", "note", "agent", "session_id"), errors)
+    for name in ("intervention_note", "blocking_reason"):
+        if name in body and name not in errors:
+            change[name] = body[name]
+    if change.get("needs_human") is True and not (change.get("intervention_note") or "").strip():
+        errors["intervention_note"] = "required when needs_human is true: say what the human must do"
+    if not errors and not change and not body.get("note"):
+        errors["body"] = "nothing to change: give status, needs_human, intervention_note, blocking_reason or note"
+    _raise_if(errors, "task update")
+    return change
+
+
+def _expired(created_at: str | None) -> bool:
+    if not created_at:
+        return False
+    try:
+        then = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return datetime.now(UTC) - then > timedelta(seconds=IDEMPOTENCY_RETENTION_SECONDS)

@@ -1,0 +1,1 @@
+"""Harnesses shared by tests, benchmarks and `devhub fleet accept --dev-roundtrip`."""

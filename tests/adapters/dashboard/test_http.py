@@ -1,0 +1,134 @@
+"""Dashboard pages, assets and the event stream over real HTTP to a real daemon (no browser needed)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.adapters.dashboard.conftest import repo_path
+from tests.support.daemon import RunningDaemon
+from tests.support.waiting import wait_for
+
+SEED = "CUST-WP-0054"
+PAGES = ["/", f"/ui/workplans/{SEED}", f"/ui/tasks/{SEED}-T02", "/ui/search?q=phoenix", "/ui/relay"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_are_html_with_a_strict_policy_and_no_foreign_assets(hub: RunningDaemon, path: str) -> None:
+    answer = hub.get(path)
+    assert answer.status_code == 200, answer.text[:500]
+    assert answer.headers["content-type"].startswith("text/html")
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy and "connect-src 'self'" in policy
+    assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", answer.text), "every asset comes from the daemon"
+    assert '<a class="skip-link" href="#main">' in answer.text and '<main id="main"' in answer.text
+    for asset in re.findall(r"""(?:src|href)="(/ui/static/[^"]+)""", answer.text):
+        assert hub.get(asset).status_code == 200, asset
+
+
+def test_static_assets_are_served_by_the_daemon(hub: RunningDaemon) -> None:
+    for name, kind in (("dashboard.css", "text/css"), ("live.js", "javascript"), ("favicon.svg", "image/svg")):
+        answer = hub.get(f"/ui/static/{name}")
+        assert answer.status_code == 200 and kind in answer.headers["content-type"], name
+    assert hub.get("/ui/static/../mount.py").status_code == 404
+
+
+def test_an_unknown_task_is_a_404_page_that_says_what_is_missing(hub: RunningDaemon) -> None:
+    answer = hub.get("/ui/tasks/NOPE-WP-0001-T01")
+    assert answer.status_code == 404
+    assert "no task with id &#39;NOPE-WP-0001-T01&#39;" in answer.text
+    assert answer.headers["content-type"].startswith("text/html")
+
+
+def test_an_id_in_two_repos_asks_which_one(hub: RunningDaemon, module_workspace: list[Path]) -> None:
+    source = repo_path(module_workspace, "ops-bridge") / "workplans" / "OPS-WP-0014-wireguard-mesh-evaluation.md"
+    shutil.copyfile(source, repo_path(module_workspace, "state-hub") / "workplans" / source.name)
+    wait_for(
+        lambda: hub.get("/ui/workplans/OPS-WP-0014").status_code == 409,
+        timeout=10,
+        what="the copied workplan to make its id ambiguous",
+    )
+    answer = hub.get("/ui/workplans/OPS-WP-0014")
+    assert 'href="/ui/workplans/OPS-WP-0014?repo=ops-bridge"' in answer.text
+    assert 'href="/ui/workplans/OPS-WP-0014?repo=state-hub"' in answer.text
+    assert hub.get("/ui/workplans/OPS-WP-0014", params={"repo": "state-hub"}).status_code == 200
+
+
+def test_hostile_text_in_a_workplan_is_escaped(hub: RunningDaemon, module_workspace: list[Path]) -> None:
+    hostile = repo_path(module_workspace, "state-hub") / "workplans" / "STATE-WP-0098-hostile.md"
+    hostile.write_text(
+        '---\nid: STATE-WP-0098\ntype: workplan\ntitle: "<script>alert(1)</script>"\nstatus: active\n---\n\n'
+        "## Task: <b>bold</b> title\n\n```task\nid: STATE-WP-0098-T01\nstatus: todo\n```\n\n"
+        "<img src=x onerror=alert(1)> and [x](javascript:alert(2))\n"
+    )
+    wait_for(lambda: hub.get("/ui/workplans/STATE-WP-0098").status_code == 200, timeout=10, what="the hostile file")
+    for path in ("/ui/workplans/STATE-WP-0098", "/ui/tasks/STATE-WP-0098-T01", "/", "/ui/search?q=onerror"):
+        text = hub.get(path).text
+        assert "<script>alert" not in text and "<img src=x" not in text and "<b>bold" not in text, path
+        assert 'href="javascript:' not in text, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hub.get("/ui/workplans/STATE-WP-0098").text
+
+
+def test_search_works_without_javascript(hub: RunningDaemon) -> None:
+    page = hub.get("/ui/search", params={"q": "actcore"}).text
+    assert f'data-hit-id="{SEED}-T02"' in page
+    assert f'href="/ui/tasks/{SEED}-T02?repo=the-custodian"' in page
+    assert "<mark>actcore</mark>" in page
+    assert "data-hit-id" not in hub.get("/ui/search", params={"q": "zzqqxxnothing"}).text
+
+
+def test_relay_page_lists_pending_and_held_envelopes_when_the_relay_is_off(hub: RunningDaemon) -> None:
+    with_id = hub.request("PATCH", f"/tasks/{SEED}-T08", json={"status": "progress"})
+    without_id = hub.request("PATCH", "/tasks/OPS-WP-0012-T05", json={"intervention_note": "call the vendor"})
+    assert with_id.status_code == 200 and without_id.status_code == 200
+    page = hub.get("/ui/relay").text
+    pending = page.split('id="relay-pending"', 1)[1].split('id="relay-held"', 1)[0]
+    held = page.split('id="relay-held"', 1)[1].split('id="relay-dead"', 1)[0]
+    assert f"PATCH /tasks/{SEED}-T08" in pending and "OPS-WP-0012-T05" not in pending
+    assert "PATCH /tasks/OPS-WP-0012-T05" in held and "call the vendor" in held
+    reason = hub.get("/relay").json()["reason"]
+    assert 'data-relay-state="disabled"' in page and html.escape(reason) in page
+    last_seq = hub.get("/state/daemon").json()["journal"]["last_seq"]
+    overview = hub.get("/").text
+    assert f'<dd data-count="relay-pending">{last_seq}</dd>' in overview
+    assert f'<dd data-count="journal-pending">{last_seq}</dd>' in page
+
+
+def _events(response: httpx.Response) -> Iterator[tuple[str, str]]:
+    """(event name, data) pairs from a server-sent-events response, in order."""
+    name, data = "message", ""
+    for line in response.iter_lines():
+        if line.startswith("event:"):
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            data = line.split(":", 1)[1].strip()
+        elif line == "":
+            if data:
+                yield name, data
+            name, data = "message", ""
+
+
+def test_the_event_stream_announces_writes(hub: RunningDaemon) -> None:
+    with httpx.Client(base_url=hub.url, timeout=10.0) as client, client.stream("GET", "/ui/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        events = _events(stream)
+        assert next(events)[0] == "hello"
+        flag = {"needs_human": True, "intervention_note": "check the rack"}
+        assert hub.request("PATCH", f"/tasks/{SEED}-T09", json=flag).status_code == 200
+        name, data = next(events)
+        assert name == "change"
+        assert json.loads(data)["kind"] == "write"
+
+
+def test_an_open_stream_does_not_hold_up_a_graceful_stop(daemon: RunningDaemon) -> None:
+    with httpx.Client(base_url=daemon.url, timeout=10.0) as client, client.stream("GET", "/ui/events") as stream:
+        assert next(_events(stream))[0] == "hello"
+        assert daemon.stop() == 0
+    assert "timeout graceful shutdown exceeded" not in daemon.log()
