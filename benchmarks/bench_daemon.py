@@ -26,6 +26,7 @@ import httpx
 from benchmarks.bench_journal import bare_fsync_rate, sqlite_outbox_rate
 from benchmarks.common import figure, percentile
 from benchmarks.corpus import SCALES, ensure_corpus
+from devhub.daemon.spawn import DaemonExited, DaemonSilent, spawn_daemon
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 32
@@ -46,27 +47,15 @@ class Daemon:
         self.home = home
         self.env = _env(home)
         home.mkdir(parents=True, exist_ok=True)
-        log = open(home / "daemon.log", "ab")  # noqa: SIM115 - the child owns it
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "devhub", "up", "--port", "0", "--no-relay", *map(str, repos)],
-            env=self.env, stdout=log, stderr=log, cwd=ROOT,
-        )
-        deadline = time.monotonic() + 600
-        info = home / "data" / "daemon.json"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError((home / "daemon.log").read_text()[-2000:])
-            if info.exists():
-                data = json.loads(info.read_text())
-                if data.get("pid") == self.proc.pid:
-                    try:
-                        if httpx.get(data["url"] + "/state/health", timeout=2).status_code == 200:
-                            self.url = data["url"]
-                            return
-                    except httpx.HTTPError:
-                        pass
-            time.sleep(0.05)
-        raise RuntimeError("daemon did not start")
+        up = ["up", "--port", "0", "--no-relay", *map(str, repos)]
+        self.process = spawn_daemon(up, data_dir=home / "data", log_path=home / "daemon.log", env=self.env, cwd=ROOT)
+        self.proc = self.process.proc
+        try:
+            self.url = self.process.wait_until_answering(600)
+        except DaemonExited:
+            raise RuntimeError((home / "daemon.log").read_text()[-2000:]) from None
+        except DaemonSilent:
+            raise RuntimeError("daemon did not start") from None
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -75,8 +64,7 @@ class Daemon:
         return float("nan")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
+        self.process.stop(timeout=60)
 
 
 def _copy_corpus(scale_name: str, dest: Path) -> tuple[list[Path], list[Path]]:

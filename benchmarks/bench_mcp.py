@@ -9,10 +9,8 @@ for the stdio start.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import figure, log, median, percentile, time_repeated
+from devhub.daemon.spawn import DaemonExited, DaemonProcess, DaemonSilent, spawn_daemon
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MCP_TO_REST_TARGET_RATIO = 2.0
@@ -123,37 +122,18 @@ def running_daemon(workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEVHUB_")}
     env.update({"DEVHUB_DATA_DIR": str(data_dir), "DEVHUB_CONFIG_DIR": str(root / "config")})
     data_dir.mkdir(parents=True)
-    log_file = open(data_dir / "bench-daemon.log", "ab")  # noqa: SIM115 - the child owns it
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "devhub", "up", "--port", "0", "--no-relay", *map(str, repos)],
-        env=env, cwd=str(PROJECT_ROOT), stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-    )
+    up = ["up", "--port", "0", "--no-relay", *map(str, repos)]
+    daemon = spawn_daemon(up, data_dir=data_dir, log_path=data_dir / "bench-daemon.log", env=env, cwd=PROJECT_ROOT)
     try:
         yield _wait_until_serving(daemon, data_dir), env
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
-        log_file.close()
+        daemon.stop(timeout=20)
 
 
-def _wait_until_serving(daemon: subprocess.Popen[bytes], data_dir: Path) -> str:
-    import httpx
-
-    deadline = time.monotonic() + DAEMON_START_TIMEOUT_S
-    info_path = data_dir / "daemon.json"
-    while time.monotonic() < deadline:
-        if daemon.poll() is not None:
-            raise RuntimeError(f"the benchmark daemon exited with {daemon.returncode}; see {data_dir}")
-        if info_path.exists():
-            try:
-                info = json.loads(info_path.read_text())
-                if info.get("pid") == daemon.pid and httpx.get(info["url"] + "/state/health").status_code == 200:
-                    return str(info["url"])
-            except (ValueError, httpx.HTTPError):
-                pass  # the file is being written, or the server is still starting
-        time.sleep(0.05)
-    raise RuntimeError(f"the benchmark daemon did not answer within {DAEMON_START_TIMEOUT_S:.0f}s")
+def _wait_until_serving(daemon: DaemonProcess, data_dir: Path) -> str:
+    try:
+        return daemon.wait_until_answering(DAEMON_START_TIMEOUT_S)
+    except DaemonExited as exited:
+        raise RuntimeError(f"the benchmark daemon exited with {exited.code}; see {data_dir}") from None
+    except DaemonSilent:
+        raise RuntimeError(f"the benchmark daemon did not answer within {DAEMON_START_TIMEOUT_S:.0f}s") from None

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +11,7 @@ import click
 
 from devhub.cli import output
 from devhub.cli.main import CliState
-from devhub.errors import DaemonError, NotRunning, RegistryError
+from devhub.errors import DaemonError, RegistryError
 from devhub.settings import Settings
 
 START_TIMEOUT_SECONDS = 60.0
@@ -102,50 +99,26 @@ def up(
 
 def _detach(ctx: click.Context, config: Settings) -> None:
     """Re-run this `up` without --detach in a new session, and wait until it answers."""
-    from devhub.service.local import daemon_holder
+    from devhub.daemon.spawn import DaemonExited, DaemonSilent, spawn_daemon
 
     args = [a for a in sys.argv[1:] if a != "--detach"]
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    log = open(config.log_path, "ab")  # noqa: SIM115 - handed to the child
-    this_start = log.seek(0, os.SEEK_END)  # what is before is an earlier run's
-    child = subprocess.Popen(
-        [sys.executable, "-m", "devhub", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-        env={**os.environ, "DEVHUB_DATA_DIR": str(config.data_dir), "DEVHUB_CONFIG_DIR": str(config.config_dir)},
-    )
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise DaemonError("the daemon exited during start-up:\n" + _log_since(config.log_path, this_start))
-        holder = daemon_holder(config)
-        # Only our child counts: another daemon answering for this data dir is why the child fails.
-        if holder and holder.get("pid") == child.pid and holder.get("url") and _answers(str(holder["url"]), config):
-            click.echo(f"devhub running in the background: pid {child.pid}, {holder['url']} (log: {config.log_path})")
-            return
-        time.sleep(0.1)
-    child.terminate()
-    raise click.ClickException(f"the daemon did not answer within {START_TIMEOUT_SECONDS:.0f}s; see {config.log_path}")
-
-
-def _log_since(path: Path, offset: int, max_lines: int = 15) -> str:
-    """The last lines the log gained after `offset` (this start's, not an earlier run's)."""
-    with open(path, "rb") as handle:
-        handle.seek(offset)
-        lines = handle.read().decode(errors="replace").splitlines()
-    return "\n".join(lines[-max_lines:]) or "(it wrote nothing to its log)"
-
-
-def _answers(url: str, config: Settings) -> bool:
-    from devhub.service.remote import DaemonClient
-
+    env = {**os.environ, "DEVHUB_DATA_DIR": str(config.data_dir), "DEVHUB_CONFIG_DIR": str(config.config_dir)}
+    child = spawn_daemon(args, data_dir=config.data_dir, log_path=config.log_path, env=env, detach=True)
     try:
-        DaemonClient(url, config.token, timeout=1.0).get("/state/health")
-        return True
-    except Exception:
-        return False
+        url = child.wait_until_answering(START_TIMEOUT_SECONDS, token=config.token, poll=0.1, health_timeout=1.0)
+    except DaemonExited:
+        raise DaemonError("the daemon exited during start-up:\n" + _last_lines(child.log_since_start())) from None
+    except DaemonSilent:
+        child.proc.terminate()
+        raise click.ClickException(
+            f"the daemon did not answer within {START_TIMEOUT_SECONDS:.0f}s; see {config.log_path}"
+        ) from None
+    click.echo(f"devhub running in the background: pid {child.pid}, {url} (log: {config.log_path})")
+
+
+def _last_lines(text: str, max_lines: int = 15) -> str:
+    """The last lines of what this start wrote to its log."""
+    return "\n".join(text.splitlines()[-max_lines:]) or "(it wrote nothing to its log)"
 
 
 @click.command()
@@ -153,24 +126,17 @@ def _answers(url: str, config: Settings) -> bool:
 @click.pass_context
 def down(ctx: click.Context, timeout: float) -> None:
     """Stop the daemon gracefully (SIGTERM, then wait for it to let go of the data directory)."""
-    from devhub.service.local import daemon_holder
+    from devhub.daemon.spawn import DaemonSilent, stop_running
 
     config = _state(ctx).config()
-    holder = daemon_holder(config)
-    if not holder:
+    try:
+        pid = stop_running(config.data_dir, timeout)
+    except DaemonSilent as silent:
+        raise click.ClickException(f"the daemon (pid {silent.pid}) did not stop within {timeout:.0f}s") from None
+    if pid is None:
         click.echo(f"no devhub daemon runs for {config.data_dir}")
         return
-    pid = holder.get("pid")
-    if not isinstance(pid, int):
-        raise NotRunning(f"the daemon lock for {config.data_dir} is held but names no pid; is a CLI command running?")
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not daemon_holder(config):
-            click.echo(f"stopped devhub (pid {pid})")
-            return
-        time.sleep(0.05)
-    raise click.ClickException(f"the daemon (pid {pid}) did not stop within {timeout:.0f}s")
+    click.echo(f"stopped devhub (pid {pid})")
 
 
 @click.command()
@@ -178,11 +144,11 @@ def down(ctx: click.Context, timeout: float) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """The daemon's URL, PID, repos, counts, watcher and relay state (exit 3 when not running)."""
-    from devhub.service.local import daemon_holder
+    from devhub.daemon.discovery import lock_holder
     from devhub.service.remote import DaemonClient
 
     config = _state(ctx).config()
-    holder = daemon_holder(config)
+    holder = lock_holder(config.data_dir)
     if not holder or not holder.get("url"):
         if as_json:
             output.emit_json({"running": False, "data_dir": str(config.data_dir)})

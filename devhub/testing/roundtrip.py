@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -20,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from devhub.daemon.spawn import DaemonExited, DaemonProcess, DaemonSilent, spawn_daemon
 from devhub.errors import FleetError
 
 if TYPE_CHECKING:
@@ -63,30 +62,25 @@ class Check:
 
 @dataclass
 class Hub:
-    """A daemon subprocess, its URL and its log."""
+    """A named daemon of the round trip: its process, URL and log."""
 
     name: str
-    proc: subprocess.Popen[bytes]
+    process: DaemonProcess
     url: str
-    log_path: Path
+
+    @property
+    def log_path(self) -> Path:
+        return self.process.log_path
 
     def log_tail(self) -> str:
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
+        if not self.log_path.exists():
             return "(no log)"
+        lines = self.process.log_since_start().splitlines()
         return "\n".join(lines[-LOG_TAIL_LINES:]) or "(empty log)"
 
     def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM, wait for the graceful stop (kill after `timeout`); the exit code."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return self.process.stop(timeout)
 
 
 @dataclass
@@ -192,7 +186,7 @@ def _execute(run: RoundtripRun, fixtures: Path, dev_port: int | None, fleet_port
                  {"DEVHUB_RELAY_BACKOFF_CAP": str(run.backoff_cap)})
     with httpx.Client(base_url=dev.url, timeout=10.0) as dev_http, \
             httpx.Client(base_url=fleet_url, timeout=10.0) as fleet_http:
-        _wait_healthy(dev, dev_http, START_TIMEOUT_SECONDS)
+        _wait_healthy(dev, START_TIMEOUT_SECONDS)
         run.timings["offline_ready_seconds"] = round(time.monotonic() - started, 3)
 
         # 2. Writes made offline, buffered in the journal.
@@ -205,7 +199,7 @@ def _execute(run: RoundtripRun, fixtures: Path, dev_port: int | None, fleet_port
         # 3. The upstream returns: a fleet-role hub on the port the dev hub relays to.
         spawned = time.monotonic()
         fleet = _spawn(run, "fleet", fleet_port, ["--role", "fleet", "--no-relay"], fleet_repos, {})
-        _wait_healthy(fleet, fleet_http, START_TIMEOUT_SECONDS)
+        _wait_healthy(fleet, START_TIMEOUT_SECONDS)
         back = time.monotonic()
         run.timings["upstream_ready_seconds"] = round(back - spawned, 3)
 
@@ -262,37 +256,28 @@ def _spawn(run: RoundtripRun, name: str, port: int, args: list[str], repos: list
     home = run.root / name
     data_dir, config_dir = home / "data", home / "config"
     data_dir.mkdir(parents=True)
-    log_path = home / "daemon.log"
     env = _child_env(run.config, data_dir, config_dir, extra_env)
-    cmd = [sys.executable, "-m", "devhub", "up", "--port", str(port), *args, *map(str, repos)]
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    hub = Hub(name, proc, f"http://127.0.0.1:{port}", log_path)
+    up = ["up", "--port", str(port), *args, *map(str, repos)]
+    process = spawn_daemon(up, data_dir=data_dir, log_path=home / "daemon.log", env=env, cwd=home)
+    hub = Hub(name, process, f"http://127.0.0.1:{port}")
     run.hubs.append(hub)
     return hub
 
 
-def _wait_healthy(hub: Hub, http: httpx.Client, timeout: float) -> None:
-    """Poll GET /state/health until 200; RoundtripUnusable with the log tail if the daemon dies or stalls."""
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        code = hub.proc.poll()
-        if code is not None:
-            raise RoundtripUnusable(
-                f"the {hub.name} hub exited with {code} during start-up; its log ({hub.log_path}) ends:\n"
-                + hub.log_tail()
-            )
-        try:
-            if http.get("/state/health", timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(POLL_SECONDS)
-    raise RoundtripUnusable(
-        f"the {hub.name} hub did not answer GET /state/health within {timeout:.0f}s; its log ends:\n" + hub.log_tail()
-    )
+def _wait_healthy(hub: Hub, timeout: float) -> None:
+    """Wait until the hub answers GET /state/health; RoundtripUnusable with the log tail if it dies or stalls."""
+    try:
+        hub.process.wait_until_answering(timeout, poll=POLL_SECONDS)
+    except DaemonExited as exited:
+        raise RoundtripUnusable(
+            f"the {hub.name} hub exited with {exited.code} during start-up; its log ({hub.log_path}) ends:\n"
+            + hub.log_tail()
+        ) from None
+    except DaemonSilent:
+        raise RoundtripUnusable(
+            f"the {hub.name} hub did not answer GET /state/health within {timeout:.0f}s; its log ends:\n"
+            + hub.log_tail()
+        ) from None
 
 
 def _plan_writes(dev_http: httpx.Client, total: int) -> list[Write]:

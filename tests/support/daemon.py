@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -13,20 +12,19 @@ from typing import Any
 
 import httpx
 
-from tests.support.waiting import wait_for
+from devhub.daemon.spawn import DaemonExited, DaemonProcess, DaemonSilent, spawn_daemon
 
 
 class RunningDaemon:
     """A daemon process plus the directories and environment it runs with."""
 
-    def __init__(
-        self, proc: subprocess.Popen[bytes], data_dir: Path, config_dir: Path, env: dict[str, str], log_path: Path
-    ) -> None:
-        self.proc = proc
-        self.data_dir = data_dir
+    def __init__(self, process: DaemonProcess, config_dir: Path, env: dict[str, str]) -> None:
+        self.process = process
+        self.proc = process.proc
+        self.data_dir = process.data_dir
         self.config_dir = config_dir
         self.env = env
-        self.log_path = log_path
+        self.log_path = process.log_path
         self.url = ""
 
     @property
@@ -53,19 +51,10 @@ class RunningDaemon:
         return run_cli(*args, env=self.env, check=check, timeout=timeout)
 
     def stop(self, timeout: float = 20.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return self.process.stop(timeout)
 
     def kill9(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        self.process.kill()
 
 
 def devhub_env(data_dir: Path, config_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -104,25 +93,16 @@ def start_daemon(
     data_dir.mkdir(parents=True, exist_ok=True)
     full_env = devhub_env(data_dir, config_dir, env)
     log_path = data_dir / f"test-daemon-{role}.log"
-    log = open(log_path, "ab")  # noqa: SIM115 - the child owns it
-    cmd = [sys.executable, "-m", "devhub", "up", "--port", str(port), "--role", role, *args, *map(str, repos)]
-    proc = subprocess.Popen(cmd, env=full_env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-    daemon = RunningDaemon(proc, data_dir, config_dir, full_env, log_path)
-
-    def ready() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"daemon exited with {proc.returncode} during start-up:\n{daemon.log()}")
-        info_path = data_dir / "daemon.json"
-        if not info_path.exists():
-            return False
-        info = json.loads(info_path.read_text())
-        if info.get("pid") != proc.pid:
-            return False
-        daemon.url = info["url"]
-        return httpx.get(daemon.url + "/state/health", timeout=2.0).status_code == 200
-
+    up = ["up", "--port", str(port), "--role", role, *args, *map(str, repos)]
+    daemon = RunningDaemon(spawn_daemon(up, data_dir=data_dir, log_path=log_path, env=full_env), config_dir, full_env)
     try:
-        wait_for(ready, timeout=timeout, interval=0.05, what=f"the {role} daemon to answer")
+        daemon.url = daemon.process.wait_until_answering(timeout)
+    except DaemonExited as exited:
+        daemon.kill9()
+        raise AssertionError(f"daemon exited with {exited.code} during start-up:\n{daemon.log()}") from None
+    except DaemonSilent:
+        daemon.kill9()
+        raise AssertionError(f"timed out after {timeout}s waiting for the {role} daemon to answer") from None
     except BaseException:
         daemon.kill9()
         raise

@@ -61,11 +61,9 @@ class LocalDaemon:
         self._lock = asyncio.Lock()
 
     def running_url(self) -> str | None:
-        from devhub.daemon.lockfile import is_locked  # not devhub.service.local: that pulls in the read-model builder
+        from devhub.daemon.discovery import running_url  # not devhub.service.local: that pulls in the read model
 
-        holder = is_locked(self.config.lock_path)
-        url = holder.get("url") if holder else None
-        return str(url) if url else None
+        return running_url(self.config.data_dir)
 
     def start_in_background(self) -> None:
         """Launch `devhub up --detach` unless a daemon already owns the data directory."""
@@ -73,10 +71,12 @@ class LocalDaemon:
             self._starter = self._launch()
 
     def _launch(self) -> subprocess.Popen[bytes]:
-        args = [
-            sys.executable, "-m", "devhub", "--data-dir", str(self.config.data_dir),
-            "--config-dir", str(self.config.config_dir), "up", "--detach", "--profile", self.profile,
-        ]
+        from devhub.daemon.spawn import devhub_command
+
+        args = devhub_command([
+            "--data-dir", str(self.config.data_dir), "--config-dir", str(self.config.config_dir),
+            "up", "--detach", "--profile", self.profile,
+        ])
         # stdout is the MCP channel: what the starter says is collected and passed on to stderr (the client's log).
         return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 env=dict(os.environ))
