@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import yaml
 
-from devhub.fleet.register import (
+from devhub.fleet._rows import (
     DIRECTIONS,
     HOST_ROLES,
     HOST_STATUSES,
