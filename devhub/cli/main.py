@@ -52,12 +52,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS:
             module_name, attribute, _ = LAZY_COMMANDS[cmd_name]
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name and module_name.startswith(exc.name):
-                    return None  # that capability is not built into this installation
-                raise
+            module = importlib.import_module(module_name)
             command: click.Command = getattr(module, attribute)
             return command
         return super().get_command(ctx, cmd_name)

@@ -49,8 +49,8 @@ class Daemon:
         """Serve until SIGTERM/SIGINT; returns the process exit code."""
         import uvicorn
 
-        from devhub.adapters.api.app import create_app
         from devhub.adapters.api.security import SecurityMiddleware
+        from devhub.daemon.app import compose_app
         from devhub.daemon.logs import start_daemon_logging
         from devhub.daemon.ports import bind_listening_socket
         from devhub.service.hub import Hub
@@ -73,7 +73,7 @@ class Daemon:
             port = sock.getsockname()[1]
             config = self.config.with_overrides(port=port)
             hub = Hub(config, profile_name=self.profile_name, relay_settings=self.relay_settings)
-            app = SecurityMiddleware(create_app(hub), bind_host=config.host, token=config.token)  # type: ignore[arg-type]
+            app = SecurityMiddleware(compose_app(hub), bind_host=config.host, token=config.token)  # type: ignore[arg-type]
             guard = StartGuard(app, config, on_started=lambda: _announce(config))
             server = uvicorn.Server(
                 uvicorn.Config(

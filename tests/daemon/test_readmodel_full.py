@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from devhub.adapters.api.app import create_app
+from devhub.daemon.app import compose_app
 from devhub.registry import Registry
 from devhub.service.hub import Hub
 from devhub.settings import Settings
@@ -30,7 +30,7 @@ def app_client(tmp_path: Path, workspace: list[Path]) -> Iterator[tuple[TestClie
     config = Settings(data_dir=tmp_path / "data", config_dir=tmp_path / "config", relay_enabled=False)
     Registry(config.registry_path).register(workspace)
     hub = Hub(config, profile_name="dev")
-    with TestClient(app=create_app(hub)) as client:
+    with TestClient(app=compose_app(hub)) as client:
         yield client, hub
 
 

@@ -1,16 +1,14 @@
-"""The Litestar application: REST routes, problem+json errors, offline docs, and optional mounts.
+"""The Litestar application: REST routes, problem+json errors, offline docs, and the mounts it is given.
 
-MCP and the dashboard plug in as extensions (route handlers plus a lifespan), so this
-module never imports them unless they are installed.
+MCP and the dashboard plug in as extensions (route handlers plus a lifespan) that the daemon
+passes in (devhub.daemon.app), so this module never imports them.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request, Response
@@ -22,6 +20,7 @@ from devhub import __version__
 from devhub.adapters.api.docs import OfflineDocsPlugin
 from devhub.adapters.api.read_routes import READ_ROUTES
 from devhub.adapters.api.write_routes import WRITE_ROUTES
+from devhub.adapters.extension import Extension
 from devhub.daemon.logs import log_refusal, one_line
 from devhub.errors import DevhubError
 from devhub.service.hub import Hub
@@ -29,31 +28,7 @@ from devhub.settings import MAX_BODY_BYTES
 
 log = logging.getLogger("devhub.adapters.api")
 
-EXTENSION_MODULES = ("devhub.adapters.mcp.mount", "devhub.adapters.dashboard.mount")
 PROBLEM_JSON = "application/problem+json"
-
-
-@dataclass
-class Extension:
-    """What a mounted component adds: route handlers, and a lifespan run inside the hub's."""
-
-    route_handlers: Sequence[Any] = ()
-    lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = None
-    name: str = ""
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-def load_extensions(hub: Hub) -> list[Extension]:
-    extensions = []
-    for module_name in EXTENSION_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        extensions.append(module.extension(hub))
-    return extensions
 
 
 def _problem(status: int, title: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
@@ -109,9 +84,8 @@ def _title(status: int) -> str:
         return "Error"
 
 
-def create_app(hub: Hub) -> Litestar:
-    """The REST app for one hub, with MCP and dashboard mounts when those packages are present."""
-    extensions = load_extensions(hub)
+def create_app(hub: Hub, extensions: Sequence[Extension] = ()) -> Litestar:
+    """The REST app for one hub, plus the route handlers and lifespans of the `extensions` it is given."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -148,5 +122,5 @@ def create_app(hub: Hub) -> Litestar:
         logging_config=None,
     )
     app.state.hub = hub
-    app.state.extensions = extensions
+    app.state.extensions = list(extensions)
     return app

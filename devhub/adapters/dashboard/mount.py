@@ -1,10 +1,10 @@
-"""How the daemon's app mounts the dashboard (see devhub.adapters.api.app.EXTENSION_MODULES)."""
+"""How the daemon's app mounts the dashboard (composed in devhub.daemon.app)."""
 
 from __future__ import annotations
 
-from devhub.adapters.api.app import Extension
 from devhub.adapters.dashboard.pages import JournalBacklog
 from devhub.adapters.dashboard.routes import make_handlers
+from devhub.adapters.extension import Extension
 from devhub.service.hub import Hub
 
 

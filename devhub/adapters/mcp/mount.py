@@ -1,4 +1,4 @@
-"""Mounts the MCP server on the daemon at /mcp (streamable HTTP), via the app's extension hook.
+"""Mounts the MCP server on the daemon at /mcp (streamable HTTP), as an extension composed in devhub.daemon.app.
 
 Sessions are stateless and answers are plain JSON: every agent call is one short POST,
 nothing is kept per client, and a client keeps working across a daemon restart.
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from devhub.adapters.extension import Extension
+
 if TYPE_CHECKING:
-    from devhub.adapters.api.app import Extension
     from devhub.service.hub import Hub
 
 MCP_PATH = "/mcp"
@@ -34,10 +35,9 @@ def transport_security(host: str, port: int) -> Any:
 
 
 def extension(hub: Hub) -> Extension:
-    """The /mcp mount and the session manager's lifespan, for devhub.adapters.api.app.create_app."""
+    """The /mcp mount and the session manager's lifespan, for devhub.daemon.app.compose_app."""
     from litestar.handlers import asgi
 
-    from devhub.adapters.api.app import Extension
     from devhub.adapters.mcp.backend import HubBackend
     from devhub.adapters.mcp.server import build_server
 
