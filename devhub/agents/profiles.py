@@ -1,7 +1,7 @@
 """Dev/fleet profiles: where agents find the hub, how MCP is reached, and whether the relay runs.
 
-Shipped profiles live in the repo's top-level `profiles/` (a checkout) or, for a
-non-editable install, in the identical copies under `devhub/profiles_data/`.
+Shipped profiles live in the repo's top-level `profiles/` (the one copy); a checkout reads
+them there, and a non-editable install as `devhub/profiles_data/` (setup.py maps it).
 A file `<config_dir>/profiles/NAME.toml` adds a profile, or overrides the shipped
 profile NAME field by field (tables merge key by key; a key it names wins).
 """
@@ -80,7 +80,7 @@ def shipped_profiles_dir() -> Path:
     """The directory the shipped profiles are read from: the checkout's profiles/, else the package copy."""
     dirs = _shipped_dirs()
     if not dirs:
-        raise ConfigError("shipped profiles not found: neither profiles/ nor devhub/profiles_data/ exists")
+        raise ConfigError("shipped profiles not found: neither profiles/ nor an installed devhub/profiles_data/")
     return dirs[0]
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from devhub.agents.profiles import (
@@ -41,12 +47,29 @@ def test_shipped_profiles_say_what_the_spec_says(workspace: Workspace) -> None:
     assert shipped_profiles_dir() == REPO / "profiles"
 
 
-def test_packaged_copies_match_the_top_level_profiles() -> None:
-    top = sorted((REPO / "profiles").glob("*.toml"))
-    packaged = sorted((REPO / "devhub" / "profiles_data").glob("*.toml"))
-    assert [p.name for p in top] == [p.name for p in packaged] == ["dev.toml", "fleet.toml"]
-    for left, right in zip(top, packaged, strict=True):
-        assert left.read_bytes() == right.read_bytes(), f"{right} drifted from {left}"
+def test_an_installed_package_reads_the_one_copy_of_the_profiles(tmp_path: Path) -> None:
+    """The installed layout (setup.py's build_py, what the wheel holds) carries profiles/ as devhub/profiles_data."""
+    lib = tmp_path / "lib"
+    build = [sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(lib)]
+    subprocess.run(build, cwd=REPO, check=True, capture_output=True)
+    installed = lib / "devhub" / "profiles_data"
+    shipped = sorted((REPO / "profiles").glob("*.toml"))
+    assert [p.name for p in shipped] == ["dev.toml", "fleet.toml"]
+    for source in shipped:
+        assert (installed / source.name).read_bytes() == source.read_bytes()
+    assert not (REPO / "devhub" / "profiles_data").exists()  # one copy in the tree
+    probe = (
+        "import json, devhub; from devhub.agents.profiles import load_profiles, shipped_profiles_dir; "
+        "from devhub.settings import load_settings; profiles = load_profiles(load_settings()); "
+        "print(json.dumps([devhub.__file__, str(shipped_profiles_dir()), sorted(profiles), profiles['dev'].api_url]))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVHUB_")}
+    env.update(PYTHONPATH=str(lib), DEVHUB_CONFIG_DIR=str(tmp_path / "config"), DEVHUB_DATA_DIR=str(tmp_path / "data"))
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    module_file, profiles_dir, names, dev_api = json.loads(done.stdout)
+    assert Path(module_file).is_relative_to(lib)  # the built copy ran, not the checkout
+    assert (Path(profiles_dir), names, dev_api) == (installed, ["dev", "fleet"], "http://127.0.0.1:8000")
 
 
 def test_user_file_overrides_a_shipped_profile_field_by_field(workspace: Workspace, user_profile: WriteProfile) -> None:
