@@ -1,7 +1,7 @@
 """RepoFiles and the build's file reading: links out of the repo, swaps after the check, the size bound.
 
 Real files, real git repos and real SQLite read models in tmp; the daemon-level tests are in
-tests/daemon/test_outside_links.py and tests/daemon/test_workplan_size_bound.py.
+tests/service/test_outside_links.py and tests/service/test_workplan_size_bound.py.
 """
 
 from __future__ import annotations

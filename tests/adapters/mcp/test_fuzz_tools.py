@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from mcp.client import Client
 from mcp.shared.exceptions import MCPError
 
+from tests.adapters.api.test_fuzz_http import journal_bytes
 from tests.adapters.mcp.helpers import stdio_parameters, text_of
-from tests.daemon.test_fuzz_http import journal_bytes
 from tests.support import hostile
 from tests.support.daemon import RunningDaemon, start_daemon
 from tests.support.repos import make_workspace

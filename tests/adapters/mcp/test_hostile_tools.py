@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.adapters.api.test_fuzz_http import journal_bytes
 from tests.adapters.mcp.helpers import connect, error_text, run
-from tests.daemon.test_fuzz_http import journal_bytes
 from tests.support.daemon import RunningDaemon
 from tests.support.hostile import deep
 

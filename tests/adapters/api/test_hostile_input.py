@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.daemon.test_fuzz_http import journal_bytes
+from tests.adapters.api.test_fuzz_http import journal_bytes
 from tests.support.daemon import RunningDaemon, start_daemon
 from tests.support.hostile import deep
 from tests.support.repos import make_workspace

@@ -7,7 +7,7 @@ import tomllib
 from devhub.agents.clients import apply_profile, client_configs
 from devhub.agents.profiles import get_profile
 from devhub.settings import load_settings
-from tests.profiles.conftest import Workspace
+from tests.agents.conftest import Workspace
 
 
 def test_codex_dev_hub_keeps_the_users_own_keys_and_comments(workspace: Workspace) -> None:

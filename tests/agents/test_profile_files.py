@@ -19,7 +19,7 @@ from devhub.agents.profiles import (
 )
 from devhub.errors import ConfigError
 from devhub.settings import Settings, load_settings
-from tests.profiles.conftest import REPO, Workspace, WriteProfile
+from tests.agents.conftest import REPO, Workspace, WriteProfile
 
 
 def _config(workspace: Workspace, **env: str) -> Settings:

@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from tests.profiles.conftest import FIXTURES, SECRET, Workspace, WriteProfile
+from tests.agents.conftest import FIXTURES, SECRET, Workspace, WriteProfile
 
 DEV_HEADER = {"Authorization": "Bearer ${STATE_HUB_TOKEN}"}
 DEV_ENV_HEADER = {"Authorization": "Bearer ${env:STATE_HUB_TOKEN}"}
