@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,3 +183,80 @@ def test_no_import_cycles_in_devhub_or_relay() -> None:
     assert new == [], "import cycles:\n" + "\n".join(new)
     gone = KNOWN_CIRCLES - {frozenset(c) for c in known}
     assert not gone, f"no longer a circle, remove from KNOWN_CIRCLES: {sorted(map(sorted, gone))}"
+
+
+# A string constant that opens like an SQL statement (keyword, then more text); f-strings are
+# checked through their first literal part. Case-sensitive, so prose ("Select a repo") passes.
+_SQL_STATEMENT = re.compile(
+    r"^\s*(SELECT\s+\S|INSERT\s+(OR\s+\w+\s+)?INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s|WITH\s+(RECURSIVE\s+)?\w+"
+    r"(\s*\([^)]*\))?\s+AS\s*\(|PRAGMA\s+\w|CREATE\s+(TEMP\s+|UNIQUE\s+|VIRTUAL\s+)*(TABLE|INDEX|VIEW|TRIGGER)\s"
+    r"|DROP\s+(TABLE|INDEX|VIEW|TRIGGER)\s|BEGIN(\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(\s+TRANSACTION)?\s*;?\s*$"
+    r"|COMMIT\s*;?\s*$)"
+)
+_EXECUTE_CALLS = frozenset({"execute", "executemany", "executescript"})
+
+
+def _sql_outside_the_store(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _SQL_STATEMENT.match(node.value):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} SQL text {node.value[:40]!r}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _EXECUTE_CALLS:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} calls .{node.func.attr}(")
+    return found
+
+
+def test_sql_is_written_only_in_the_store() -> None:
+    store = ROOT / "devhub" / "store"
+    offenders = [
+        finding for path in _modules("devhub") if store not in path.parents for finding in _sql_outside_the_store(path)
+    ]
+    assert offenders == [], "move the statement into a named function in devhub/store/ and call that"
+
+
+def test_the_sql_detector_sees_statements_and_ignores_prose() -> None:
+    for sql in (
+        "SELECT id FROM tasks",
+        "  INSERT INTO meta VALUES (?, ?)",
+        "UPDATE tasks SET status = ?",
+        "DELETE FROM progress WHERE seq = ?",
+        "WITH t AS (SELECT 1) SELECT * FROM t",
+        "PRAGMA journal_mode=WAL",
+        "CREATE VIRTUAL TABLE x USING fts5(a)",
+        "DROP TABLE files",
+        "BEGIN IMMEDIATE",
+        "COMMIT",
+    ):
+        assert _SQL_STATEMENT.match(sql), sql
+    for prose in ("Select a repo", "DELETE /messages/{id}", "UPDATE", "BEGIN here", "With a key", "Created"):
+        assert not _SQL_STATEMENT.match(prose), prose
+
+
+# Modules of the adapters and the CLI that still import devhub.store directly. They are to call the
+# hub port (devhub.service) instead; the `port` work (issue #14) rewires them. This list only
+# shrinks: remove a module once it no longer imports the store; never add one.
+_STORE_IMPORTS_STILL_TO_REWIRE = frozenset(
+    {
+        "devhub/adapters/api/read_routes.py",
+        "devhub/adapters/dashboard/pages.py",
+        "devhub/adapters/mcp/backend.py",
+        "devhub/cli/read.py",
+        "devhub/cli/reconcile.py",
+    }
+)
+
+
+def _importers_of_the_store(package: str) -> set[str]:
+    return {
+        str(path.relative_to(ROOT))
+        for path in _modules(package)
+        if any(name == "devhub.store" or name.startswith("devhub.store.") for name in _imports(path))
+    }
+
+
+def test_adapters_and_the_cli_do_not_import_the_store() -> None:
+    importers = _importers_of_the_store("devhub.adapters") | _importers_of_the_store("devhub.cli")
+    new = sorted(importers - _STORE_IMPORTS_STILL_TO_REWIRE)
+    assert new == [], "go through the hub port (devhub.service), not devhub.store"
+    rewired = sorted(_STORE_IMPORTS_STILL_TO_REWIRE - importers)
+    assert rewired == [], "these no longer import devhub.store: take them off the allow-list"

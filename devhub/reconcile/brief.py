@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from devhub.errors import FileRefused
-from devhub.model import PRIORITIES
 from devhub.reconcile.repos import repo_paths
+from devhub.store import brief as store_brief
 from devhub.store.reader import Reader
 from devhub.store.repofiles import TOO_LARGE, RepoFiles
 
@@ -94,12 +94,6 @@ def render_brief(data: BriefData) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _sort_key_sql() -> str:
-    status_rank = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(OPEN_STATUS_ORDER))
-    priority_rank = " ".join(f"WHEN '{p}' THEN {i}" for i, p in enumerate(PRIORITIES))
-    return f"CASE status {status_rank} END, CASE priority {priority_rank} ELSE {len(PRIORITIES)} END, position, id"
-
-
 def _synced_time(root: Path, newest_mtime_ns: int | None) -> tuple[str | None, str]:
     """HEAD's commit time when `root` is a git repo with commits, else the newest workplan file's mtime."""
     import git
@@ -120,52 +114,29 @@ def _synced_time(root: Path, newest_mtime_ns: int | None) -> tuple[str | None, s
 async def brief_data(reader: Reader, repo: str) -> BriefData:
     """Collect one registered repo's brief data from the read model (UnknownRepo when not registered)."""
     root = Path((await repo_paths(reader, repo))[repo])
-    domains = tuple(
-        row["domain"]
-        for row in await reader.all(
-            "SELECT DISTINCT domain FROM workplans WHERE repo = ? AND domain IS NOT NULL AND domain != ''"
-            " ORDER BY domain",
-            (repo,),
-        )
-    )
-    newest = await reader.one("SELECT MAX(mtime_ns) AS m FROM files WHERE repo = ?", (repo,))
-    synced_at, synced_from = await asyncio.to_thread(_synced_time, root, newest["m"] if newest else None)
-    priority_rank = " ".join(f"WHEN '{p}' THEN {i}" for i, p in enumerate(PRIORITIES))
-    rows = await reader.all(
-        "SELECT key, id, title, path FROM workplans WHERE repo = ? AND status = 'active'"
-        f" ORDER BY CASE planning_priority {priority_rank} ELSE {len(PRIORITIES)} END,"
-        " planning_order IS NULL, planning_order, id, path",
-        (repo,),
-    )
+    domains = await store_brief.repo_domains(reader, repo)
+    newest = await store_brief.newest_file_mtime_ns(reader, repo)
+    synced_at, synced_from = await asyncio.to_thread(_synced_time, root, newest)
     workplans = []
-    placeholders = ", ".join("?" for _ in OPEN_STATUS_ORDER)
-    for row in rows:
-        counts = await reader.one(
-            "SELECT COUNT(*) AS total, SUM(status = 'done') AS done,"
-            f" SUM(status IN ({placeholders})) AS open FROM tasks WHERE workplan_key = ?",
-            (*OPEN_STATUS_ORDER, row["key"]),
-        )
-        tasks = await reader.all(
-            "SELECT id, title, status, priority, status_source, needs_human FROM tasks"
-            f" WHERE workplan_key = ? AND status IN ({placeholders}) ORDER BY {_sort_key_sql()} LIMIT ?",
-            (row["key"], *OPEN_STATUS_ORDER, OPEN_TASKS_SHOWN),
-        )
+    for row in await store_brief.active_workplans(reader, repo):
+        counts = await store_brief.task_counts(reader, row.key, OPEN_STATUS_ORDER)
+        tasks = await store_brief.open_tasks(reader, row.key, OPEN_STATUS_ORDER, OPEN_TASKS_SHOWN)
         workplans.append(
             BriefWorkplan(
-                id=row["id"],
-                title=row["title"] or row["id"],
-                path=row["path"],
-                done=int(counts["done"] or 0) if counts else 0,
-                total=int(counts["total"] or 0) if counts else 0,
-                open_total=int(counts["open"] or 0) if counts else 0,
+                id=row.id,
+                title=row.title or row.id,
+                path=row.path,
+                done=counts.done,
+                total=counts.total,
+                open_total=counts.open,
                 open_tasks=tuple(
                     BriefTask(
-                        id=t["id"],
-                        title=t["title"] or "",
-                        status=t["status"],
-                        priority=t["priority"],
-                        local=t["status_source"] == "local",
-                        needs_human=bool(t["needs_human"]),
+                        id=t.id,
+                        title=t.title or "",
+                        status=t.status,
+                        priority=t.priority,
+                        local=t.status_source == "local",
+                        needs_human=t.needs_human,
                     )
                     for t in tasks
                 ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from devhub.errors import NotFound
+from devhub.store.lookups import registered_repo_paths
 from devhub.store.reader import Reader
 
 
@@ -15,7 +16,7 @@ class UnknownRepo(NotFound):
 
 async def repo_paths(reader: Reader, repo: str | None = None) -> dict[str, str]:
     """slug -> absolute path of every registered repo (or just `repo`; UnknownRepo when it is not one)."""
-    paths = {row["slug"]: row["path"] for row in await reader.all("SELECT slug, path FROM repos ORDER BY slug")}
+    paths = await registered_repo_paths(reader)
     if repo is not None:
         if repo not in paths:
             raise UnknownRepo(

@@ -18,6 +18,7 @@ from devhub.model import canonical_task_status, canonical_workplan_status
 from devhub.reconcile.edit import UneditableLine, edit_lines, status_word_on_line
 from devhub.reconcile.repos import repo_paths
 from devhub.store import activity
+from devhub.store.lookups import status_locations
 from devhub.store.reader import Reader
 from devhub.store.repofiles import DEFAULT_MAX_WORKPLAN_BYTES, TOO_LARGE, RepoFiles
 from devhub.workplans import parse_workplan
@@ -130,13 +131,6 @@ class Pending:
     conflicts: list[Refusal] = field(default_factory=list)
 
 
-async def _locations(reader: Reader, kind: str, repo: str, ident: str) -> list[Any]:
-    table = "tasks" if kind == "task" else "workplans"
-    return await reader.all(
-        f"SELECT DISTINCT path, status_line FROM {table} WHERE repo = ? AND id = ? ORDER BY path", (repo, ident)
-    )
-
-
 async def collect_pending(reader: Reader, repo: str | None = None) -> Pending:
     """Everything writeback acts on or reports, for every registered repo (or one; UnknownRepo if not one)."""
     await repo_paths(reader, repo)
@@ -147,7 +141,7 @@ async def collect_pending(reader: Reader, repo: str | None = None) -> Pending:
             reason = f"{write['field']} is not a file field writeback changes (status only)"
             pending.skipped.append(write | {"reason": reason})
             continue
-        rows = await _locations(reader, write["kind"], write["repo"], write["id"])
+        rows = await status_locations(reader, write["kind"], write["repo"], write["id"])
         pending.statuses.append(
             PendingStatus(
                 kind=write["kind"],
@@ -157,21 +151,21 @@ async def collect_pending(reader: Reader, repo: str | None = None) -> Pending:
                 file_value=write["file_value"],
                 seq=write["seq"],
                 root=roots.get(write["repo"], ""),
-                paths=tuple(row["path"] for row in rows),
+                paths=tuple(row.path for row in rows),
             )
         )
     for conflict in await activity.list_conflicts(reader):
         if (repo is not None and conflict["repo"] != repo) or conflict["field"] != "status":
             continue
-        rows = await _locations(reader, conflict["kind"], conflict["repo"], conflict["id"])
+        rows = await status_locations(reader, conflict["kind"], conflict["repo"], conflict["id"])
         now = conflict["file_value_now"]
         pending.conflicts.append(
             Refusal(
                 conflict["kind"],
                 conflict["repo"],
                 conflict["id"],
-                rows[0]["path"] if len(rows) == 1 else None,
-                rows[0]["status_line"] if len(rows) == 1 else None,
+                rows[0].path if len(rows) == 1 else None,
+                rows[0].status_line if len(rows) == 1 else None,
                 conflict["local_value"],
                 conflict["file_value_then"],
                 now,

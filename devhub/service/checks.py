@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from devhub.store import activity
+from devhub.store import checks as store_checks
+from devhub.store.checks import write_location
 from devhub.store.presence import REPO_MISSING
 from devhub.store.reader import Reader
 
@@ -44,18 +46,6 @@ RULES: dict[str, tuple[str, str]] = {
 }
 
 
-async def _write_location(reader: Reader, kind: str, repo: str, ident: str, field: str) -> str | None:
-    """`path:line` a local write is about: the `status:` entry, else the task heading (None if in no file)."""
-    table = "tasks" if kind == "task" else "workplans"
-    fallback = "line" if kind == "task" else "1"
-    line = f"COALESCE(status_line, {fallback})" if field == "status" else fallback
-    row = await reader.one(
-        f"SELECT path, {line} AS line FROM {table} WHERE repo = ? AND id = ? ORDER BY path LIMIT 1",
-        (repo, ident),
-    )
-    return f"{row['path']}:{row['line']}" if row else None
-
-
 def _finding(rule: str, repo: str | None, location: str | None, message: str) -> dict[str, Any]:
     severity, fix = RULES[rule]
     return {"rule": rule, "severity": severity, "repo": repo, "location": location, "message": message, "fix": fix}
@@ -64,18 +54,13 @@ def _finding(rule: str, repo: str | None, location: str | None, message: str) ->
 async def run_checks(reader: Reader, *, repo: str | None = None) -> list[dict[str, Any]]:
     """Every finding for the registered repos (or one repo), in a stable order."""
     findings: list[dict[str, Any]] = []
-    scope_sql, scope = (" AND repo = ?", [repo]) if repo else ("", [])
     problems = await activity.list_problems(reader, repo=repo)
     missing = {problem["repo"]: problem["message"] for problem in problems if problem["code"] == REPO_MISSING}
-    for row in await reader.all(
-        "SELECT slug, path FROM repos WHERE has_workplans = 0" + scope_sql.replace("repo", "slug"), scope
-    ):
-        if row["slug"] in missing:  # no folder at all, let alone a workplans/ one
-            findings.append(_finding(REPO_MISSING, row["slug"], row["path"], missing[row["slug"]]))
+    for bare in await store_checks.repos_without_workplans_dir(reader, repo):
+        if bare.slug in missing:  # no folder at all, let alone a workplans/ one
+            findings.append(_finding(REPO_MISSING, bare.slug, bare.path, missing[bare.slug]))
             continue
-        findings.append(
-            _finding("no-workplans-dir", row["slug"], row["path"], f"{row['path']} has no workplans/ folder")
-        )
+        findings.append(_finding("no-workplans-dir", bare.slug, bare.path, f"{bare.path} has no workplans/ folder"))
     for problem in problems:
         if problem["code"].endswith("-across-repos"):
             findings.append(_finding("id-collision", problem["repo"], problem["location"], problem["message"]))
@@ -86,32 +71,22 @@ async def run_checks(reader: Reader, *, repo: str | None = None) -> list[dict[st
             findings.append(
                 _finding(rule, problem["repo"], problem["location"], f"{problem['code']}: {problem['message']}")
             )
-    for row in await reader.all(
-        "SELECT id, repo, path FROM workplans WHERE (state_hub_workstream_id IS NULL OR state_hub_workstream_id = '')"
-        + scope_sql
-        + " ORDER BY repo, id",
-        scope,
-    ):
+    for workplan in await store_checks.unlinked_workplans(reader, repo):
         findings.append(
             _finding(
                 "unlinked-workplan",
-                row["repo"],
-                f"{row['path']}:1",
-                f"workplan {row['id']} has no state_hub_workstream_id (registration upstream pending)",
+                workplan.repo,
+                f"{workplan.path}:1",
+                f"workplan {workplan.id} has no state_hub_workstream_id (registration upstream pending)",
             )
         )
-    for row in await reader.all(
-        "SELECT id, repo, path, line FROM tasks WHERE (state_hub_task_id IS NULL OR state_hub_task_id = '')"
-        + scope_sql
-        + " ORDER BY repo, path, line",
-        scope,
-    ):
+    for task in await store_checks.unlinked_tasks(reader, repo):
         findings.append(
             _finding(
                 "unlinked-task",
-                row["repo"],
-                f"{row['path']}:{row['line']}",
-                f"task {row['id']} has no state_hub_task_id",
+                task.repo,
+                f"{task.path}:{task.line}",
+                f"task {task.id} has no state_hub_task_id",
             )
         )
     for write in await activity.pending_local_writes(reader, repo=repo):
@@ -119,7 +94,7 @@ async def run_checks(reader: Reader, *, repo: str | None = None) -> list[dict[st
             _finding(
                 "pending-writeback",
                 write["repo"],
-                await _write_location(reader, write["kind"], write["repo"], write["id"], write["field"]),
+                await write_location(reader, write["kind"], write["repo"], write["id"], write["field"]),
                 f"{write['kind']} {write['id']}: local {write['field']}={write['value']!r}, "
                 f"file says {write['file_value']!r}",
             )
@@ -131,26 +106,19 @@ async def run_checks(reader: Reader, *, repo: str | None = None) -> list[dict[st
             _finding(
                 "conflict",
                 conflict["repo"],
-                await _write_location(reader, conflict["kind"], conflict["repo"], conflict["id"], conflict["field"]),
+                await write_location(reader, conflict["kind"], conflict["repo"], conflict["id"], conflict["field"]),
                 f"{conflict['kind']} {conflict['id']}: local {conflict['field']}={conflict['local_value']!r} "
                 f"but the file changed from {conflict['file_value_then']!r} to {conflict['file_value_now']!r}",
             )
         )
     for table in ("workplans", "tasks"):
-        line = "COALESCE(status_line, line)" if table == "tasks" else "status_line"
-        for row in await reader.all(
-            f"SELECT id, repo, path, {line} AS line, status_raw, file_status FROM {table}"
-            " WHERE status_raw IS NOT NULL AND file_status IS NOT NULL AND lower(trim(status_raw)) != file_status"
-            + scope_sql
-            + " ORDER BY repo, path, line",
-            scope,
-        ):
+        for odd in await store_checks.non_canonical_statuses(reader, table, repo):
             findings.append(
                 _finding(
                     "non-canonical-status",
-                    row["repo"],
-                    f"{row['path']}:{row['line'] or 0}",
-                    f"{table[:-1]} {row['id']} uses {row['status_raw']!r} (means {row['file_status']!r})",
+                    odd.repo,
+                    f"{odd.path}:{odd.line or 0}",
+                    f"{table[:-1]} {odd.id} uses {odd.status_raw!r} (means {odd.file_status!r})",
                 )
             )
     return findings

@@ -76,18 +76,16 @@ class Router:
             raise RouteUnavailable(f"the read model could not be read: {type(exc).__name__}: {exc}") from exc
 
     async def _task_uuid(self, repo: str | None, task_id: str | None) -> str | None:
-        row = await self._read(
-            lambda r: r.one("SELECT state_hub_task_id FROM tasks WHERE repo = ? AND id = ?", (repo, task_id))
-        )
-        return row["state_hub_task_id"] if row is not None and row["state_hub_task_id"] else None
+        from devhub.store.lookups import task_state_hub_id
+
+        uuid: str | None = await self._read(lambda r: task_state_hub_id(r, repo, task_id))
+        return uuid
 
     async def _workplan_uuid(self, repo: str | None, workplan_id: str | None) -> str | None:
-        row = await self._read(
-            lambda r: r.one(
-                "SELECT state_hub_workstream_id FROM workplans WHERE repo = ? AND id = ?", (repo, workplan_id)
-            )
-        )
-        return row["state_hub_workstream_id"] if row is not None and row["state_hub_workstream_id"] else None
+        from devhub.store.lookups import workplan_state_hub_id
+
+        uuid: str | None = await self._read(lambda r: workplan_state_hub_id(r, repo, workplan_id))
+        return uuid
 
     async def route(self, envelope: dict[str, Any]) -> Send | Hold:
         """The upstream call for an envelope, or Hold when its target has no State Hub id yet."""

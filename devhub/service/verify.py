@@ -14,41 +14,12 @@ from typing import Any
 from devhub.registry import Registry
 from devhub.settings import Settings
 from devhub.store.schema import TABLES, connect
-
-_COUNTS = (
-    ("repos", "SELECT COUNT(*) FROM repos"),
-    ("workplans", "SELECT COUNT(*) FROM workplans"),
-    ("tasks", "SELECT COUNT(*) FROM tasks"),
-    ("progress events", "SELECT COUNT(*) FROM progress"),
-    ("messages", "SELECT COUNT(*) FROM messages"),
-    ("local writes", "SELECT COUNT(*) FROM local_writes"),
-    ("problems", "SELECT COUNT(*) FROM problems"),
-)
-
-
-def _counts(conn: sqlite3.Connection) -> dict[str, int]:
-    counts = {name: conn.execute(sql).fetchone()[0] for name, sql in _COUNTS}
-    for status, n in conn.execute("SELECT COALESCE(status, 'unknown'), COUNT(*) FROM tasks GROUP BY 1 ORDER BY 1"):
-        counts[f"tasks {status}"] = n
-    for status, n in conn.execute("SELECT COALESCE(status, 'unknown'), COUNT(*) FROM workplans GROUP BY 1 ORDER BY 1"):
-        counts[f"workplans {status}"] = n
-    return counts
-
-
-def _rows(conn: sqlite3.Connection, table: str) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    columns, pk = TABLES[table]
-    keys = (pk,) if isinstance(pk, str) else pk
-    names = list(columns)
-    result = {}
-    for row in conn.execute(f"SELECT {', '.join(names)} FROM {table}"):
-        record = dict(zip(names, row, strict=True))
-        result[tuple(record[k] for k in keys)] = tuple(row)
-    return result
+from devhub.store.verify import read_model_counts, table_rows
 
 
 def compare(live: sqlite3.Connection, rebuilt: sqlite3.Connection) -> dict[str, Any]:
     """Counts side by side and every row that differs between two read models."""
-    live_counts, new_counts = _counts(live), _counts(rebuilt)
+    live_counts, new_counts = read_model_counts(live), read_model_counts(rebuilt)
     counts = [
         {"what": name, "live": live_counts.get(name, 0), "rebuilt": new_counts.get(name, 0)}
         for name in sorted(set(live_counts) | set(new_counts), key=lambda n: (n.split(" ")[0], n))
@@ -57,7 +28,7 @@ def compare(live: sqlite3.Connection, rebuilt: sqlite3.Connection) -> dict[str, 
     for table in TABLES:
         if table == "meta":
             continue
-        old, new = _rows(live, table), _rows(rebuilt, table)
+        old, new = table_rows(live, table), table_rows(rebuilt, table)
         for key in sorted(set(old) | set(new), key=repr):
             if key not in new:
                 drift.append({"table": table, "key": list(key), "change": "only in the live model"})

@@ -27,6 +27,7 @@ from devhub.service.json_values import value_problems
 from devhub.settings import IDEMPOTENCY_RETENTION_SECONDS, MAX_BODY_BYTES
 from devhub.store import queries
 from devhub.store.activity import get_message
+from devhub.store.idempotency import find_idempotency_record
 from devhub.store.reader import Reader
 
 ReadFn = Callable[[Callable[[Reader], Awaitable[Any]]], Awaitable[Any]]
@@ -158,18 +159,14 @@ class Writes:
         self._key_users[key] = holders + 1
         try:
             async with lock:
-                earlier = await self._read(
-                    lambda r: r.one(
-                        "SELECT body_hash, status_code, response, created_at FROM idempotency WHERE key = ?", (key,)
-                    )
-                )
-                if earlier is not None and not _expired(earlier["created_at"]):
-                    if earlier["body_hash"] != digest:
+                earlier = await self._read(lambda r: find_idempotency_record(r, key))
+                if earlier is not None and not _expired(earlier.created_at):
+                    if earlier.body_hash != digest:
                         raise Conflict(
                             f"Idempotency-Key {key!r} was already used with a different body; "
                             "use a new key for a new write",
                         )
-                    return WriteOutcome(earlier["status_code"], json.loads(earlier["response"]), replayed=True)
+                    return WriteOutcome(earlier.status_code, json.loads(earlier.response), replayed=True)
                 return await self._journal(key, digest, build)
         finally:
             # The last user of a key drops its lock, so the table holds only keys in flight.

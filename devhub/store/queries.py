@@ -12,11 +12,21 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from devhub.errors import Ambiguous, BadRequest, NotFound
+from devhub.model import PRIORITIES
 from devhub.store.reader import Reader
 
 READY_SQL = "t.ready = 1"  # materialised by the writer (store.ready)
 
 PRIORITY_ORDER_SQL = "t.priority_rank"
+
+# The one order of workplans ("active work") every list uses — GET /workplans/, /orient, the offline
+# brief: the explicit planning_order first (unordered last), then planning_priority (critical to low,
+# none last), then id; repo and path only break ties between repos. docs/decisions.md says why.
+WORKPLAN_ORDER_SQL = (
+    "w.planning_order IS NULL, w.planning_order, CASE w.planning_priority "
+    + " ".join(f"WHEN '{p}' THEN {i}" for i, p in enumerate(PRIORITIES))
+    + f" ELSE {len(PRIORITIES)} END, w.id, w.repo, w.path"
+)
 
 TASK_COLUMNS = """t.key, t.id, t.repo, t.path, t.workplan_id, t.title, t.line, t.position, t.status,
     t.status_source, t.file_status, t.status_raw, t.priority, t.state_hub_task_id, t.assignee, t.depends_on,
@@ -140,7 +150,7 @@ async def list_workplans(
     statuses: tuple[str, ...] = (),
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Workplans matching every given filter, by planning order then id."""
+    """Workplans matching every given filter, in the one workplan order (WORKPLAN_ORDER_SQL)."""
     where: list[str] = []
     params: list[Any] = []
     for column, value in (("status", status), ("domain", domain), ("repo", repo), ("topic_slug", topic_slug)):
@@ -156,7 +166,7 @@ async def list_workplans(
     sql = f"SELECT {WORKPLAN_COLUMNS} FROM workplans w"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY w.planning_order IS NULL, w.planning_order, w.id, w.repo"
+    sql += f" ORDER BY {WORKPLAN_ORDER_SQL}"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from devhub.reconcile.brief import BRIEF_FILE, BriefData, BriefTask, BriefWorkplan, brief_data, render_brief
+from devhub.store.orient import orient
 from tests.reconcile.helpers import Home, make_repo
 from tests.support.repos import git
 
@@ -113,7 +114,10 @@ def test_brief_orders_open_tasks_and_active_workplans(tmp_path: Path, home: Home
     commit_time = datetime.fromtimestamp(int(git(repo, "log", "-1", "--format=%ct")), UTC)
     assert data.synced_at == commit_time.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert data.synced_from == f"commit time of HEAD {git(repo, 'rev-parse', 'HEAD')[:12]}"
-    assert [w.id for w in data.workplans] == ["BRF-WP-0001", "BRF-WP-0002"]  # by planning priority; proposed left out
+    assert [w.id for w in data.workplans] == [
+        "BRF-WP-0001",
+        "BRF-WP-0002",
+    ]  # no planning_order: by planning priority; proposed left out
     first = data.workplans[0]
     assert (first.done, first.total, first.open_total) == (1, 10, 8)
     assert [(t.id[-3:], t.status, t.priority) for t in first.open_tasks] == [
@@ -152,3 +156,43 @@ def test_brief_is_stable_and_changes_when_a_status_changes(tmp_path: Path, home:
 
     unknown = home.cli("brief", "--repo", "nope")
     assert unknown.returncode == 2 and "no registered repo with slug 'nope'" in unknown.stderr
+
+
+def ordered_workplan(ident: str, status: str, priority: str | None, order: int | None) -> str:
+    lines = ["---", f"id: {ident}", "type: workplan", f'title: "Workplan {ident}"', f"status: {status}"]
+    lines += [f"planning_priority: {priority}"] if priority else []
+    lines += [f"planning_order: {order}"] if order is not None else []
+    return "\n".join([*lines, "---", "", "## Task: Only", f"id: {ident}-T01", "status: todo", ""])
+
+
+def test_the_brief_and_orient_list_active_work_in_the_same_order(tmp_path: Path, home: Home) -> None:
+    # (id, status, planning_priority, planning_order): ids, priorities and orders disagree on purpose.
+    plans = [
+        ("ORD-WP-0001", "active", "low", None),
+        ("ORD-WP-0002", "active", "critical", None),
+        ("ORD-WP-0003", "active", None, 5),
+        ("ORD-WP-0004", "active", "high", 5),
+        ("ORD-WP-0005", "active", "low", 2),
+        ("ORD-WP-0006", "ready", "critical", 1),  # open but not active: /orient lists it, the brief does not
+        ("ORD-WP-0007", "active", None, None),
+        ("ORD-WP-0008", "active", "critical", 9),
+    ]
+    files = {f"workplans/{p[0]}.md": ordered_workplan(*p) for p in plans}
+    repo = make_repo(tmp_path / "ordered", files)
+    home.register(repo)
+
+    brief = home.query(lambda reader: brief_data(reader, "ordered"))
+    oriented = home.query(lambda reader: orient(reader, repo="ordered"))
+
+    expected = [
+        "ORD-WP-0005",  # planning_order 2
+        "ORD-WP-0004",  # planning_order 5, high
+        "ORD-WP-0003",  # planning_order 5, no priority
+        "ORD-WP-0008",  # planning_order 9 (critical, but the explicit order comes first)
+        "ORD-WP-0002",  # no order: critical
+        "ORD-WP-0001",  # no order: low
+        "ORD-WP-0007",  # no order, no priority
+    ]
+    assert [w.id for w in brief.workplans] == expected
+    assert [w["id"] for w in oriented["active_workplans"] if w["status"] == "active"] == expected
+    assert [w["id"] for w in oriented["active_workplans"]][:1] == ["ORD-WP-0006"]
