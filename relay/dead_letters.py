@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 from dataclasses import dataclass
@@ -98,7 +99,7 @@ class DeadLetters:
             entries.append(record)
         return entries
 
-    def entries(self) -> list[DeadLetter]:
+    def entries(self) -> builtins.list[DeadLetter]:
         """Every stored entry, typed, oldest first."""
         return [DeadLetter.from_entry(entry) for entry in self.list()]
 

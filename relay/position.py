@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from relay.codec import BadLine, decode_line, encode_line, iso_ms, now_ms
 from relay.fslayer import FileLayer, OsFileLayer
@@ -160,7 +160,7 @@ class PositionFile:
             self._fs.fsync_dir(self.path.parent)
 
 
-def _is_seq(value: Any) -> bool:
+def _is_seq(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
