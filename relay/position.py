@@ -5,7 +5,6 @@ state_hub_task_id while 8..20 go out. So the position is
 
     seq          every envelope with seq <= this is finished (acknowledged or dead-lettered)
     done_above   the finished seqs greater than `seq` (small: the envelopes delivered past a hold)
-
     held         how many envelopes the relay's last pass held, and why (the first few): advisory,
                  so that `devhub relay status` can report them while no daemon runs
 
