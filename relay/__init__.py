@@ -1,6 +1,6 @@
-"""The write buffer and the relay: durable journal, cursor, dead letters; imports nothing from devhub."""
+"""The write buffer and the relay: durable journal, position, dead letters, status; imports nothing from devhub."""
 
-from relay.cursor import Cursor, DeadLetters
+from relay.dead_letters import DeadLetter, DeadLetters
 from relay.errors import (
     CorruptJournal,
     DiskFull,
@@ -14,11 +14,12 @@ from relay.errors import (
 from relay.fslayer import FileLayer, OsFileLayer
 from relay.journal import Journal
 from relay.reports import CompactReport, OpenReport, SegmentInfo, VerifyReport
+from relay.status import RelayActivity, RelayQueue, RelayState, RelayStatus
 
 __all__ = [
     "CompactReport",
     "CorruptJournal",
-    "Cursor",
+    "DeadLetter",
     "DeadLetters",
     "DiskFull",
     "FileLayer",
@@ -29,7 +30,11 @@ __all__ = [
     "JournalReadOnly",
     "OpenReport",
     "OsFileLayer",
+    "RelayActivity",
     "RelayError",
+    "RelayQueue",
+    "RelayState",
+    "RelayStatus",
     "SegmentInfo",
     "StorageFull",
     "VerifyReport",

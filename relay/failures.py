@@ -15,7 +15,7 @@ from typing import Any
 
 @dataclass
 class Failures:
-    """Failure counts for GET /relay; `stuck` once one envelope failed `stuck_after` attempts in a row."""
+    """Failure counts for the relay status; `stuck` once one envelope failed `stuck_after` attempts in a row."""
 
     stuck_after: int
     consecutive: int = 0  # failed calls (sends, probes, routing) since the last one that succeeded
@@ -53,17 +53,6 @@ class Failures:
             f"stuck on envelope {self.envelope_id} (seq {self.envelope_seq}): {self.envelope_attempts} attempts in a "
             f"row failed; last: {self.last_reason}"
         )
-
-    def status(self) -> dict[str, Any]:
-        """The fields GET /relay adds (flat, so every surface can show them)."""
-        return {
-            "consecutive_failures": self.consecutive,
-            "last_failure": self.last_reason,
-            "last_failure_at": self.last_at,
-            "failing_envelope_id": self.envelope_id,
-            "failing_seq": self.envelope_seq,
-            "failing_attempts": self.envelope_attempts,
-        }
 
 
 def short(text: str, limit: int = 300) -> str:

@@ -29,15 +29,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Literal, Protocol
 
 from relay.backoff import Backoff, CrashPlan
-from relay.cursor import DeadLetters
+from relay.dead_letters import DeadLetters
 from relay.errors import CredentialsUnusable, EnvelopeUnsendable, RouteUnavailable
 from relay.failures import Failures, paused_text, short
-from relay.position import Position, PositionFile
+from relay.position import Holds, Position, PositionFile
+from relay.status import RelayActivity, RelayStatus, count_queue, first_pending_ts, iso
 from relay.upstream import PAUSE_STATUSES, Answer, Upstream, UpstreamRequest, UpstreamUnreachable, Verdict, classify
 from relay.upstream import retry_after_seconds as parse_retry_after
 
@@ -105,7 +105,7 @@ class Forwarder:
         token: Callable[[], str | None] = lambda: None,
         settings: RelaySettings | None = None,
         on_ack: AckFn | None = None,
-        on_change: Callable[[dict[str, Any]], None] | None = None,
+        on_change: Callable[[RelayStatus], None] | None = None,
         crash: CrashPlan | None = None,
     ) -> None:
         self.settings = settings or RelaySettings()
@@ -146,6 +146,7 @@ class Forwarder:
         self._failed_token: str | None = None
         self._held = 0
         self._hold_reasons: dict[int, str] = {}
+        self._stored_holds = self._position.holds  # what the position file says the last pass held
         self._dead_count = 0
         self._sent = 0
         self._delivered = 0
@@ -229,44 +230,44 @@ class Forwarder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._persist_task
         if self._dirty:
+            holds = Holds.of(self._held, self._hold_reasons)
             await asyncio.to_thread(
-                self._position_file.store, self._position.snapshot(), None, self._position.watermark_id
+                self._position_file.store, self._position.snapshot(), None, self._position.watermark_id, holds
             )
         await self._upstream.close()
         self._set_state("stopped")
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> RelayStatus:
         """The relay's state for GET /relay, /orient, the dashboard and `devhub relay status`."""
-        finished_above = len(self._position.done_above)
-        pending = max(0, self._journal.last_seq - self._position.watermark - finished_above)
-        oldest = self._oldest_pending_ts()
-        status: dict[str, Any] = {
-            "state": self._state,
-            "upstream": self._upstream.base_url,
-            "pending": pending,
-            "held": self._held,
-            "dead_letters": self._dead_count,
-            "oldest_pending_age_seconds": round(time.time() - oldest, 3) if oldest is not None and pending else None,
-            "last_success": _iso(self._last_success),
-            "last_error": self._last_error,
-            "last_status": self._last_status,
-            "sent": self._sent,
-            "delivered": self._delivered,
-            "retries": self._retries,
-            **self._failures.status(),
-            "cursor": self._position.watermark,
-            "finished_above_cursor": finished_above,
-            "state_since": _iso(self._state_since),
-            "backoff_cap_seconds": self.settings.backoff_cap,
-        }
-        status["last_failure_at"] = _iso(self._failures.last_at)
+        queue = count_queue(
+            last_seq=self._journal.last_seq,
+            position=self._position,
+            dead_letters=self._dead_count,
+            holds=Holds(self._held, dict(self._hold_reasons)),
+            oldest_pending_ts=first_pending_ts(self._queue, self._position),
+        )
+        next_attempt = None
         if self._next_attempt_at is not None:
-            status["next_attempt_in_seconds"] = round(max(0.0, self._next_attempt_at - time.monotonic()), 3)
-        if self._hold_reasons:
-            status["held_reasons"] = [
-                {"seq": seq, "reason": reason} for seq, reason in sorted(self._hold_reasons.items())[:20]
-            ]
-        return status
+            next_attempt = round(max(0.0, self._next_attempt_at - time.monotonic()), 3)
+        failures = self._failures
+        activity = RelayActivity(
+            last_success=iso(self._last_success),
+            last_error=self._last_error,
+            last_status=self._last_status,
+            sent=self._sent,
+            delivered=self._delivered,
+            retries=self._retries,
+            consecutive_failures=failures.consecutive,
+            last_failure=failures.last_reason,
+            last_failure_at=iso(failures.last_at),
+            failing_envelope_id=failures.envelope_id,
+            failing_seq=failures.envelope_seq,
+            failing_attempts=failures.envelope_attempts,
+            state_since=iso(self._state_since),
+            backoff_cap_seconds=self.settings.backoff_cap,
+            next_attempt_in_seconds=next_attempt,
+        )
+        return RelayStatus(state=self._state, upstream=self._upstream.base_url, queue=queue, activity=activity)
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -388,16 +389,20 @@ class Forwarder:
                 continue
             outcome = await self._deliver(envelope, route.request)
             if outcome != "done":
-                self._held = len(held) + self._held_after(index, blocked)
-                self._hold_reasons = held
+                self._set_holds(len(held) + self._held_after(index, blocked), held)
                 return outcome
             self._queue.pop(index)
             self._held = len(held)
             self._hold_reasons = held
-        self._held = len(held)
-        self._hold_reasons = held
+        self._set_holds(len(held), held)
         self._current = None
         return "stopped" if self._stopping else "done"
+
+    def _set_holds(self, count: int, reasons: dict[int, str]) -> None:
+        """The pass's holds; stored with the position when they changed, for `relay status` with no daemon."""
+        self._held, self._hold_reasons = count, reasons
+        if Holds.of(count, reasons) != self._stored_holds:
+            self._mark_dirty()
 
     def _held_after(self, index: int, blocked: set[Hashable]) -> int:
         return sum(1 for e in self._queue[index + 1 :] if (k := self._safe_order_key(e)) is not None and k in blocked)
@@ -549,6 +554,9 @@ class Forwarder:
     def _finish(self, seq: int, envelope_id: str | None = None) -> None:
         self._position.finish(seq, envelope_id)
         self._hold_reasons.pop(seq, None)
+        self._mark_dirty()
+
+    def _mark_dirty(self) -> None:
         self._dirty = True
         if self._persist_task is None or self._persist_task.done():
             self._persist_task = asyncio.create_task(self._persist(), name="devhub-relay-cursor")
@@ -562,9 +570,11 @@ class Forwarder:
             first = False
             self._dirty = False
             snapshot, watermark_id = self._position.snapshot(), self._position.watermark_id
+            holds = Holds.of(self._held, self._hold_reasons)
             hook = (lambda: self._reach("cursor_write")) if self._crash else None
             try:
-                await asyncio.to_thread(self._position_file.store, snapshot, hook, watermark_id)
+                await asyncio.to_thread(self._position_file.store, snapshot, hook, watermark_id, holds)
+                self._stored_holds = holds
             except OSError as exc:  # the cursor only ever lags: a resend, never a loss
                 self._dirty = True
                 self._last_error = f"could not persist the relay cursor: {exc}"
@@ -604,24 +614,3 @@ class Forwarder:
                 self._on_change(self.status())
             except Exception:  # a dashboard listener must never break relaying
                 log.exception("relay state listener failed")
-
-    def _oldest_pending_ts(self) -> float | None:
-        for envelope in self._queue:
-            if not self._position.is_done(envelope["seq"]):
-                return _parse_ts(envelope.get("ts"))
-        return None
-
-
-def _parse_ts(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _iso(moment: float | None) -> str | None:
-    if moment is None:
-        return None
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +13,9 @@ from devhub.cli import output
 from devhub.cli.main import CliState
 from devhub.errors import DaemonError, RegistryError
 from devhub.settings import Settings
+
+if TYPE_CHECKING:
+    from relay.status import RelayStatus
 
 START_TIMEOUT_SECONDS = 60.0
 
@@ -150,10 +153,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
     config = _state(ctx).config()
     holder = lock_holder(config.data_dir)
     if not holder or not holder.get("url"):
+        waiting = _relay_on_disk(config)
         if as_json:
-            output.emit_json({"running": False, "data_dir": str(config.data_dir)})
+            output.emit_json({"running": False, "data_dir": str(config.data_dir), "relay": waiting.to_json()})
         else:
             click.echo(f"devhub is not running for {config.data_dir} (start it with `devhub up`)")
+            click.echo("relay: " + _relay_line(waiting))
         sys.exit(3)
     client = DaemonClient(str(holder["url"]), config.token, timeout=5.0)
     daemon = client.get("/state/daemon")
@@ -161,7 +166,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         output.emit_json({"running": True, "daemon": daemon, "summary": summary})
         return
-    relay = daemon["relay"]
+    from relay.status import RelayStatus
+
+    relay = RelayStatus.from_json(daemon["relay"])
     tasks = summary["tasks"]
     lines = [
         f"devhub {daemon['role']} hub running: {daemon['url']} (pid {daemon['pid']}, profile {daemon['profile']})",
@@ -189,29 +196,27 @@ def _missing_text(daemon: dict[str, Any]) -> str:
     return f"; missing: {names} — re-create the folder, or `devhub unregister SLUG`"
 
 
-def _relay_line(relay: dict[str, Any]) -> str:
-    if relay.get("state") == "disabled":
-        return f"disabled ({relay.get('reason')})"
-    if relay.get("state") == "stopped":
-        age = relay.get("oldest_pending_age_seconds")
-        oldest = f", oldest pending {age:.0f}s" if age is not None else ""
-        return (
-            f"stopped: {relay.get('reason')}; pending {relay['pending']}{oldest}, dead letters {relay['dead_letters']}"
-        )
-    parts = [str(relay.get("state"))]
-    for key in ("pending", "held", "dead_letters"):
-        if key in relay:
-            parts.append(f"{key.replace('_', ' ')} {relay[key]}")
-    if relay.get("oldest_pending_age_seconds") is not None:
-        parts.append(f"oldest pending {relay['oldest_pending_age_seconds']:.0f}s")
-    if relay.get("retries"):
-        parts.append(f"retries {relay['retries']}")
-    if relay.get("consecutive_failures"):
-        parts.append(f"failures in a row {relay['consecutive_failures']}")
-    if relay.get("upstream"):
-        parts.append(f"→ {relay['upstream']}")
-    if relay.get("last_error"):
-        parts.append(f"last error: {relay['last_error']}")
+def _relay_line(relay: RelayStatus) -> str:
+    """The relay's state on one line, for `devhub status` and `devhub relay status|now`."""
+    queue, activity = relay.queue, relay.activity
+    if queue is None:
+        return f"{relay.state} ({relay.reason})"
+    oldest = queue.oldest_pending_age_seconds
+    if activity is None:  # no relay runs: what waits on disk
+        held = f", held {queue.held}" if queue.held else ""
+        age = f", oldest pending {oldest:.0f}s" if oldest is not None else ""
+        return f"{relay.state}: {relay.reason}; pending {queue.pending}{held}{age}, dead letters {queue.dead_letters}"
+    parts = [relay.state, f"pending {queue.pending}", f"held {queue.held}", f"dead letters {queue.dead_letters}"]
+    if oldest is not None:
+        parts.append(f"oldest pending {oldest:.0f}s")
+    if activity.retries:
+        parts.append(f"retries {activity.retries}")
+    if activity.consecutive_failures:
+        parts.append(f"failures in a row {activity.consecutive_failures}")
+    if relay.upstream:
+        parts.append(f"→ {relay.upstream}")
+    if activity.last_error:
+        parts.append(f"last error: {activity.last_error}")
     return ", ".join(parts)
 
 
@@ -227,51 +232,38 @@ def relay_status(ctx: click.Context, as_json: bool) -> None:
     """State, pending, held, dead letters, oldest pending age, last success and error, upstream."""
     from devhub.service.local import daemon_holder
     from devhub.service.remote import DaemonClient
+    from relay.status import RelayStatus
 
     config = _state(ctx).config()
     holder = daemon_holder(config)
     if holder and holder.get("url"):
-        data = DaemonClient(str(holder["url"]), config.token).get("/relay")
+        status = RelayStatus.from_json(DaemonClient(str(holder["url"]), config.token).get("/relay"))
     else:
-        data = _relay_on_disk(config)
+        status = _relay_on_disk(config)
     if as_json:
-        output.emit_json(data)
-    else:
-        click.echo(_relay_line(data))
-        for key in ("last_success", "last_error"):
-            if data.get(key):
-                click.echo(f"{key.replace('_', ' ')}: {data[key]}")
-        if data.get("last_failure") and data.get("last_failure") != data.get("last_error"):
-            click.echo(f"last failure ({data.get('last_failure_at')}): {data['last_failure']}")
+        output.emit_json(status.to_json())
+        return
+    click.echo(_relay_line(status))
+    activity = status.activity
+    if activity is None:
+        return
+    if activity.last_success:
+        click.echo(f"last success: {activity.last_success}")
+    if activity.last_error:
+        click.echo(f"last error: {activity.last_error}")
+    if activity.last_failure and activity.last_failure != activity.last_error:
+        click.echo(f"last failure ({activity.last_failure_at}): {activity.last_failure}")
 
 
-def _relay_on_disk(config: Settings) -> dict[str, Any]:
-    """What the journal and the relay cursor say when no daemon runs: the queue waiting for the next `up`."""
-    from datetime import UTC, datetime
+def _relay_on_disk(config: Settings) -> RelayStatus:
+    """What the journal, the position file and the dead letters say when no daemon runs: the queue for `up`."""
+    from relay.status import RelayStatus, read_queue
 
-    from relay.cursor import Cursor, DeadLetters
-
-    delivered_through = Cursor(config.relay_dir / "cursor").load()
-    dead = len(DeadLetters(config.relay_dir / "dead_letters.jsonl").list())
-    pending, oldest = 0, None
-    if config.journal_dir.exists():
-        from relay.journal import Journal
-
-        with Journal.open(config.journal_dir, read_only=True) as journal:
-            for record in journal.records(delivered_through):
-                pending += 1
-                oldest = oldest or record.get("ts")
-    age = None
-    if oldest:
-        age = (datetime.now(UTC) - datetime.fromisoformat(oldest.replace("Z", "+00:00"))).total_seconds()
-    return {
-        "state": "stopped",
-        "reason": f"no daemon runs for {config.data_dir}; `devhub up` relays the queue",
-        "pending": pending,
-        "dead_letters": dead,
-        "oldest_pending_age_seconds": age,
-        "cursor": delivered_through,
-    }
+    queue, problem = read_queue(config.journal_dir, config.relay_dir)
+    if problem:
+        click.echo(f"warning: {problem}", err=True)
+    reason = f"no daemon runs for {config.data_dir}; `devhub up` relays the queue"
+    return RelayStatus(state="stopped", reason=reason, queue=queue)
 
 
 @relay.command("now")
@@ -279,9 +271,10 @@ def _relay_on_disk(config: Settings) -> dict[str, Any]:
 def relay_now(ctx: click.Context) -> None:
     """Wake the relay now (also resumes it after an auth failure)."""
     from devhub.service.remote import DaemonClient
+    from relay.status import RelayStatus
 
     data = DaemonClient.for_running(_state(ctx).config()).request("POST", "/relay/now", {})
-    click.echo(_relay_line(data))
+    click.echo(_relay_line(RelayStatus.from_json(data)))
 
 
 @click.command()

@@ -8,11 +8,14 @@ read. `compact` needs the lock, so it refuses while the daemon holds it.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from devhub.errors import DaemonError
+
+if TYPE_CHECKING:
+    from relay.position import Position
 
 SECONDS_PER_DAY = 86400
 
@@ -21,28 +24,25 @@ class JournalInUse(DaemonError):
     """The journal's lock is held (normally by the running daemon)."""
 
 
-def _cursor(config: Any) -> tuple[int, str | None]:
-    from relay.cursor import Cursor
+def _position(config: Any) -> tuple[Position, str | None]:
+    """The relay's position file (watermark and the seqs finished above it), and why it read as 0 if it did."""
+    from relay.position import POSITION_FILE, PositionFile
 
-    cursor = Cursor(config.relay_dir / "cursor")
-    return cursor.load(), cursor.problem
+    stored = PositionFile(config.relay_dir / POSITION_FILE)
+    return stored.load(), stored.problem
 
 
 def _dead_letter_ids(config: Any) -> set[str]:
-    from relay.cursor import DeadLetters
+    from relay.dead_letters import DEAD_LETTERS_FILE, DeadLetters
 
-    ids = set()
-    for entry in DeadLetters(config.relay_dir / "dead_letters.jsonl").list():
-        envelope = entry.get("envelope")
-        if isinstance(envelope, dict) and isinstance(envelope.get("id"), str):
-            ids.add(envelope["id"])
-    return ids
+    entries = DeadLetters(config.relay_dir / DEAD_LETTERS_FILE).entries()
+    return {entry.envelope_id for entry in entries if entry.envelope_id is not None}
 
 
-def _relay_state(record: dict[str, Any], cursor: int, dead: set[str]) -> str:
+def _relay_state(record: dict[str, Any], position: Position, dead: set[str]) -> str:
     if record.get("id") in dead:
         return "dead-letter"
-    return "relayed" if record["seq"] <= cursor else "pending"
+    return "relayed" if position.is_done(record["seq"]) else "pending"
 
 
 @click.group()
@@ -64,20 +64,31 @@ def journal() -> None:
 def show(ctx: click.Context, pending: bool, as_json: bool, limit: int) -> None:
     """List journaled envelopes with their relay state (reads a snapshot; works while the daemon runs)."""
     from relay.journal import Journal
+    from relay.status import count_queue
 
     config = ctx.obj.config()
-    cursor, problem = _cursor(config)
+    position, problem = _position(config)
     if problem:
         click.echo(f"warning: {problem}", err=True)
+    cursor = position.watermark
     snapshot = Journal.open(config.journal_dir, read_only=True)
     records = list(snapshot.records(after_seq=cursor if pending else 0))
+    if pending:
+        records = [record for record in records if not position.is_done(record["seq"])]
     total = len(records)
     if limit:
         records = records[:limit] if pending else records[-limit:]
     dead = _dead_letter_ids(config)
-    pending_count = max(0, snapshot.last_seq - cursor)
+    queue = count_queue(
+        last_seq=snapshot.last_seq,
+        position=position,
+        dead_letters=len(dead),
+        holds=position.holds,
+        oldest_pending_ts=None,
+    )
+    pending_count = queue.pending
     if as_json:
-        rows = [{**record, "relay_state": _relay_state(record, cursor, dead)} for record in records]
+        rows = [{**record, "relay_state": _relay_state(record, position, dead)} for record in records]
         document = {
             "journal": str(config.journal_dir),
             "last_seq": snapshot.last_seq,
@@ -104,7 +115,7 @@ def show(ctx: click.Context, pending: bool, as_json: bool, limit: int) -> None:
             str(record.get("method", "")),
             str(record.get("path", "")),
             str(record.get("idempotency_key", "")),
-            _relay_state(record, cursor, dead),
+            _relay_state(record, position, dead),
         )
     console = Console(width=200)
     console.print(table)
@@ -166,9 +177,10 @@ def compact(ctx: click.Context, retention_days: float, as_json: bool) -> None:
     from relay.journal import Journal
 
     config = ctx.obj.config()
-    cursor, problem = _cursor(config)
+    position, problem = _position(config)
     if problem:
         click.echo(f"warning: {problem}", err=True)
+    cursor = position.watermark  # only segments wholly at or below it are removed
     try:
         opened = Journal.open(config.journal_dir, max_bytes=config.journal_max_bytes)
     except JournalLocked as exc:

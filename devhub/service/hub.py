@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from devhub import __version__
 from devhub.errors import ReadModelUnavailable, StorageFull
@@ -26,6 +26,11 @@ from devhub.service.writes import Writes
 from devhub.settings import Settings
 from devhub.store.reader import Reader, ReaderPool
 from devhub.store.writer import ReadModelWriter
+from relay.dead_letters import DEAD_LETTERS_FILE, DeadLetter, DeadLetters
+from relay.status import RelayStatus
+
+if TYPE_CHECKING:
+    from relay.forwarder import Forwarder
 
 log = logging.getLogger("devhub.service.hub")
 T = TypeVar("T")
@@ -63,7 +68,7 @@ class Hub:
         self.repos: list[Repo] = []
         self.writer: ReadModelWriter | None = None
         self.journal: Any = None
-        self.relay: Any = None
+        self.relay: Forwarder | None = None
         self.watcher: Watcher | None = None
         self.follower: RepoFollower | None = None
         self._repos_lock = asyncio.Lock()  # one change of the served repo list at a time
@@ -484,16 +489,21 @@ class Hub:
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "role": self.config.role, "version": __version__, "profile": self.profile_name}
 
-    def relay_status(self) -> dict[str, Any]:
+    def relay_status(self) -> RelayStatus:
+        """The relay's state: the running relay's own, or `disabled` with the reason it does not run."""
         if self.relay is not None:
-            status: dict[str, Any] = self.relay.status()
-            return status
+            return self.relay.status()
         reason = (
             "fleet role: this hub is authoritative"
             if self.config.role == "fleet"
             else ("turned off with --no-relay" if not self.config.relay_enabled else "no upstream configured")
         )
-        return {"state": "disabled", "reason": reason, "upstream": self.relay_settings.get("upstream")}
+        return RelayStatus.disabled(reason, self.relay_settings.get("upstream"))
+
+    def relay_dead_letters(self) -> list[DeadLetter]:
+        """Every dead letter on disk, oldest first (an earlier run's too, while the relay is off); blocking I/O."""
+        store = self.relay.dead_letters if self.relay is not None else None
+        return (store or DeadLetters(self.config.relay_dir / DEAD_LETTERS_FILE)).entries()
 
     def watcher_status(self) -> dict[str, Any]:
         return self.watcher.state.as_dict() if self.watcher else {"mode": "stopped"}

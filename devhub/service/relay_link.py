@@ -149,10 +149,10 @@ class Router:
 async def start_relay(hub: Hub) -> Forwarder:
     """Build the forwarder for the hub's journal and the profile's upstream, and start it."""
     from relay.backoff import CrashPlan
-    from relay.cursor import DeadLetters
+    from relay.dead_letters import DEAD_LETTERS_FILE, DeadLetters
     from relay.forwarder import Forwarder, RelaySettings
     from relay.idmap import IdMap
-    from relay.position import PositionFile
+    from relay.position import POSITION_FILE, PositionFile
     from relay.upstream import Upstream
 
     config = hub.config
@@ -173,8 +173,8 @@ async def start_relay(hub: Hub) -> Forwarder:
     router = Router(hub, IdMap(directory / "message_ids.jsonl"))
     forwarder = Forwarder(
         journal=hub.journal,
-        position_file=PositionFile(directory / "cursor"),
-        dead_letters=DeadLetters(directory / "dead_letters.jsonl"),
+        position_file=PositionFile(directory / POSITION_FILE),
+        dead_letters=DeadLetters(directory / DEAD_LETTERS_FILE),
         upstream=Upstream(
             str(settings["upstream"]),
             timeout=_seconds(env, "DEVHUB_RELAY_TIMEOUT", DEFAULT_REQUEST_TIMEOUT),
@@ -185,7 +185,7 @@ async def start_relay(hub: Hub) -> Forwarder:
         token=token,
         settings=tunables,
         on_ack=router.on_ack,
-        on_change=lambda status: hub.events.publish("relay", **status),
+        on_change=lambda status: hub.events.publish("relay", **status.to_json()),
         crash=crash,
     )
     await forwarder.start()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from relay.cursor import Cursor
 from relay.journal import Journal
+from relay.position import PositionFile
 from tests.relay.helpers import make_fields
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,6 +19,7 @@ HOLDER = r"""
 import sys
 from pathlib import Path
 from relay.journal import Journal
+from relay.position import PositionFile
 journal = Journal.open(Path(sys.argv[1]))
 print("locked", flush=True)
 sys.stdin.read()
@@ -38,7 +39,7 @@ def data_dir(tmp_path: Path) -> Path:
     with Journal.open(tmp_path / "journal", segment_bytes=700) as journal:
         for number in range(10):
             journal.append(make_fields(number))
-    Cursor(tmp_path / "relay" / "cursor").store(6)
+    PositionFile(tmp_path / "relay" / "cursor").store((6, ()))
     return tmp_path
 
 

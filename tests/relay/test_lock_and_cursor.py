@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from relay.cursor import Cursor, DeadLetters
+from relay.dead_letters import DeadLetters
 from relay.errors import JournalLocked
 from relay.journal import Journal
+from relay.position import PositionFile
 from relay.simfs import CrashSimFileLayer, PowerCut
 from tests.relay.helpers import make_fields
 
@@ -21,6 +22,7 @@ HOLDER = r"""
 import sys
 from pathlib import Path
 from relay.journal import Journal
+from relay.position import PositionFile
 journal = Journal.open(Path(sys.argv[1]))
 print("locked", flush=True)
 sys.stdin.read()
@@ -59,14 +61,14 @@ def test_a_second_open_in_the_same_process_is_refused_until_close(tmp_path: Path
 
 
 def test_cursor_round_trip_and_absent_is_zero(tmp_path: Path) -> None:
-    cursor = Cursor(tmp_path / "relay" / "cursor")
-    assert cursor.load() == 0 and cursor.problem is None
-    cursor.store(41)
-    cursor.store(42)
-    assert Cursor(tmp_path / "relay" / "cursor").load() == 42
+    cursor = PositionFile(tmp_path / "relay" / "cursor")
+    assert cursor.load().watermark == 0 and cursor.problem is None
+    cursor.store((41, ()))
+    cursor.store((42, ()))
+    assert PositionFile(tmp_path / "relay" / "cursor").load().watermark == 42
     assert sorted(os.listdir(tmp_path / "relay")) == ["cursor"]
     with pytest.raises(ValueError, match="non-negative"):
-        cursor.store(-1)
+        cursor.store((-1, ()))
 
 
 def test_cursor_store_is_atomic_under_a_power_cut_at_every_step() -> None:
@@ -74,17 +76,17 @@ def test_cursor_store_is_atomic_under_a_power_cut_at_every_step() -> None:
     budget = 0
     while True:
         fs = CrashSimFileLayer()
-        Cursor(path, fs).store(5)
+        PositionFile(path, fs).store((5, ()))
         fs.cut_power_after(budget)
         try:
-            Cursor(path, fs).store(9)
+            PositionFile(path, fs).store((9, ()))
             finished = True
         except PowerCut:
             finished = False
         fs.cut_power_after(None)
         fs.crash()
-        cursor = Cursor(path, fs)
-        value = cursor.load()
+        cursor = PositionFile(path, fs)
+        value = cursor.load().watermark
         assert value == (9 if finished else value) and value in (5, 9), f"power cut after {budget} calls"
         assert cursor.problem is None
         if finished:
@@ -100,13 +102,13 @@ def test_a_corrupt_cursor_loads_as_zero_with_a_warning(
 ) -> None:
     path = tmp_path / "cursor"
     path.write_bytes(content)
-    cursor = Cursor(path)
+    cursor = PositionFile(path)
     with caplog.at_level(logging.WARNING):
-        assert cursor.load() == 0
+        assert cursor.load().watermark == 0
     assert cursor.problem is not None and str(path) in cursor.problem and "resent" in cursor.problem
     assert str(path) in caplog.text
-    cursor.store(3)
-    assert cursor.load() == 3 and cursor.problem is None
+    cursor.store((3, ()))
+    assert cursor.load().watermark == 3 and cursor.problem is None
 
 
 def test_dead_letters_are_durable_and_survive_a_torn_entry() -> None:

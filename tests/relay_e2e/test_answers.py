@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from relay.cursor import DeadLetters
+from relay.dead_letters import DeadLetters
 from tests.relay_e2e.helpers import BACKOFF_CAP, relay, start_dev, wait_drained, write_progress
 from tests.relay_e2e.scripted_upstream import Reply, ScriptedUpstream, scripted_upstream
 from tests.support.daemon import RunningDaemon

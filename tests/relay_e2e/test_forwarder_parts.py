@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from relay.backoff import Backoff, CrashPlan
-from relay.cursor import Cursor, DeadLetters
+from relay.dead_letters import DeadLetters
 from relay.forwarder import Forwarder, Hold, RelaySettings, Send
 from relay.journal import Journal
 from relay.position import Position, PositionFile
@@ -83,7 +83,7 @@ def test_position_survives_a_reload_and_the_journal_cli_reads_its_watermark(tmp_
     stored.store(position.snapshot())
     again = stored.load()
     assert again.snapshot() == (2, (4, 5, 7)) and again.is_done(5) and not again.is_done(3)
-    assert Cursor(tmp_path / "cursor").load() == 2  # what `devhub journal compact` relies on
+    assert PositionFile(tmp_path / "cursor").load().watermark == 2  # what `devhub journal compact` relies on
     (tmp_path / "cursor").write_bytes(b"garbage\n")
     assert PositionFile(tmp_path / "cursor").load().snapshot() == (0, ())  # resend, never skip
 
@@ -130,14 +130,14 @@ async def _token_change(tmp_path: Path) -> None:
         forwarder = _progress_forwarder(tmp_path, journal, upstream.url, token=lambda: tokens[0])
         await forwarder.start()
         try:
-            await _until(lambda: forwarder.status()["state"] == "auth_failed")
+            await _until(lambda: forwarder.status().to_json()["state"] == "auth_failed")
             tokens[0] = "new"  # rotated: no `relay now`, no new write
-            await _until(lambda: forwarder.status()["pending"] == 0)
+            await _until(lambda: forwarder.status().to_json()["pending"] == 0)
             calls = upstream.calls_for("first")
             assert [c.headers["authorization"] for c in calls] == ["Bearer old", "Bearer new"]
         finally:
             await forwarder.stop()
-        assert Cursor(tmp_path / "relay" / "cursor").load() == 1
+        assert PositionFile(tmp_path / "relay" / "cursor").load().watermark == 1
 
 
 async def _until(condition: Any, timeout: float = 10.0) -> None:
@@ -170,7 +170,9 @@ async def _cut_tail(tmp_path: Path) -> None:
             forwarder = _progress_forwarder(tmp_path, journal, upstream.url)
             await forwarder.start()
             try:
-                await _until(lambda: len(upstream.calls_for("new")) == 1 and forwarder.status()["pending"] == 0)
+                await _until(
+                    lambda: len(upstream.calls_for("new")) == 1 and forwarder.status().to_json()["pending"] == 0
+                )
             except AssertionError:
                 raise AssertionError(f"{forwarder.status()} calls={upstream.calls_for('new')}") from None
             finally:
@@ -196,7 +198,9 @@ async def _cursor_ahead(tmp_path: Path) -> None:
             )
             assert envelope["seq"] == 1
             forwarder.offer([envelope])
-            await _until(lambda: len(upstream.calls_for("after-restore")) == 1 and forwarder.status()["pending"] == 0)
+            await _until(
+                lambda: len(upstream.calls_for("after-restore")) == 1 and forwarder.status().to_json()["pending"] == 0
+            )
         finally:
             await forwarder.stop()
         assert PositionFile(tmp_path / "relay" / "cursor").load().watermark == 1
@@ -221,7 +225,7 @@ async def _diverged(tmp_path: Path, same_journal: bool) -> None:
         try:
             third = journal.append({"kind": "progress", "idempotency_key": "k3", "body": {"summary": "three"}})
             forwarder.offer([third])
-            await _until(lambda: len(upstream.calls_for("three")) == 1 and forwarder.status()["pending"] == 0)
+            await _until(lambda: len(upstream.calls_for("three")) == 1 and forwarder.status().to_json()["pending"] == 0)
         finally:
             await forwarder.stop()
         resent = 0 if same_journal else 1

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from relay.codec import decode_line, encode_line
-from relay.cursor import DeadLetters
+from relay.dead_letters import DeadLetters
 from tests.relay_e2e.helpers import progress_summaries, relay, start_dev, start_fleet, wait_drained, write_progress
 from tests.relay_e2e.scripted_upstream import Reply, scripted_upstream
 from tests.support.daemon import start_daemon

@@ -12,7 +12,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from relay.cursor import DeadLetters
+from relay.dead_letters import DeadLetters
 from relay.errors import RouteUnavailable
 from relay.forwarder import Forwarder, Hold, RelaySettings, Send
 from relay.journal import Journal
@@ -52,7 +52,7 @@ def _forwarder(
         token=token,
         settings=RelaySettings(backoff_cap=0.3),
         on_ack=on_ack,
-        on_change=(lambda status: states.append((status["state"], status["delivered"])))
+        on_change=(lambda status: states.append((status.state, status.to_json()["delivered"])))
         if states is not None
         else None,
     )
@@ -120,8 +120,10 @@ async def _unsendable(tmp_path: Path) -> None:
             forwarder = _forwarder(tmp_path, journal, upstream.url, route=_nan_in(nan_seq))
             await forwarder.start()
             try:
-                await _until(lambda: forwarder.status()["pending"] == 0, "the queue to move past every bad envelope")
-                status = forwarder.status()
+                await _until(
+                    lambda: forwarder.status().to_json()["pending"] == 0, "the queue to move past every bad envelope"
+                )
+                status = forwarder.status().to_json()
             finally:
                 await forwarder.stop()
 
@@ -167,8 +169,8 @@ async def _stuck_on_answers(tmp_path: Path) -> None:
         forwarder = _forwarder(tmp_path, journal, upstream.url, states=states)
         await forwarder.start()
         try:
-            await _until(lambda: forwarder.status()["pending"] == 0, "the wedged envelope to go at last")
-            status = forwarder.status()
+            await _until(lambda: forwarder.status().to_json()["pending"] == 0, "the wedged envelope to go at last")
+            status = forwarder.status().to_json()
         finally:
             await forwarder.stop()
     _assert_never_online_while_nothing_moves(states)
@@ -190,8 +192,8 @@ async def _stuck_status(tmp_path: Path) -> None:
         forwarder = _forwarder(tmp_path, journal, upstream.url)
         await forwarder.start()
         try:
-            await _until(lambda: forwarder.status()["state"] == "stuck", "the relay to say it is stuck")
-            status = forwarder.status()
+            await _until(lambda: forwarder.status().to_json()["state"] == "stuck", "the relay to say it is stuck")
+            status = forwarder.status().to_json()
         finally:
             await forwarder.stop()
         assert status["failing_envelope_id"] == wedged["id"] and status["failing_seq"] == 1
@@ -213,10 +215,15 @@ async def _stuck_on_resets(tmp_path: Path) -> None:
         forwarder = _forwarder(tmp_path, journal, upstream.url, states=states)
         await forwarder.start()
         try:
-            await _until(lambda: forwarder.status()["state"] == "stuck", "the relay to say it is stuck")
-            assert "reset" in forwarder.status()["last_error"] or "unreachable" in forwarder.status()["last_error"]
-            await _until(lambda: forwarder.status()["pending"] == 0, "the envelope to go once the resets stop")
-            status = forwarder.status()
+            await _until(lambda: forwarder.status().to_json()["state"] == "stuck", "the relay to say it is stuck")
+            assert (
+                "reset" in forwarder.status().to_json()["last_error"]
+                or "unreachable" in forwarder.status().to_json()["last_error"]
+            )
+            await _until(
+                lambda: forwarder.status().to_json()["pending"] == 0, "the envelope to go once the resets stop"
+            )
+            status = forwarder.status().to_json()
         finally:
             await forwarder.stop()
     _assert_never_online_while_nothing_moves(states)
@@ -242,10 +249,10 @@ async def _route_unavailable(tmp_path: Path) -> None:
         forwarder = _forwarder(tmp_path, journal, upstream.url, route=route)
         await forwarder.start()
         try:
-            await _until(lambda: forwarder.status()["state"] == "stuck", "the relay to say it is stuck")
-            stuck = forwarder.status()
-            await _until(lambda: forwarder.status()["pending"] == 0, "the envelope to go once reads work")
-            status = forwarder.status()
+            await _until(lambda: forwarder.status().to_json()["state"] == "stuck", "the relay to say it is stuck")
+            stuck = forwarder.status().to_json()
+            await _until(lambda: forwarder.status().to_json()["pending"] == 0, "the envelope to go once reads work")
+            status = forwarder.status().to_json()
         finally:
             await forwarder.stop()
     assert stuck["failing_envelope_id"] == envelope["id"] and "disk I/O error" in stuck["last_error"]
@@ -267,8 +274,8 @@ async def _ack_hook_fails(tmp_path: Path) -> None:
         forwarder = _forwarder(tmp_path, journal, upstream.url, on_ack=on_ack)
         await forwarder.start()
         try:
-            await _until(lambda: forwarder.status()["pending"] == 0, "both envelopes to be delivered")
-            status = forwarder.status()
+            await _until(lambda: forwarder.status().to_json()["pending"] == 0, "both envelopes to be delivered")
+            status = forwarder.status().to_json()
         finally:
             await forwarder.stop()
     assert [c.body["summary"] for c in upstream.calls] == ["one", "two"]
@@ -286,11 +293,11 @@ async def _bad_token(tmp_path: Path) -> None:
         forwarder = _forwarder(tmp_path, journal, upstream.url, token=lambda: tokens[0])
         await forwarder.start()
         try:
-            await _until(lambda: forwarder.status()["state"] == "auth_failed", "the relay to pause")
-            assert "visible ASCII" in forwarder.status()["last_error"]
+            await _until(lambda: forwarder.status().to_json()["state"] == "auth_failed", "the relay to pause")
+            assert "visible ASCII" in forwarder.status().to_json()["last_error"]
             tokens[0] = "token"
-            await _until(lambda: forwarder.status()["pending"] == 0, "the write to go with the fixed token")
-            status = forwarder.status()
+            await _until(lambda: forwarder.status().to_json()["pending"] == 0, "the write to go with the fixed token")
+            status = forwarder.status().to_json()
         finally:
             await forwarder.stop()
     assert status["dead_letters"] == 0 and [c.headers["authorization"] for c in upstream.calls] == ["Bearer token"]

@@ -29,7 +29,7 @@ async def health(request: Request[Any, Any, Any]) -> dict[str, Any]:
 async def state_summary(request: Request[Any, Any, Any]) -> dict[str, Any]:
     hub = hub_of(request)
     data = await hub.read(summary_query)
-    data["relay"] = hub.relay_status()
+    data["relay"] = hub.relay_status().to_json()
     return data
 
 
@@ -145,7 +145,7 @@ async def search(
 async def orient(request: Request[Any, Any, Any], repo: str | None = None, domain: str | None = None) -> dict[str, Any]:
     hub = hub_of(request)
     data = await hub.read(lambda r: orient_query(r, repo=repo, domain=domain))
-    data["relay"] = hub.relay_status()
+    data["relay"] = hub.relay_status().to_json()
     return data
 
 
@@ -167,7 +167,7 @@ async def errors(request: Request[Any, Any, Any], repo: str | None = None) -> di
 
 @get("/relay", summary="Relay state: pending, held, dead letters, last success and error")
 async def relay(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return hub_of(request).relay_status()
+    return hub_of(request).relay_status().to_json()
 
 
 @get("/state/daemon", summary="Daemon internals for `devhub status`: watcher, journal, pid", include_in_schema=True)
@@ -185,7 +185,7 @@ async def daemon_state(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "repos": [r.slug for r in hub.repos],
         "missing_repos": [{"slug": r.slug, "path": r.path} for r in hub.missing_repos()],
         "watcher": hub.watcher_status(),
-        "relay": hub.relay_status(),
+        "relay": hub.relay_status().to_json(),
         "journal": {"last_seq": journal.last_seq, "bytes": journal.size_bytes} if journal else None,
         "read_model": hub.read_model_status(),
         "uptime_seconds": round(__import__("time").time() - hub.started_at, 1),

@@ -74,7 +74,7 @@ async def relay_now(request: Request[Any, Any, Any]) -> dict[str, Any]:
     hub = hub_of(request)
     if hub.relay is not None:
         hub.relay.wake(resume=True)
-    return hub.relay_status()
+    return hub.relay_status().to_json()
 
 
 WRITE_ROUTES = [patch_task, bulk_status_sync, patch_workplan, add_progress, send_message, mark_read, relay_now]

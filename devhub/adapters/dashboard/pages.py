@@ -20,6 +20,7 @@ from devhub.service.hub import Hub
 from devhub.store import activity, queries
 from devhub.store.orient import summary as summary_query
 from relay.errors import JournalError
+from relay.status import RelayQueue, RelayStatus
 
 # Workplan ids and qualified task ids in running text (a display aid; the parser owns the real rules).
 _MENTION = re.compile(
@@ -116,31 +117,29 @@ class JournalBacklog:
 
 
 def relay_overview(
-    status: Mapping[str, Any], pending_from_journal: int | None, oldest_ts: Any, journal_problem: str | None = None
+    status: RelayStatus, pending_from_journal: int | None, oldest_ts: Any, journal_problem: str | None = None
 ) -> dict[str, Any]:
     """The relay box: state, why, queue depth and the oldest pending age, whether or not a relay runs."""
-    disabled = status.get("state") == "disabled"
-    pending = status.get("pending")
-    oldest_age = status.get("oldest_pending_age")
-    if oldest_age is None:
-        oldest_age = status.get("oldest_pending_age_seconds")
-    if disabled or pending is None:
-        pending = pending_from_journal
+    queue, activity = status.queue, status.activity
+    if queue is None:  # no relay counts: nothing was acknowledged, so the whole journal waits
+        pending, held, dead = pending_from_journal, None, None
         oldest_age = _seconds_since(oldest_ts) if pending else None
-    dead = status.get("dead_letters")
+    else:
+        pending, held, dead = queue.pending, queue.held, queue.dead_letters
+        oldest_age = queue.oldest_pending_age_seconds
     return {
-        "state": status.get("state", "unknown"),
-        "disabled": disabled,
-        "reason": status.get("reason"),
-        "upstream": status.get("upstream"),
+        "state": status.state,
+        "disabled": status.state == "disabled",
+        "reason": status.reason,
+        "upstream": status.upstream,
         "pending": pending,
-        "held": status.get("held") if not isinstance(status.get("held"), list) else len(status["held"]),
-        "dead_letters": len(dead) if isinstance(dead, list) else dead,
+        "held": held,
+        "dead_letters": dead,
         "oldest_pending_age": age_text(oldest_age) if pending else "—",
-        "last_success": status.get("last_success"),
-        "last_error": status.get("last_error"),
-        "retries": status.get("retries"),
-        "consecutive_failures": status.get("consecutive_failures"),
+        "last_success": activity.last_success if activity else None,
+        "last_error": activity.last_error if activity else None,
+        "retries": activity.retries if activity else None,
+        "consecutive_failures": activity.consecutive_failures if activity else None,
         "journal_problem": journal_problem,
     }
 
@@ -228,58 +227,63 @@ async def search(hub: Hub, q: str) -> dict[str, Any]:
     return {"q": q, "hits": [hit | {"href": hit_href(hit)} for hit in hits]}
 
 
-def _journal_tail(journal: Any, after_seq: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+def _journal_tail(journal: Any, queue: RelayQueue | None, limit: int) -> tuple[int, list[dict[str, Any]]]:
+    """How many journal envelopes are unfinished, and the newest `limit` of them (all are, without a relay)."""
     if journal is None:
         return 0, []
     tail: deque[dict[str, Any]] = deque(maxlen=limit)
     total = 0
-    for record in journal.records(after_seq):
+    for record in journal.records(queue.cursor if queue else 0):
+        if queue is not None and queue.is_finished(record["seq"]):
+            continue
         total += 1
         tail.append(record)
     return total, list(tail)
 
 
-def _acknowledged_seq(hub: Hub, status: Mapping[str, Any]) -> int:
-    for key in ("cursor", "acked_seq", "relayed_through_seq", "cursor_seq"):
-        if isinstance(status.get(key), int):
-            return int(status[key])
-    return 0
-
-
-def _dead_letters(hub: Hub, status: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-    store = getattr(hub.relay, "dead_letters", None)
-    if store is not None and callable(getattr(store, "list", None)):
-        return list(store.list())
-    listed = status.get("dead_letters")
-    return list(listed) if isinstance(listed, list) else None
+def _hold_reason(record: Mapping[str, Any], queue: RelayQueue | None, ids_now: Mapping[str, Any]) -> str | None:
+    """Why the envelope is held: the relay's own reason, or (no relay) a task without its upstream id."""
+    if queue is not None:
+        return queue.hold_reasons.get(record["seq"])
+    target = record.get("target") or {}
+    current = ids_now.get(target.get("id", "")) if target.get("kind") == "task" else None
+    if target.get("kind") == "task" and not (current or {}).get("state_hub_task_id"):
+        return f"task {target.get('id')} has no state_hub_task_id in its file yet"
+    return None
 
 
 async def relay(hub: Hub) -> dict[str, Any]:
     """The relay page: state, and each pending, held and dead envelope with its details."""
     status = hub.relay_status()
-    after = _acknowledged_seq(hub, status)
+    queue = status.queue
     journal_problem = None
     try:
-        total, tail = await asyncio.to_thread(_journal_tail, hub.journal, after, RELAY_ENVELOPES_SHOWN)
+        total, tail = await asyncio.to_thread(_journal_tail, hub.journal, queue, RELAY_ENVELOPES_SHOWN)
     except (JournalError, OSError) as exc:
         total, tail, journal_problem = 0, [], f"the journal could not be read: {exc}"
-    ids_now = {t["id"]: t for t in await hub.read(lambda r: queries.list_tasks(r))} if tail else {}
+    ids_now = {t["id"]: t for t in await hub.read(lambda r: queries.list_tasks(r))} if tail and not queue else {}
     envelopes = []
     for record in tail:
-        target = record.get("target") or {}
-        current = ids_now.get(target.get("id", "")) if target.get("kind") == "task" else None
-        held = target.get("kind") == "task" and not (current or {}).get("state_hub_task_id")
-        envelopes.append({"record": record, "target": target, "held": held,
-                          "age": age_text(_seconds_since(record.get("ts")))})
-    dead = await asyncio.to_thread(_dead_letters, hub, status)
+        reason = _hold_reason(record, queue, ids_now)
+        envelopes.append(
+            {
+                "record": record,
+                "target": record.get("target") or {},
+                "held": reason is not None,
+                "hold_reason": reason,
+                "age": age_text(_seconds_since(record.get("ts"))),
+            }
+        )
+    dead = await asyncio.to_thread(hub.relay_dead_letters)
     return {
         "status": status,
-        "disabled": status.get("state") == "disabled",
+        "facts": status.to_json(),
+        "disabled": status.state == "disabled",
         "pending_total": total,
         "envelopes": envelopes,
         "shown": len(envelopes),
         "held_count": sum(1 for e in envelopes if e["held"]),
         "dead_letters": dead,
-        "acknowledged_seq": after,
+        "acknowledged_seq": queue.cursor if queue else 0,
         "journal_problem": journal_problem,
     }

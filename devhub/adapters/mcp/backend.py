@@ -92,14 +92,14 @@ class HubBackend:
         from devhub.store.orient import orient
 
         data = await self.hub.read(lambda r: orient(r, repo=repo, domain=domain))
-        data["relay"] = self.hub.relay_status()
+        data["relay"] = self.hub.relay_status().to_json()
         return data
 
     async def summary(self) -> Json:
         from devhub.store.orient import summary
 
         data = await self.hub.read(summary)
-        data["relay"] = self.hub.relay_status()
+        data["relay"] = self.hub.relay_status().to_json()
         return data
 
     async def workplans(self, filters: Mapping[str, Any]) -> Json:
@@ -141,7 +141,7 @@ class HubBackend:
         return await self.hub.read(lambda r: activity.search(r, q, limit=limit), search=True)
 
     async def relay(self) -> Json:
-        return self.hub.relay_status()
+        return self.hub.relay_status().to_json()
 
     # -- writes: hub.writes, exactly as devhub/adapters/api/write_routes.py calls it -------------------------
 

@@ -1,13 +1,11 @@
-"""The relay's small durable files: the cursor (last acknowledged seq) and the dead-letter store.
-
-A corrupt cursor file loads as 0 with a warning: resending is harmless because
-upstream is idempotent, while skipping ahead would lose writes.
-"""
+"""The dead-letter store: envelopes the upstream refused for good, or that could not be sent at all."""
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,58 +16,34 @@ from relay.scan import cut_partial_line, iter_lines
 log = logging.getLogger(__name__)
 
 MAX_RESPONSE_CHARS = 64 * 1024
+DEAD_LETTERS_FILE = "dead_letters.jsonl"  # in the relay directory, next to the position file
 
 
-class Cursor:
-    """The relay position (last seq acknowledged upstream) in one small file, replaced atomically."""
+@dataclass(frozen=True)
+class DeadLetter:
+    """One refused envelope: the envelope, the upstream's status (None: never sent), its answer or the reason, when."""
 
-    def __init__(self, path: Path, fs: FileLayer | None = None) -> None:
-        self.path = Path(path)
-        self._fs = fs or OsFileLayer()
-        self._guard = threading.Lock()
-        self.problem: str | None = None  # why the last load fell back to 0, if it did
+    envelope: dict[str, Any]
+    status: int | None
+    response_body: str
+    at: str | None
 
-    def load(self) -> int:
-        """The stored seq; 0 when absent, and 0 with a warning (see `problem`) when unreadable."""
-        self.problem = None
-        if not self._fs.exists(self.path):
-            return 0
-        try:
-            data = self._fs.read(self.path)
-        except OSError as exc:
-            return self._fallback(f"cannot read it: {exc}")
-        lines = list(iter_lines(data))
-        if len(lines) != 1 or not lines[0][2]:
-            return self._fallback("expected exactly one newline-terminated line")
-        try:
-            record = decode_line(lines[0][1])
-        except BadLine as exc:
-            return self._fallback(str(exc))
-        seq = record.get("seq")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-            return self._fallback(f"seq is not a non-negative integer: {seq!r}")
-        return seq
+    @property
+    def envelope_id(self) -> str | None:
+        found = self.envelope.get("id")
+        return found if isinstance(found, str) else None
 
-    def _fallback(self, reason: str) -> int:
-        self.problem = (
-            f"relay cursor {self.path} is corrupt ({reason}); starting from 0 — pending writes are "
-            "resent, which upstream idempotency makes harmless"
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> DeadLetter:
+        """The typed form of one stored line (as `DeadLetters.list` returns it)."""
+        envelope = entry.get("envelope")
+        status = entry.get("status")
+        return cls(
+            envelope=envelope if isinstance(envelope, dict) else {},
+            status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+            response_body=str(entry.get("response_body", "")),
+            at=entry.get("at") if isinstance(entry.get("at"), str) else None,
         )
-        log.warning(self.problem)
-        return 0
-
-    def store(self, seq: int) -> None:
-        """Persist seq atomically and durably: write a temp file, fsync, rename, fsync the directory."""
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-            raise ValueError(f"a cursor is a non-negative integer, not {seq!r}")
-        line = encode_line({"seq": seq, "updated": iso_ms(now_ms())})
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        with self._guard:
-            self._fs.makedirs(self.path.parent)
-            self._fs.write_new(temporary, line)
-            self._fs.fsync(temporary)
-            self._fs.rename(temporary, self.path)
-            self._fs.fsync_dir(self.path.parent)
 
 
 class DeadLetters:
@@ -124,6 +98,10 @@ class DeadLetters:
             record.pop("crc", None)
             entries.append(record)
         return entries
+
+    def entries(self) -> builtins.list[DeadLetter]:
+        """Every stored entry, typed, oldest first."""
+        return [DeadLetter.from_entry(entry) for entry in self.list()]
 
     def __len__(self) -> int:
         return len(self.list())
