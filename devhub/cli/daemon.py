@@ -139,10 +139,12 @@ def _log_since(path: Path, offset: int, max_lines: int = 15) -> str:
 
 
 def _answers(url: str, config: Settings) -> bool:
-    from devhub.service.remote import DaemonClient
+    import asyncio
+
+    from devhub.service.remote import RemoteHub
 
     try:
-        DaemonClient(url, config.token, timeout=1.0).get("/state/health")
+        asyncio.run(RemoteHub(url, config.token, timeout=1.0).health())
         return True
     except Exception:
         return False
@@ -178,8 +180,10 @@ def down(ctx: click.Context, timeout: float) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """The daemon's URL, PID, repos, counts, watcher and relay state (exit 3 when not running)."""
+    import asyncio
+
     from devhub.service.local import daemon_holder
-    from devhub.service.remote import DaemonClient
+    from devhub.service.remote import RemoteHub
 
     config = _state(ctx).config()
     holder = daemon_holder(config)
@@ -189,9 +193,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
         else:
             click.echo(f"devhub is not running for {config.data_dir} (start it with `devhub up`)")
         sys.exit(3)
-    client = DaemonClient(str(holder["url"]), config.token, timeout=5.0)
-    daemon = client.get("/state/daemon")
-    summary = client.get("/state/summary")
+    hub = RemoteHub(str(holder["url"]), config.token, timeout=5.0)
+
+    async def ask() -> tuple[dict[str, Any], dict[str, Any]]:
+        return await hub.daemon_status(), await hub.summary()
+
+    daemon, summary = asyncio.run(ask())
     if as_json:
         output.emit_json({"running": True, "daemon": daemon, "summary": summary})
         return
@@ -259,13 +266,15 @@ def relay() -> None:
 @click.pass_context
 def relay_status(ctx: click.Context, as_json: bool) -> None:
     """State, pending, held, dead letters, oldest pending age, last success and error, upstream."""
+    import asyncio
+
     from devhub.service.local import daemon_holder
-    from devhub.service.remote import DaemonClient
+    from devhub.service.remote import RemoteHub
 
     config = _state(ctx).config()
     holder = daemon_holder(config)
     if holder and holder.get("url"):
-        data = DaemonClient(str(holder["url"]), config.token).get("/relay")
+        data = asyncio.run(RemoteHub(str(holder["url"]), config.token, timeout=10.0).relay())
     else:
         data = _relay_on_disk(config)
     if as_json:
@@ -312,9 +321,11 @@ def _relay_on_disk(config: Settings) -> dict[str, Any]:
 @click.pass_context
 def relay_now(ctx: click.Context) -> None:
     """Wake the relay now (also resumes it after an auth failure)."""
-    from devhub.service.remote import DaemonClient
+    import asyncio
 
-    data = DaemonClient.for_running(_state(ctx).config()).request("POST", "/relay/now", {})
+    from devhub.service.remote import RemoteHub
+
+    data = asyncio.run(RemoteHub.for_running(_state(ctx).config(), timeout=10.0).relay_now())
     click.echo(_relay_line(data))
 
 

@@ -25,6 +25,7 @@ from devhub.adapters.api.write_routes import WRITE_ROUTES
 from devhub.daemon.logs import log_refusal, one_line
 from devhub.errors import DevhubError
 from devhub.service.hub import Hub
+from devhub.service.local import LocalHub
 from devhub.settings import MAX_BODY_BYTES
 
 log = logging.getLogger("devhub.adapters.api")
@@ -148,5 +149,6 @@ def create_app(hub: Hub) -> Litestar:
         logging_config=None,
     )
     app.state.hub = hub
+    app.state.port = LocalHub(hub)  # what every route calls
     app.state.extensions = extensions
     return app
