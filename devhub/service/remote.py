@@ -61,6 +61,9 @@ if TYPE_CHECKING:
     from devhub.settings import Settings
 
 REQUEST_TIMEOUT_SECONDS = 60.0
+# The daemon's HTTP parser refuses a request line plus headers over 16 KiB with a bare 400; refuse it here,
+# where the message can say what was too long.
+MAX_URL_CHARS = 16 * 1024 - 1024
 UrlSource = Callable[[], Awaitable[str]]
 _TOOL_ERROR_PREFIX = "Error executing tool "
 
@@ -215,6 +218,10 @@ class RemoteHub:
         for attempt in (1, 2):
             base = await self._url()
             url = base + path + _query(params)
+            if len(url) > MAX_URL_CHARS:
+                shown = path if len(path) <= 120 else path[:120] + "…"
+                raise BadRequest(f"{method} {shown} cannot be sent to the hub: its URL is {len(url)} characters, "
+                                 f"over the {MAX_URL_CHARS} a request line may hold")
             try:
                 return await asyncio.to_thread(self._send, url, method, data, headers)
             except DevhubError:
