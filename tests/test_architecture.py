@@ -232,20 +232,6 @@ def test_the_sql_detector_sees_statements_and_ignores_prose() -> None:
         assert not _SQL_STATEMENT.match(prose), prose
 
 
-# Modules of the adapters and the CLI that still import devhub.store directly. They are to call the
-# hub port (devhub.service) instead; the `port` work (issue #14) rewires them. This list only
-# shrinks: remove a module once it no longer imports the store; never add one.
-_STORE_IMPORTS_STILL_TO_REWIRE = frozenset(
-    {
-        "devhub/adapters/api/read_routes.py",
-        "devhub/adapters/dashboard/pages.py",
-        "devhub/adapters/mcp/backend.py",
-        "devhub/cli/read.py",
-        "devhub/cli/reconcile.py",
-    }
-)
-
-
 def _importers_of_the_store(package: str) -> set[str]:
     return {
         str(path.relative_to(ROOT))
@@ -256,7 +242,4 @@ def _importers_of_the_store(package: str) -> set[str]:
 
 def test_adapters_and_the_cli_do_not_import_the_store() -> None:
     importers = _importers_of_the_store("devhub.adapters") | _importers_of_the_store("devhub.cli")
-    new = sorted(importers - _STORE_IMPORTS_STILL_TO_REWIRE)
-    assert new == [], "go through the hub port (devhub.service), not devhub.store"
-    rewired = sorted(_STORE_IMPORTS_STILL_TO_REWIRE - importers)
-    assert rewired == [], "these no longer import devhub.store: take them off the allow-list"
+    assert sorted(importers) == [], "go through the hub port (devhub.service), not devhub.store"

@@ -147,8 +147,10 @@ def down(ctx: click.Context, timeout: float) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """The daemon's URL, PID, repos, counts, watcher and relay state (exit 3 when not running)."""
+    import asyncio
+
     from devhub.daemon.discovery import lock_holder
-    from devhub.service.remote import DaemonClient
+    from devhub.service.remote import RemoteHub
 
     config = _state(ctx).config()
     holder = lock_holder(config.data_dir)
@@ -160,9 +162,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"devhub is not running for {config.data_dir} (start it with `devhub up`)")
             click.echo("relay: " + _relay_line(waiting))
         sys.exit(3)
-    client = DaemonClient(str(holder["url"]), config.token, timeout=5.0)
-    daemon = client.get("/state/daemon")
-    summary = client.get("/state/summary")
+    hub = RemoteHub(str(holder["url"]), config.token, timeout=5.0)
+
+    async def ask() -> tuple[dict[str, Any], dict[str, Any]]:
+        return await hub.daemon_status(), await hub.summary()
+
+    daemon, summary = asyncio.run(ask())
     if as_json:
         output.emit_json({"running": True, "daemon": daemon, "summary": summary})
         return
@@ -230,14 +235,16 @@ def relay() -> None:
 @click.pass_context
 def relay_status(ctx: click.Context, as_json: bool) -> None:
     """State, pending, held, dead letters, oldest pending age, last success and error, upstream."""
+    import asyncio
+
     from devhub.service.local import daemon_holder
-    from devhub.service.remote import DaemonClient
+    from devhub.service.remote import RemoteHub
     from relay.status import RelayStatus
 
     config = _state(ctx).config()
     holder = daemon_holder(config)
     if holder and holder.get("url"):
-        status = RelayStatus.from_json(DaemonClient(str(holder["url"]), config.token).get("/relay"))
+        status = RelayStatus.from_json(asyncio.run(RemoteHub(str(holder["url"]), config.token, timeout=10.0).relay()))
     else:
         status = _relay_on_disk(config)
     if as_json:
@@ -270,10 +277,12 @@ def _relay_on_disk(config: Settings) -> RelayStatus:
 @click.pass_context
 def relay_now(ctx: click.Context) -> None:
     """Wake the relay now (also resumes it after an auth failure)."""
-    from devhub.service.remote import DaemonClient
+    import asyncio
+
+    from devhub.service.remote import RemoteHub
     from relay.status import RelayStatus
 
-    data = DaemonClient.for_running(_state(ctx).config()).request("POST", "/relay/now", {})
+    data = asyncio.run(RemoteHub.for_running(_state(ctx).config(), timeout=10.0).relay_now())
     click.echo(_relay_line(RelayStatus.from_json(data)))
 
 

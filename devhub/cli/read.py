@@ -9,6 +9,7 @@ import click
 
 from devhub.cli import output
 from devhub.cli.main import CliState
+from devhub.cli.write import task_set
 
 
 def _state(ctx: click.Context) -> CliState:
@@ -58,10 +59,9 @@ def unregister(ctx: click.Context, slug: str) -> None:
 @click.pass_context
 def repos(ctx: click.Context, as_json: bool) -> None:
     """Registered repos with their git state and what the read model holds of each."""
-    from devhub.service.local import read
-    from devhub.store.activity import list_repos
+    from devhub.cli.hub import with_hub
 
-    rows = read(_state(ctx).config(), list_repos)
+    rows = with_hub(ctx, lambda hub: hub.repos())
     if as_json:
         output.emit_json(rows)
         return
@@ -95,27 +95,11 @@ def rebuild(ctx: click.Context, as_json: bool) -> None:
     """Rebuild the read model from registered repos plus the journal (nothing is lost by deleting it)."""
     import time
 
-    from devhub.errors import AlreadyRunning
-    from devhub.registry import Registry
-    from devhub.service.local import daemon_holder, delayed_progress, journal_envelopes
-    from devhub.store.writer import rebuild as rebuild_model
+    from devhub.service.local import rebuild_read_model
 
     config = _state(ctx).config()
-    holder = daemon_holder(config)
-    if holder:
-        raise AlreadyRunning(
-            f"the daemon (pid {holder.get('pid')}) owns {config.data_dir}; stop it with `devhub down` first"
-        )
     started = time.perf_counter()
-    repos_list = Registry(config.registry_path).repos()
-    with delayed_progress("Rebuilding") as progress:
-        report = rebuild_model(
-            config.database_path,
-            repos_list,
-            journal_envelopes(config),
-            progress=progress,
-            max_file_bytes=config.max_workplan_bytes,
-        )
+    repos_list, report = rebuild_read_model(config)
     elapsed = time.perf_counter() - started
     result = {"repos": len(repos_list), "files": report.seen, "parsed": report.parsed, "seconds": round(elapsed, 3)}
     if as_json:
@@ -165,10 +149,9 @@ def verify(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def workplans(ctx: click.Context, status: str | None, repo: str | None, domain: str | None, as_json: bool) -> None:
     """Workplans with done/total task counts."""
-    from devhub.service.local import read
-    from devhub.store.queries import list_workplans
+    from devhub.cli.hub import with_hub
 
-    rows = read(_state(ctx).config(), lambda r: list_workplans(r, status=status, repo=repo, domain=domain))
+    rows = with_hub(ctx, lambda hub: hub.workplans({"status": status, "repo": repo, "domain": domain}))
     if as_json:
         output.emit_json(rows)
         return
@@ -197,18 +180,18 @@ def tasks(
     as_json: bool,
 ) -> None:
     """Tasks with their effective status (file, or a local write on top)."""
-    from devhub.service.local import read
-    from devhub.store.queries import list_tasks
+    from devhub.cli.hub import with_hub
 
-    rows = read(
-        _state(ctx).config(),
-        lambda r: list_tasks(
-            r,
-            status=status,
-            workplan_id=workplan_id,
-            repo=repo,
-            ready=True if ready else None,
-            needs_human=True if needs_human else None,
+    rows = with_hub(
+        ctx,
+        lambda hub: hub.tasks(
+            {
+                "status": status,
+                "workplan_id": workplan_id,
+                "repo": repo,
+                "ready": True if ready else None,
+                "needs_human": True if needs_human else None,
+            }
         ),
     )
     if as_json:
@@ -229,6 +212,9 @@ def task() -> None:
     """Show or set one task."""
 
 
+task.add_command(task_set)  # a write: it lives with the other writes in devhub.cli.write
+
+
 @task.command("show")
 @click.argument("ident")
 @click.option("--repo")
@@ -236,10 +222,9 @@ def task() -> None:
 @click.pass_context
 def task_show(ctx: click.Context, ident: str, repo: str | None, as_json: bool) -> None:
     """One task by file id or State Hub UUID, with where its values came from."""
-    from devhub.service.local import read
-    from devhub.store.queries import get_task
+    from devhub.cli.hub import with_hub
 
-    item = read(_state(ctx).config(), lambda r: get_task(r, ident, repo))
+    item = with_hub(ctx, lambda hub: hub.task(ident, repo))
     if as_json:
         output.emit_json(item)
         return
@@ -259,29 +244,6 @@ def task_show(ctx: click.Context, ident: str, repo: str | None, as_json: bool) -
         output.echo(item["body"])
 
 
-@task.command("set")
-@click.argument("ident")
-@click.argument("status")
-@click.option("--note", help="A note recorded with the change.")
-@click.option("--repo")
-@click.option("--agent", default=None, help="Who makes the change (default: $USER@host).")
-@click.pass_context
-def task_set(
-    ctx: click.Context, ident: str, status: str, note: str | None, repo: str | None, agent: str | None
-) -> None:
-    """Set a task's status: through the daemon when it runs, else straight into the journal."""
-    from devhub.cli.write import submit
-
-    body: dict[str, Any] = {"status": status}
-    if note:
-        body["note"] = note
-    path = f"/tasks/{ident}" + (f"?repo={repo}" if repo else "")
-    result = submit(_state(ctx).config(), "PATCH", path, body, agent=agent)
-    click.echo(
-        f"{result.get('id', ident)}: status {result.get('status')} (pending relay: {result.get('pending_relay')})"
-    )
-
-
 @click.command()
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", default=20, show_default=True)
@@ -289,11 +251,10 @@ def task_set(
 @click.pass_context
 def search(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Full-text search over workplan and task titles and bodies, and progress summaries."""
-    from devhub.service.local import read
-    from devhub.store.activity import search as run_search
+    from devhub.cli.hub import with_hub
 
     text = " ".join(query)
-    hits = read(_state(ctx).config(), lambda r: run_search(r, text, limit=limit))
+    hits = with_hub(ctx, lambda hub: hub.search(text, limit))
     if as_json:
         output.emit_json(hits)
         return
@@ -311,10 +272,9 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool
 @click.pass_context
 def orient(ctx: click.Context, repo: str | None, domain: str | None, as_json: bool) -> None:
     """Session start: active workplans, in-progress and ready tasks, flags, conflicts, problems."""
-    from devhub.service.local import read
-    from devhub.store.orient import orient as run_orient
+    from devhub.cli.hub import with_hub
 
-    data = read(_state(ctx).config(), lambda r: run_orient(r, repo=repo, domain=domain))
+    data = with_hub(ctx, lambda hub: hub.orient(repo, domain))
     if as_json:
         output.emit_json(data)
         return
@@ -349,13 +309,12 @@ def orient(ctx: click.Context, repo: str | None, domain: str | None, as_json: bo
 @click.pass_context
 def check(ctx: click.Context, repo: str | None, as_json: bool) -> None:
     """Local consistency checks; exit 0 clean, 2 warnings only, 1 errors."""
-    from devhub.service.checks import exit_code, run_checks
-    from devhub.service.local import read
+    from devhub.cli.hub import with_hub
 
-    findings = read(_state(ctx).config(), lambda r: run_checks(r, repo=repo))
-    code = exit_code(findings)
+    report = with_hub(ctx, lambda hub: hub.check_consistency(repo))
+    findings, code = report["findings"], report["exit_code"]
     if as_json:
-        output.emit_json({"findings": findings, "exit_code": code})
+        output.emit_json(report)
     else:
         if findings:
             output.table(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +13,9 @@ from devhub.cli import output
 from devhub.cli.main import CliState
 from devhub.reconcile.writeback import Change
 from devhub.settings import Settings
+
+if TYPE_CHECKING:
+    from devhub.service.port import HubPort
 
 SETTLE_TIMEOUT_SECONDS = 15.0
 
@@ -24,38 +26,41 @@ def _config(ctx: click.Context) -> Settings:
     return config
 
 
-def _caught_up(client: Any, change: Change) -> bool:
-    from devhub.service.remote import DaemonError
+async def _caught_up(hub: HubPort, change: Change) -> bool:
+    from devhub.errors import DevhubError
 
-    kind = "tasks" if change.kind == "task" else "workplans"
     try:
-        item = client.get(f"/{kind}/{quote(change.id, safe='')}?repo={quote(change.repo, safe='')}")
-    except DaemonError:
+        if change.kind == "task":
+            item = await hub.task(change.id, change.repo)
+        else:
+            item = await hub.workplan(change.id, change.repo)
+    except DevhubError:
         return False
     return bool(item.get("file_status") == change.new_word and item.get("status_source") == "file")
 
 
 def settle(config: Settings, changes: list[Change], timeout: float) -> list[Change]:
-    """Bring the read model up to the edited files; returns the changes a running daemon has not read yet.
+    """Bring the read model up to the edited files; returns the changes the hub has not read yet.
 
-    Without a daemon the CLI syncs the read model itself; with one, the daemon's watcher reads the
-    files and this waits (up to `timeout`) until its API shows every new file value.
+    Opening the hub without a daemon syncs the read model from the files at once; a running
+    daemon's watcher reads them on its own, so this waits (up to `timeout`) until it shows every
+    new file value.
     """
-    from devhub.service.local import daemon_holder, sync_read_model
-    from devhub.service.remote import DaemonClient
+    import asyncio
 
-    holder = daemon_holder(config)
-    if not holder or not holder.get("url"):
-        sync_read_model(config, show_progress=False)
-        return []
-    client = DaemonClient(str(holder["url"]), config.token, timeout=5.0)
-    waiting = list(changes)
-    deadline = time.monotonic() + timeout
-    while waiting and time.monotonic() < deadline:
-        waiting = [change for change in waiting if not _caught_up(client, change)]
-        if waiting:
-            time.sleep(0.1)  # polling the daemon's API, with the deadline above
-    return waiting
+    from devhub.service.open import open_hub
+
+    async def wait() -> list[Change]:
+        waiting = list(changes)
+        deadline = time.monotonic() + timeout
+        async with open_hub(config) as hub:
+            while True:
+                waiting = [change for change in waiting if not await _caught_up(hub, change)]
+                if not waiting or time.monotonic() >= deadline:
+                    return waiting
+                await asyncio.sleep(0.1)  # polling the hub, with the deadline above
+
+    return asyncio.run(wait())
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -154,16 +159,21 @@ def writeback(
 @click.pass_context
 def brief(ctx: click.Context, repo: str | None, do_write: bool) -> None:
     """The offline orientation brief per repo: printed, or written to .custodian-brief.md with --write."""
-    from devhub.reconcile.brief import BRIEF_FILE, brief_for_repo, write_if_changed
-    from devhub.reconcile.repos import repo_paths
-    from devhub.service.local import read
-    from devhub.store.reader import Reader
+    from devhub.cli.hub import with_hub
+    from devhub.reconcile.brief import BRIEF_FILE, write_if_changed
+    from devhub.reconcile.repos import UnknownRepo
 
-    async def collect(reader: Reader) -> list[tuple[str, str, str]]:
-        paths = await repo_paths(reader, repo)
-        return [(slug, path, await brief_for_repo(reader, slug)) for slug, path in paths.items()]
+    async def collect(hub: HubPort) -> list[tuple[str, str, str]]:
+        paths = {row["slug"]: row["path"] for row in await hub.repos()}
+        if repo is not None:
+            if repo not in paths:
+                raise UnknownRepo(
+                    f"no registered repo with slug {repo!r} (registered: {', '.join(sorted(paths)) or 'none'})"
+                )
+            paths = {repo: paths[repo]}
+        return [(slug, path, await hub.brief(slug)) for slug, path in sorted(paths.items())]
 
-    briefs = read(_config(ctx), collect)
+    briefs = with_hub(ctx, collect)
     for index, (slug, path, text) in enumerate(briefs):
         if do_write:
             target = Path(path) / BRIEF_FILE

@@ -1,87 +1,51 @@
-"""CLI writes: through the running daemon when there is one, else straight into the journal.
+"""CLI writes, through `open_hub`: to the running daemon when there is one, else straight into the journal.
 
-Without a daemon the command takes the data-directory lock for the length of one write,
-so it is the single writer of both the journal and the read model, exactly like the daemon.
+Without a daemon the command holds the data-directory lock for the length of one write, so it
+is the single writer of both the journal and the read model, exactly like the daemon.
 """
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import socket
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import click
-
-from devhub.cli.main import CliState
-from devhub.daemon.lockfile import FileLock, LockHeld
-from devhub.errors import AlreadyRunning, BadRequest
-from devhub.settings import Settings
 
 
 def default_agent() -> str:
     return f"{getpass.getuser()}@{socket.gethostname()}"
 
 
-def submit(
-    config: Settings,
-    method: str,
-    path: str,
-    body: dict[str, Any],
-    *,
-    agent: str | None = None,
-    idempotency_key: str | None = None,
-) -> dict[str, Any]:
-    """Send one write to the daemon if it runs, else apply it locally; returns the REST answer."""
+def _writer(agent: str | None, idempotency_key: str | None) -> tuple[str, str | None]:
+    """Who writes (default $USER@host) and the Idempotency-Key, refused here by the daemon's own rule."""
     from devhub.service.idempotency import checked_key
-    from devhub.service.local import daemon_holder
-    from devhub.service.remote import DaemonClient
 
-    # urllib would send a non-ASCII key as latin-1 bytes; refuse it here with the daemon's own rule.
-    idempotency_key = checked_key(idempotency_key, reserve_separator=False)
-    agent = agent or default_agent()
-    body.setdefault("agent" if method == "PATCH" else "author", agent)
-    holder = daemon_holder(config)
-    if holder and holder.get("url"):
-        headers = {"X-Agent": agent}
-        if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
-        answer: dict[str, Any] = DaemonClient(str(holder["url"]), config.token).request(method, path, body, headers)
-        return answer
-    return asyncio.run(_submit_locally(config, method, path, body, agent, idempotency_key))
+    return agent or default_agent(), checked_key(idempotency_key, reserve_separator=False)
 
 
-async def _submit_locally(
-    config: Settings, method: str, path: str, body: dict[str, Any], agent: str, idempotency_key: str | None
-) -> dict[str, Any]:
-    from devhub.service.hub import Hub
-    from devhub.service.writes import WriteContext
+@click.command("set")
+@click.argument("ident")
+@click.argument("status")
+@click.option("--note", help="A note recorded with the change.")
+@click.option("--repo")
+@click.option("--agent", default=None, help="Who makes the change (default: $USER@host).")
+@click.pass_context
+def task_set(
+    ctx: click.Context, ident: str, status: str, note: str | None, repo: str | None, agent: str | None
+) -> None:
+    """Set a task's status: through the daemon when it runs, else straight into the journal."""
+    from devhub.cli.hub import with_hub
 
-    lock = FileLock(config.lock_path)
-    try:
-        lock.acquire({"pid": None, "purpose": "cli write"})
-    except LockHeld as held:
-        raise AlreadyRunning(f"another devhub process holds {config.data_dir} ({held.holder}); try again") from None
-    hub = Hub(config, profile_name=config.profile)
-    try:
-        await hub.start(serve=False)
-        ctx = WriteContext(idempotency_key=idempotency_key, agent=agent, session=None)
-        split = urlsplit(path)
-        repo = parse_qs(split.query).get("repo", [None])[0]
-        parts = [p for p in split.path.split("/") if p]
-        if method == "PATCH" and parts[:1] == ["tasks"] and len(parts) == 2:
-            outcome = await hub.writes.patch_task(parts[1], repo, body, ctx)
-        elif method == "POST" and parts == ["progress"]:
-            outcome = await hub.writes.add_progress(body, ctx)
-        elif method == "PATCH" and parts[:1] == ["workplans"] and len(parts) == 2:
-            outcome = await hub.writes.patch_workplan(parts[1], repo, body, ctx)
-        else:
-            raise BadRequest(f"the CLI cannot write {method} {path} without a daemon")
-        return outcome.body
-    finally:
-        await hub.stop()
-        lock.release()
+    who, key = _writer(agent, None)
+    body: dict[str, Any] = {"status": status}
+    if note:
+        body["note"] = note
+    body["agent"] = who
+    result = with_hub(ctx, lambda hub: hub.patch_task(ident, repo, body, key, who)).body
+    click.echo(
+        f"{result.get('id', ident)}: status {result.get('status')} (pending relay: {result.get('pending_relay')})"
+    )
 
 
 @click.command()
@@ -102,13 +66,14 @@ def progress(
     idempotency_key: str | None,
 ) -> None:
     """Record a progress event (journaled; relayed upstream when online)."""
-    state: CliState = ctx.obj
+    from devhub.cli.hub import with_hub
+
+    who, key = _writer(author, idempotency_key)
     body: dict[str, Any] = {"summary": summary, "event_type": event_type}
     if task_id:
         body["task_id"] = task_id
     if workplan_id:
         body["workplan_id"] = workplan_id
-    if author:
-        body["author"] = author
-    event = submit(state.config(), "POST", "/progress/", body, agent=author, idempotency_key=idempotency_key)
+    body["author"] = who
+    event = with_hub(ctx, lambda hub: hub.add_progress(body, key, who)).body
     click.echo(f"recorded {event['event_type']} {event['id']} (pending relay: {event.get('pending_relay')})")

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from devhub import __version__
+from devhub._version import __version__
 from devhub.errors import ReadModelUnavailable, StorageFull
 from devhub.registry import RegisterOutcome, Registry, Repo
 from devhub.service.events import EventBus

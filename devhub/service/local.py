@@ -1,8 +1,7 @@
-"""The no-daemon path for CLI commands: bring the read model up to date, then read it.
+"""`LocalHub`: the HubPort over an in-process Hub (the daemon's REST, MCP and dashboard; the CLI with no daemon).
 
-When a daemon owns the data directory it keeps the read model fresh and is its only
-writer, so the CLI just reads. Otherwise the CLI takes the daemon lock for the length of
-one sync (files + journal) and becomes the writer itself.
+Also the no-daemon helpers that work on the data directory without a Hub: the daemon's lock
+holder, a read-only walk of the journal, a one-off read-model sync, and a delayed progress bar.
 """
 
 from __future__ import annotations
@@ -12,12 +11,38 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from devhub.daemon.lockfile import FileLock, LockHeld, is_locked
 from devhub.registry import Registry, Repo
 from devhub.settings import Settings
 from devhub.store.build import ProgressCallback, SyncReport
+
+if TYPE_CHECKING:
+    from devhub.service.hub import Hub
+    from devhub.service.port import (
+        ConsistencyReport,
+        DaemonState,
+        ErrorsReport,
+        Health,
+        MessageRecord,
+        Orientation,
+        ProgressFilters,
+        ProgressRecord,
+        RegisteredRepo,
+        RelayState,
+        RepoRecord,
+        SearchHit,
+        Summary,
+        TaskFilters,
+        TaskRecord,
+        WorkplanFilters,
+        WorkplanIndexEntry,
+        WorkplanRecord,
+        WriteBody,
+        WriteResult,
+    )
+    from devhub.service.writes import WriteOutcome
 
 T = TypeVar("T")
 
@@ -90,6 +115,25 @@ def sync_read_model(config: Settings, *, show_progress: bool = True) -> SyncRepo
         lock.release()
 
 
+def rebuild_read_model(config: Settings) -> tuple[list[Repo], SyncReport]:
+    """Drop and rebuild the read model from the registered repos plus the journal; refused while a daemon owns it."""
+    from devhub.errors import AlreadyRunning
+    from devhub.store.writer import rebuild as rebuild_model
+
+    holder = daemon_holder(config)
+    if holder:
+        raise AlreadyRunning(
+            f"the daemon (pid {holder.get('pid')}) owns {config.data_dir}; stop it with `devhub down` first"
+        )
+    repos = Registry(config.registry_path).repos()
+    with delayed_progress("Rebuilding") as progress:
+        report = rebuild_model(
+            config.database_path, repos, journal_envelopes(config), progress=progress,
+            max_file_bytes=config.max_workplan_bytes,
+        )
+    return repos, report
+
+
 def registered_repos(config: Settings) -> list[Repo]:
     return Registry(config.registry_path).repos()
 
@@ -109,3 +153,203 @@ def read(config: Settings, query: Callable[[Any], Awaitable[T]], *, sync: bool =
             await reader.close()
 
     return asyncio.run(run())
+
+
+def _result(outcome: WriteOutcome) -> WriteResult:
+    from devhub.service.port import WriteResult
+
+    return WriteResult(body=outcome.body, status_code=outcome.status_code, replayed=outcome.replayed)
+
+
+class LocalHub:
+    """Every HubPort operation served from an in-process Hub, with the very queries REST has always run."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def _with_relay(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A summary-like answer plus the relay state: decided here, once, for /orient and /state/summary."""
+        data["relay"] = self.hub.relay_status().to_json()
+        return data
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    async def health(self) -> Health:
+        return self.hub.health()
+
+    async def orient(self, repo: str | None = None, domain: str | None = None) -> Orientation:
+        from devhub.store.orient import orient
+
+        return self._with_relay(await self.hub.read(lambda r: orient(r, repo=repo, domain=domain)))
+
+    async def summary(self) -> Summary:
+        from devhub.store.orient import summary
+
+        return self._with_relay(await self.hub.read(summary))
+
+    async def workplans(self, filters: WorkplanFilters) -> list[WorkplanRecord]:
+        from devhub.store import queries
+
+        args: dict[str, Any] = dict(filters)
+        return await self.hub.read(lambda r: queries.list_workplans(r, **args), search=bool(args.get("q")))
+
+    async def workplan_index(self) -> list[WorkplanIndexEntry]:
+        from devhub.store import queries
+
+        return await self.hub.read(queries.workplan_index)
+
+    async def workplan(self, ident: str, repo: str | None = None) -> WorkplanRecord:
+        from devhub.store import queries
+
+        return await self.hub.read(lambda r: queries.get_workplan(r, ident, repo))
+
+    async def tasks(self, filters: TaskFilters) -> list[TaskRecord]:
+        from devhub.store import queries
+
+        args: dict[str, Any] = dict(filters)
+        return await self.hub.read(lambda r: queries.list_tasks(r, **args))
+
+    async def task(self, ident: str, repo: str | None = None) -> TaskRecord:
+        from devhub.store import queries
+
+        return await self.hub.read(lambda r: queries.get_task(r, ident, repo))
+
+    async def progress(self, filters: ProgressFilters) -> list[ProgressRecord]:
+        from devhub.adapters.api.params import timestamp
+        from devhub.store import activity
+
+        args: dict[str, Any] = dict(filters)
+        args["since"] = timestamp("since", args.get("since"))
+        args["until"] = timestamp("until", args.get("until"))
+        return await self.hub.read(lambda r: activity.list_progress(r, **args))
+
+    async def messages(self, to_agent: str | None = None, unread_only: bool = False) -> list[MessageRecord]:
+        from devhub.store import activity
+
+        return await self.hub.read(lambda r: activity.list_messages(r, to_agent=to_agent, unread_only=unread_only))
+
+    async def search(self, q: str, limit: int = 50) -> list[SearchHit]:
+        from devhub.store import activity
+
+        return await self.hub.read(lambda r: activity.search(r, q, limit=limit), search=True)
+
+    async def repos(self) -> list[RepoRecord]:
+        from devhub.store import activity
+
+        return await self.hub.read(activity.list_repos)
+
+    async def errors(self, repo: str | None = None) -> ErrorsReport:
+        from devhub.store import activity
+
+        problems = await self.hub.read(lambda r: activity.list_problems(r, repo=repo))
+        conflicts = await self.hub.read(activity.list_conflicts)
+        return {
+            "problems": problems,
+            "conflicts": conflicts,
+            "counts": {
+                "errors": sum(1 for p in problems if p["severity"] == "error"),
+                "warnings": sum(1 for p in problems if p["severity"] == "warning"),
+                "conflicts": len(conflicts),
+            },
+        }
+
+    async def relay(self) -> RelayState:
+        return self.hub.relay_status().to_json()
+
+    async def daemon_status(self) -> DaemonState:
+        import os
+
+        hub = self.hub
+        journal = hub.journal
+        return {
+            "pid": os.getpid(),
+            "data_dir": str(hub.config.data_dir),
+            "url": hub.config.base_url,
+            "role": hub.config.role,
+            "profile": hub.profile_name,
+            "repos": [r.slug for r in hub.repos],
+            "missing_repos": [{"slug": r.slug, "path": r.path} for r in hub.missing_repos()],
+            "watcher": hub.watcher_status(),
+            "relay": hub.relay_status().to_json(),
+            "journal": {"last_seq": journal.last_seq, "bytes": journal.size_bytes} if journal else None,
+            "read_model": hub.read_model_status(),
+            "uptime_seconds": round(time.time() - hub.started_at, 1),
+        }
+
+    # -- writes: validate -> journal -> overlay, in hub.writes ------------------------------------------
+
+    async def patch_task(
+        self, ident: str, repo: str | None, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        from devhub.service.port import write_context
+
+        return _result(await self.hub.writes.patch_task(ident, repo, body, write_context(body, key, agent)))
+
+    async def bulk_status_sync(self, body: WriteBody, key: str | None = None, agent: str | None = None) -> WriteResult:
+        from devhub.service.port import write_context
+
+        return _result(await self.hub.writes.bulk_status_sync(body, write_context(body, key, agent)))
+
+    async def patch_workplan(
+        self, ident: str, repo: str | None, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        from devhub.service.port import write_context
+
+        return _result(await self.hub.writes.patch_workplan(ident, repo, body, write_context(body, key, agent)))
+
+    async def add_progress(self, body: WriteBody, key: str | None = None, agent: str | None = None) -> WriteResult:
+        from devhub.service.port import write_context
+
+        return _result(await self.hub.writes.add_progress(body, write_context(body, key, agent)))
+
+    async def send_message(self, body: WriteBody, key: str | None = None, agent: str | None = None) -> WriteResult:
+        from devhub.service.port import write_context
+
+        return _result(await self.hub.writes.send_message(body, write_context(body, key, agent)))
+
+    async def mark_message_read(
+        self, message_id: str, body: WriteBody | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        from devhub.service.port import write_context
+
+        body = body if body is not None else {}
+        return _result(await self.hub.writes.mark_message_read(message_id, body, write_context(body, key, agent)))
+
+    async def relay_now(self) -> RelayState:
+        if self.hub.relay is not None:
+            self.hub.relay.wake(resume=True)
+        return self.hub.relay_status().to_json()
+
+    # -- registration, checks, files ---------------------------------------------------------------
+
+    async def register_repo(self, path: str) -> list[RegisteredRepo]:
+        from dataclasses import asdict
+
+        outcomes = await self.hub.register_repos([path])  # a str: "" must not mean "."
+        return [{"repo": asdict(o.repo), "warnings": list(o.warnings)} for o in outcomes]
+
+    async def check_consistency(self, repo: str | None = None) -> ConsistencyReport:
+        from devhub.service.checks import exit_code, run_checks
+
+        findings = await self.hub.read(lambda r: run_checks(r, repo=repo))
+        return {"findings": findings, "exit_code": exit_code(findings)}
+
+    async def workplan_markdown(self, ident: str) -> str:
+        from devhub.errors import NotFound
+        from devhub.store.queries import workplan_markdown
+        from devhub.store.repofiles import RepoFiles
+
+        root, relative = await self.hub.read(lambda r: workplan_markdown(r, ident))
+        files = RepoFiles(root, max_bytes=self.hub.config.max_workplan_bytes)
+        try:  # read afresh, so the file is judged again: it may have become a link out of the repo since the build
+            data = await asyncio.to_thread(files.read, relative)
+        except FileNotFoundError:
+            raise NotFound(f"workplan {ident!r}: its file {relative} is gone (the read model will catch up)") from None
+        except OSError as exc:
+            raise NotFound(f"workplan {ident!r}: its file {relative} cannot be read ({exc.strerror or exc})") from None
+        return data.decode("utf-8", errors="replace")
+
+    async def brief(self, repo: str) -> str:
+        from devhub.reconcile.brief import brief_for_repo
+
+        return await self.hub.read(lambda r: brief_for_repo(r, repo))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from devhub.service.local import read
+from devhub.service.open import open_hub
+from devhub.service.port import HubPort
 from devhub.settings import Settings, load_settings
 from tests.support.daemon import devhub_env, run_cli
 from tests.support.repos import git
@@ -61,17 +64,22 @@ class Home:
         """Run an async read-model query in-process after syncing files and journal (like a CLI command)."""
         return read(self.config, query)
 
-    def set_status(self, task_id: str, status: str, repo: str | None = None) -> None:
-        """What `devhub task set` does, in-process (the same submit path, without a process start)."""
-        from devhub.cli.write import submit
+    def _write(self, write: Callable[[HubPort], Awaitable[Any]]) -> None:
+        """One write through `open_hub`, as every CLI write goes (without a process start)."""
 
-        path = f"/tasks/{task_id}" + (f"?repo={repo}" if repo else "")
-        submit(self.config, "PATCH", path, {"status": status}, agent="test")
+        async def run() -> None:
+            async with open_hub(self.config) as hub:
+                await write(hub)
+
+        asyncio.run(run())
+
+    def set_status(self, task_id: str, status: str, repo: str | None = None) -> None:
+        """What `devhub task set` does, in-process."""
+        self._write(lambda hub: hub.patch_task(task_id, repo, {"status": status, "agent": "test"}, None, "test"))
 
     def set_workplan_status(self, workplan_id: str, status: str) -> None:
-        from devhub.cli.write import submit
-
-        submit(self.config, "PATCH", f"/workplans/{workplan_id}", {"status": status}, agent="test")
+        body = {"status": status, "agent": "test"}
+        self._write(lambda hub: hub.patch_workplan(workplan_id, None, body, None, "test"))
 
     def checks(self, repo: str | None = None) -> list[dict[str, Any]]:
         """`devhub check`'s findings, computed in-process on a freshly synced read model."""

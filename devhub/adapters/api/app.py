@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
-from devhub import __version__
+from devhub._version import __version__
 from devhub.adapters.api.docs import OfflineDocsPlugin
 from devhub.adapters.api.read_routes import READ_ROUTES
 from devhub.adapters.api.write_routes import WRITE_ROUTES
@@ -24,6 +24,7 @@ from devhub.adapters.extension import Extension
 from devhub.daemon.logs import log_refusal, one_line
 from devhub.errors import DevhubError
 from devhub.service.hub import Hub
+from devhub.service.local import LocalHub
 from devhub.settings import MAX_BODY_BYTES
 
 log = logging.getLogger("devhub.adapters.api")
@@ -122,5 +123,6 @@ def create_app(hub: Hub, extensions: Sequence[Extension] = ()) -> Litestar:
         logging_config=None,
     )
     app.state.hub = hub
+    app.state.port = LocalHub(hub)  # what every route calls
     app.state.extensions = list(extensions)
     return app

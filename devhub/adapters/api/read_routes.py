@@ -1,4 +1,4 @@
-"""REST read endpoints (State Hub compatible paths and query parameters): thin adapters over store queries."""
+"""REST read endpoints (State Hub compatible paths and query parameters): thin adapters over the LocalHub port."""
 
 from __future__ import annotations
 
@@ -9,28 +9,24 @@ from litestar.params import Parameter
 
 from devhub.adapters.api.params import OFFSET_MAX, bounded, choice, timestamp
 from devhub.model import PRIORITIES, TASK_STATUSES, WORKPLAN_STATUSES
-from devhub.service.hub import Hub
-from devhub.store import activity, queries
-from devhub.store.orient import orient as orient_query
-from devhub.store.orient import summary as summary_query
+from devhub.service.local import LocalHub
+from devhub.service.port import PROGRESS_LIMIT_DEFAULT, PROGRESS_LIMIT_MAX
 
 
-def hub_of(request: Request[Any, Any, Any]) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
+def hub_of(request: Request[Any, Any, Any]) -> LocalHub:
+    """The port every route calls (app.state.port: a LocalHub over the daemon's Hub)."""
+    port: LocalHub = request.app.state.port
+    return port
 
 
 @get("/state/health", summary="Liveness, role, version and profile")
 async def health(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return hub_of(request).health()
+    return await hub_of(request).health()
 
 
 @get("/state/summary", summary="Counts by status, active workplans, problems and relay state")
 async def state_summary(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    hub = hub_of(request)
-    data = await hub.read(summary_query)
-    data["relay"] = hub.relay_status().to_json()
-    return data
+    return await hub_of(request).summary()
 
 
 @get("/workplans", summary="Workplans, filtered")
@@ -43,20 +39,19 @@ async def workplans(
     q: str | None = None,
 ) -> list[dict[str, Any]]:
     choice("status", status, WORKPLAN_STATUSES)
-    return await hub_of(request).read(
-        lambda r: queries.list_workplans(r, status=status, domain=domain, repo=repo, topic_slug=topic_slug, q=q),
-        search=bool(q),
+    return await hub_of(request).workplans(
+        {"status": status, "domain": domain, "repo": repo, "topic_slug": topic_slug, "q": q}
     )
 
 
 @get("/workplans/index", summary="Compact index of every workplan")
 async def workplans_index(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
-    return await hub_of(request).read(queries.workplan_index)
+    return await hub_of(request).workplan_index()
 
 
 @get("/workplans/{ident:str}", summary="One workplan (file id or State Hub UUID) with its tasks")
 async def workplan(request: Request[Any, Any, Any], ident: str, repo: str | None = None) -> dict[str, Any]:
-    return await hub_of(request).read(lambda r: queries.get_workplan(r, ident, repo))
+    return await hub_of(request).workplan(ident, repo)
 
 
 @get("/tasks", summary="Tasks, filtered (ready: todo, workplan active/ready, dependencies settled)")
@@ -74,23 +69,22 @@ async def tasks(
     choice("status", status, TASK_STATUSES)
     choice("priority", priority, PRIORITIES)
     bounded("limit", limit, 1, 100_000)
-    return await hub_of(request).read(
-        lambda r: queries.list_tasks(
-            r,
-            status=status,
-            workplan_id=workplan_id or workstream_id,
-            repo=repo,
-            needs_human=needs_human,
-            ready=ready,
-            priority=priority,
-            limit=limit,
-        )
+    return await hub_of(request).tasks(
+        {
+            "status": status,
+            "workplan_id": workplan_id or workstream_id,
+            "repo": repo,
+            "needs_human": needs_human,
+            "ready": ready,
+            "priority": priority,
+            "limit": limit,
+        }
     )
 
 
 @get("/tasks/{ident:str}", summary="One task with its effective status and where each value came from")
 async def task(request: Request[Any, Any, Any], ident: str, repo: str | None = None) -> dict[str, Any]:
-    return await hub_of(request).read(lambda r: queries.get_task(r, ident, repo))
+    return await hub_of(request).task(ident, repo)
 
 
 @get("/progress", summary="Progress events, newest first")
@@ -103,22 +97,21 @@ async def progress(
     author: str | None = None,
     since: str | None = None,
     until: str | None = None,
-    limit: Annotated[int, Parameter(ge=1, le=activity.PROGRESS_LIMIT_MAX)] = activity.PROGRESS_LIMIT_DEFAULT,
+    limit: Annotated[int, Parameter(ge=1, le=PROGRESS_LIMIT_MAX)] = PROGRESS_LIMIT_DEFAULT,
     offset: Annotated[int, Parameter(ge=0, le=OFFSET_MAX)] = 0,
 ) -> list[dict[str, Any]]:
-    since_at, until_at = timestamp("since", since), timestamp("until", until)
-    return await hub_of(request).read(
-        lambda r: activity.list_progress(
-            r,
-            event_type=event_type,
-            task_id=task_id,
-            workplan_id=workplan_id or workstream_id,
-            author=author,
-            since=since_at,
-            until=until_at,
-            limit=limit,
-            offset=offset,
-        )
+    timestamp("since", since), timestamp("until", until)  # refused here, before anything is read
+    return await hub_of(request).progress(
+        {
+            "event_type": event_type,
+            "task_id": task_id,
+            "workplan_id": workplan_id or workstream_id,
+            "author": author,
+            "since": since,
+            "until": until,
+            "limit": limit,
+            "offset": offset,
+        }
     )
 
 
@@ -126,70 +119,40 @@ async def progress(
 async def messages(
     request: Request[Any, Any, Any], to_agent: str | None = None, unread_only: bool = False
 ) -> list[dict[str, Any]]:
-    return await hub_of(request).read(lambda r: activity.list_messages(r, to_agent=to_agent, unread_only=unread_only))
+    return await hub_of(request).messages(to_agent, unread_only)
 
 
 @get("/repos", summary="Registered repos with their sync state")
 async def repos(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
-    return await hub_of(request).read(activity.list_repos)
+    return await hub_of(request).repos()
 
 
 @get("/search", summary="Full-text search across workplans, tasks and progress")
 async def search(
     request: Request[Any, Any, Any], q: str, limit: Annotated[int, Parameter(ge=1, le=500)] = 50
 ) -> list[dict[str, Any]]:
-    return await hub_of(request).read(lambda r: activity.search(r, q, limit=limit), search=True)
+    return await hub_of(request).search(q, limit)
 
 
 @get("/orient", summary="One-call session start for an agent")
 async def orient(request: Request[Any, Any, Any], repo: str | None = None, domain: str | None = None) -> dict[str, Any]:
-    hub = hub_of(request)
-    data = await hub.read(lambda r: orient_query(r, repo=repo, domain=domain))
-    data["relay"] = hub.relay_status().to_json()
-    return data
+    return await hub_of(request).orient(repo, domain)
 
 
 @get("/errors", summary="Parse problems and conflicts")
 async def errors(request: Request[Any, Any, Any], repo: str | None = None) -> dict[str, Any]:
-    hub = hub_of(request)
-    problems = await hub.read(lambda r: activity.list_problems(r, repo=repo))
-    conflicts = await hub.read(activity.list_conflicts)
-    return {
-        "problems": problems,
-        "conflicts": conflicts,
-        "counts": {
-            "errors": sum(1 for p in problems if p["severity"] == "error"),
-            "warnings": sum(1 for p in problems if p["severity"] == "warning"),
-            "conflicts": len(conflicts),
-        },
-    }
+    report: dict[str, Any] = dict(await hub_of(request).errors(repo))
+    return report
 
 
 @get("/relay", summary="Relay state: pending, held, dead letters, last success and error")
 async def relay(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return hub_of(request).relay_status().to_json()
+    return await hub_of(request).relay()
 
 
 @get("/state/daemon", summary="Daemon internals for `devhub status`: watcher, journal, pid", include_in_schema=True)
 async def daemon_state(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    import os
-
-    hub = hub_of(request)
-    journal = hub.journal
-    return {
-        "pid": os.getpid(),
-        "data_dir": str(hub.config.data_dir),
-        "url": hub.config.base_url,
-        "role": hub.config.role,
-        "profile": hub.profile_name,
-        "repos": [r.slug for r in hub.repos],
-        "missing_repos": [{"slug": r.slug, "path": r.path} for r in hub.missing_repos()],
-        "watcher": hub.watcher_status(),
-        "relay": hub.relay_status().to_json(),
-        "journal": {"last_seq": journal.last_seq, "bytes": journal.size_bytes} if journal else None,
-        "read_model": hub.read_model_status(),
-        "uptime_seconds": round(__import__("time").time() - hub.started_at, 1),
-    }
+    return await hub_of(request).daemon_status()
 
 
 READ_ROUTES = [

@@ -17,8 +17,7 @@ from devhub.adapters.dashboard import markdown
 from devhub.adapters.dashboard.graph import dependency_svg, short_id
 from devhub.model import PRIORITIES, WORKPLAN_STATUSES
 from devhub.service.hub import Hub
-from devhub.store import activity, queries
-from devhub.store.orient import summary as summary_query
+from devhub.service.local import LocalHub
 from relay.errors import JournalError
 from relay.status import RelayQueue, RelayStatus
 
@@ -144,16 +143,17 @@ def relay_overview(
     }
 
 
-async def overview(hub: Hub, backlog: JournalBacklog) -> dict[str, Any]:
+async def overview(port: LocalHub, backlog: JournalBacklog) -> dict[str, Any]:
     """Everything the overview page shows."""
-    summary = await hub.read(summary_query)
-    workplans = await hub.read(lambda r: queries.list_workplans(r))
-    ready = await hub.read(lambda r: queries.list_tasks(r, ready=True))
-    in_progress = await hub.read(lambda r: queries.list_tasks(r, status="progress"))
-    needs_human = await hub.read(lambda r: queries.list_tasks(r, needs_human=True))
-    problems = await hub.read(lambda r: activity.list_problems(r))
-    conflicts = await hub.read(activity.list_conflicts)
-    status = hub.relay_status()
+    hub = port.hub
+    summary = await port.summary()
+    workplans = await port.workplans({})
+    ready = await port.tasks({"ready": True})
+    in_progress = await port.tasks({"status": "progress"})
+    needs_human = await port.tasks({"needs_human": True})
+    errors = await port.errors()
+    problems, conflicts = errors["problems"], errors["conflicts"]
+    status = summary["relay"]
     journal_problem = None
     try:
         count, oldest = await asyncio.to_thread(backlog.measure, hub.journal)
@@ -180,10 +180,10 @@ async def overview(hub: Hub, backlog: JournalBacklog) -> dict[str, Any]:
     }
 
 
-async def workplan(hub: Hub, ident: str, repo: str | None) -> dict[str, Any]:
+async def workplan(port: LocalHub, ident: str, repo: str | None) -> dict[str, Any]:
     """One workplan: metadata, tasks with their status source, the graph, and links for its references."""
-    plan = await hub.read(lambda r: queries.get_workplan(r, ident, repo))
-    linker = IdLinker(await hub.read(queries.workplan_index))
+    plan = await port.workplan(ident, repo)
+    linker = IdLinker(await port.workplan_index())
     graph = dependency_svg(plan["id"], plan["tasks"], plan["references"], lambda t: task_href(t["id"], t["repo"]))
     references = [
         ref | {"href": linker.href(ref["target_id"]), "source_short": short_id(ref["source_id"], plan["id"])}
@@ -200,11 +200,11 @@ async def workplan(hub: Hub, ident: str, repo: str | None) -> dict[str, Any]:
     }
 
 
-async def task(hub: Hub, ident: str, repo: str | None) -> dict[str, Any]:
+async def task(port: LocalHub, ident: str, repo: str | None) -> dict[str, Any]:
     """One task: body, effective values and their sources, local write history, progress events."""
-    item = await hub.read(lambda r: queries.get_task(r, ident, repo))
-    events = await hub.read(lambda r: activity.list_progress(r, task_id=item["id"], limit=200))
-    linker = IdLinker(await hub.read(queries.workplan_index))
+    item = await port.task(ident, repo)
+    events = await port.progress({"task_id": item["id"], "limit": 200})
+    linker = IdLinker(await port.workplan_index())
     return {
         "task": item,
         "progress": events,
@@ -222,8 +222,8 @@ def hit_href(hit: Mapping[str, Any]) -> str:
     return workplan_href(hit["workplan_id"]) if hit.get("workplan_id") else "/"
 
 
-async def search(hub: Hub, q: str) -> dict[str, Any]:
-    hits = await hub.read(lambda r: activity.search(r, q, limit=50), search=True) if q.strip() else []
+async def search(port: LocalHub, q: str) -> dict[str, Any]:
+    hits = await port.search(q, 50) if q.strip() else []
     return {"q": q, "hits": [hit | {"href": hit_href(hit)} for hit in hits]}
 
 
@@ -261,7 +261,7 @@ async def relay(hub: Hub) -> dict[str, Any]:
         total, tail = await asyncio.to_thread(_journal_tail, hub.journal, queue, RELAY_ENVELOPES_SHOWN)
     except (JournalError, OSError) as exc:
         total, tail, journal_problem = 0, [], f"the journal could not be read: {exc}"
-    ids_now = {t["id"]: t for t in await hub.read(lambda r: queries.list_tasks(r))} if tail and not queue else {}
+    ids_now = {t["id"]: t for t in await LocalHub(hub).tasks({})} if tail and not queue else {}
     envelopes = []
     for record in tail:
         reason = _hold_reason(record, queue, ids_now)

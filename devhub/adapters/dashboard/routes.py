@@ -15,10 +15,11 @@ from litestar.response.sse import ServerSentEventMessage
 from litestar.static_files import create_static_files_router
 from markupsafe import Markup
 
-from devhub import __version__
+from devhub._version import __version__
 from devhub.adapters.dashboard import pages
 from devhub.errors import Ambiguous, DevhubError
 from devhub.service.hub import Hub
+from devhub.service.local import LocalHub
 
 HERE = Path(__file__).parent
 KEEPALIVE_SECONDS = 15.0
@@ -63,6 +64,12 @@ def hub_of(request: Request[Any, Any, Any]) -> Hub:
     return hub
 
 
+def port_of(request: Request[Any, Any, Any]) -> LocalHub:
+    """The port the REST routes call too: a page shows what the API answers."""
+    port: LocalHub = request.app.state.port
+    return port
+
+
 async def _page(template: str, gather: Callable[[], Awaitable[dict[str, Any]]], **context: Any) -> Response[str]:
     """Render `template` with what `gather` returns; hub errors become an error page with the same status."""
     try:
@@ -79,22 +86,22 @@ def make_handlers(backlog: pages.JournalBacklog) -> list[Any]:
 
     @get("/", include_in_schema=False)
     async def overview(request: Request[Any, Any, Any]) -> Response[str]:
-        hub = hub_of(request)
+        hub = port_of(request)
         return await _page("overview.html", lambda: pages.overview(hub, backlog), nav="overview")
 
     @get("/ui/workplans/{ident:str}", include_in_schema=False)
     async def workplan(request: Request[Any, Any, Any], ident: str, repo: str | None = None) -> Response[str]:
-        hub = hub_of(request)
+        hub = port_of(request)
         return await _page("workplan.html", lambda: pages.workplan(hub, ident, repo), nav="", link=pages.workplan_href)
 
     @get("/ui/tasks/{ident:str}", include_in_schema=False)
     async def task(request: Request[Any, Any, Any], ident: str, repo: str | None = None) -> Response[str]:
-        hub = hub_of(request)
+        hub = port_of(request)
         return await _page("task.html", lambda: pages.task(hub, ident, repo), nav="", link=pages.task_href)
 
     @get("/ui/search", include_in_schema=False)
     async def search(request: Request[Any, Any, Any], q: str = "") -> Response[str]:
-        hub = hub_of(request)
+        hub = port_of(request)
         return await _page("search.html", lambda: pages.search(hub, q), nav="search")
 
     @get("/ui/relay", include_in_schema=False)

@@ -38,10 +38,10 @@ def extension(hub: Hub) -> Extension:
     """The /mcp mount and the session manager's lifespan, for devhub.daemon.app.compose_app."""
     from litestar.handlers import asgi
 
-    from devhub.adapters.mcp.backend import HubBackend
     from devhub.adapters.mcp.server import build_server
+    from devhub.service.local import LocalHub
 
-    server = build_server(HubBackend(hub))
+    server = build_server(LocalHub(hub))  # the same port methods the REST routes call
     # Builds the session manager; the Starlette app it returns is not needed, the mount below serves it.
     server.streamable_http_app(
         streamable_http_path=MCP_PATH,

@@ -1,4 +1,4 @@
-"""The `dev-hub` MCP server: tools and resources as thin adapters over a Backend.
+"""The `dev-hub` MCP server: tools and resources as thin adapters over a HubPort.
 
 Every tool returns the JSON its REST endpoint returns, as one text block; a DevhubError
 becomes a ToolError carrying its detail.
@@ -15,9 +15,9 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from devhub import __version__
-from devhub.adapters.mcp.backend import Backend
+from devhub._version import __version__
 from devhub.errors import DevhubError, NotFound
+from devhub.service.port import HubPort, ProgressFilters, TaskFilters, WorkplanFilters, WriteResult
 
 SERVER_NAME = "dev-hub"
 
@@ -75,9 +75,9 @@ def _without_none(**values: Any) -> dict[str, Any]:
 
 
 class DevHubTools:
-    """One method per tool; each calls the Backend method of the REST endpoint it mirrors."""
+    """One method per tool; each calls the HubPort method of the REST endpoint it mirrors."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: HubPort) -> None:
         self.backend = backend
 
     async def _run(self, pending: Awaitable[Any]) -> CallToolResult:
@@ -85,7 +85,7 @@ class DevHubTools:
             data = await pending
         except DevhubError as exc:
             raise ToolError(tool_error_text(exc)) from exc
-        return _answer(data)
+        return _answer(data.body if isinstance(data, WriteResult) else data)
 
     # -- orientation and reads -------------------------------------------------------------------
 
@@ -114,7 +114,7 @@ class DevHubTools:
         q: Annotated[str | None, Field(description="Full-text filter on title and body")] = None,
     ) -> CallToolResult:
         """Workplans matching every given filter, in planning order (GET /workplans/)."""
-        filters = dict(status=status, domain=domain, repo=repo, topic_slug=topic_slug, q=q)
+        filters = WorkplanFilters(status=status, domain=domain, repo=repo, topic_slug=topic_slug, q=q)
         return await self._run(self.backend.workplans(filters))
 
     async def get_workplan(self, workplan_id: WorkplanId, repo: Repo = None) -> CallToolResult:
@@ -132,7 +132,7 @@ class DevHubTools:
         limit: Annotated[int | None, Field(ge=1, le=100_000)] = None,
     ) -> CallToolResult:
         """Tasks matching every given filter; ready tasks by priority, the rest in file order (GET /tasks/)."""
-        filters = dict(
+        filters = TaskFilters(
             status=status, workplan_id=workplan_id, repo=repo, needs_human=needs_human, ready=ready,
             priority=priority, limit=limit,
         )
@@ -148,7 +148,7 @@ class DevHubTools:
         self, repo: Repo = None, workplan_id: str | None = None
     ) -> CallToolResult:
         """Tasks in status `wait` (blocked), each with its blocking_reason (GET /tasks/?status=wait)."""
-        filters = dict(status="wait", workplan_id=workplan_id, repo=repo, needs_human=None, ready=None,
+        filters = TaskFilters(status="wait", workplan_id=workplan_id, repo=repo, needs_human=None, ready=None,
                        priority=None, limit=None)
         return await self._run(self.backend.tasks(filters))
 
@@ -161,7 +161,7 @@ class DevHubTools:
         """Ready tasks by priority: todo, in an active/ready workplan, every dependency done or cancelled (GET
         /tasks/?ready=true).
         """
-        filters = dict(status=None, workplan_id=workplan_id, repo=repo, needs_human=None, ready=True,
+        filters = TaskFilters(status=None, workplan_id=workplan_id, repo=repo, needs_human=None, ready=True,
                        priority=None, limit=limit)
         return await self._run(self.backend.tasks(filters))
 
@@ -175,7 +175,7 @@ class DevHubTools:
         since: Annotated[str | None, Field(description="ISO-8601 timestamp, e.g. 2026-08-01T00:00:00Z")] = None,
     ) -> CallToolResult:
         """Progress events, newest first (GET /progress/)."""
-        filters = dict(event_type=event_type, task_id=task_id, workplan_id=workplan_id, author=author,
+        filters = ProgressFilters(event_type=event_type, task_id=task_id, workplan_id=workplan_id, author=author,
                        since=since, limit=limit)
         return await self._run(self.backend.progress(filters))
 
@@ -191,7 +191,7 @@ class DevHubTools:
         """Tasks flagged needs_human, with the intervention_note saying what a person must do (GET
         /tasks/?needs_human=true).
         """
-        filters = dict(status=None, workplan_id=None, repo=repo, needs_human=True, ready=None, priority=None,
+        filters = TaskFilters(status=None, workplan_id=None, repo=repo, needs_human=True, ready=None, priority=None,
                        limit=None)
         return await self._run(self.backend.tasks(filters))
 
@@ -299,7 +299,7 @@ class DevHubTools:
 
     async def mark_message_read(self, message_id: str, idempotency_key: IdempotencyKey = None) -> CallToolResult:
         """Mark a message read (PATCH /messages/{id}/read)."""
-        return await self._run(self.backend.mark_message_read(message_id, idempotency_key))
+        return await self._run(self.backend.mark_message_read(message_id, {}, idempotency_key))
 
     # -- repos and consistency ---------------------------------------------------------------------
 
@@ -337,7 +337,7 @@ async def _resource(read: Callable[[], Awaitable[str]]) -> str:
         raise ResourceError(tool_error_text(exc)) from exc
 
 
-def build_server(backend: Backend) -> MCPServer:
+def build_server(backend: HubPort) -> MCPServer:
     """The `dev-hub` server: every SPEC §8 tool plus the workplan:// and brief:// resources."""
     server: MCPServer = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
     tools = DevHubTools(backend)

@@ -1,4 +1,4 @@
-"""`devhub mcp`: the dev-hub MCP server over stdio, proxying every tool to a hub's REST API.
+"""`devhub mcp`: the dev-hub MCP server over stdio, every tool a RemoteHub call to a hub's REST API.
 
 For the dev profile (any profile whose relay is on: a local buffering hub) that hub is this
 data directory's daemon, started with `devhub up --detach` when none runs; the start runs in
@@ -127,17 +127,17 @@ def serve(config: Settings, profile_name: str | None) -> None:
     """Serve MCP on stdin/stdout until the client closes it."""
     import anyio
 
-    from devhub.adapters.mcp.rest_backend import RestBackend
     from devhub.adapters.mcp.server import build_server
+    from devhub.service.remote import RemoteHub
 
     target = resolve_target(config, profile_name)
     local = LocalDaemon(config, target.profile) if target.url is None else None
     if local is not None:
         local.start_in_background()
-        backend = RestBackend(local.url, token=target.token)
+        backend = RemoteHub(local.url, token=target.token, user_agent="devhub-mcp-stdio")
     else:
         assert target.url is not None
-        backend = RestBackend(target.url, token=target.token)
+        backend = RemoteHub(target.url, token=target.token, user_agent="devhub-mcp-stdio")
     server = build_server(backend)
 
     async def run() -> None:
