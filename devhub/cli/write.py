@@ -63,7 +63,7 @@ async def _submit_locally(
         lock.acquire({"pid": None, "purpose": "cli write"})
     except LockHeld as held:
         raise AlreadyRunning(f"another devhub process holds {config.data_dir} ({held.holder}); try again") from None
-    hub = Hub(config, profile_name=config.profile)
+    hub = Hub(config)
     try:
         await hub.start(serve=False)
         ctx = WriteContext(idempotency_key=idempotency_key, agent=agent, session=None)

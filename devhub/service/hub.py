@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from devhub import __version__
+from devhub.agents.profiles import DEFAULT_PROFILE
 from devhub.errors import ReadModelUnavailable, StorageFull
 from devhub.registry import RegisterOutcome, Registry, Repo
 from devhub.service.events import EventBus
@@ -54,10 +55,9 @@ def storage_full(exc: Exception) -> StorageFull:
 class Hub:
     """Everything a daemon serves from; started and stopped by the app's lifespan."""
 
-    def __init__(self, config: Settings, *, profile_name: str, relay_settings: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, config: Settings) -> None:
         self.config = config
-        self.profile_name = profile_name
-        self.relay_settings = dict(relay_settings or {})
+        self.profile_name = config.profile or DEFAULT_PROFILE
         self.events = EventBus()
         self.started_at = time.time()
         self.repos: list[Repo] = []
@@ -114,7 +114,7 @@ class Hub:
         self._tasks.append(asyncio.create_task(self.watcher.run(), name="devhub-watcher"))
         self._tasks.append(asyncio.create_task(self._watch_database(), name="devhub-database-check"))
         self._start_following()
-        if self.relay_settings.get("enabled") and self.config.relay_enabled and self.relay_settings.get("upstream"):
+        if self.config.relay.enabled:
             await self._start_relay()
 
     def _catch_up(self) -> None:
@@ -123,11 +123,16 @@ class Hub:
         self._applied_through = self.writer.applied_seq
 
     async def _start_relay(self) -> None:
-        try:
-            from devhub.service.relay_link import start_relay
-        except ModuleNotFoundError:
-            return
-        self.relay = await start_relay(self)
+        from devhub.service.relay_link import start_relay
+
+        self.relay = await start_relay(
+            self.config.relay,
+            relay_dir=self.config.relay_dir,
+            journal=self.journal,
+            read=self.read,
+            publish=self.events.publish,
+            secret=self.config.secret,
+        )
 
     async def stop(self) -> None:
         """Stop watching and relaying, close readers, the writer and the journal."""
@@ -488,12 +493,8 @@ class Hub:
         if self.relay is not None:
             status: dict[str, Any] = self.relay.status()
             return status
-        reason = (
-            "fleet role: this hub is authoritative"
-            if self.config.role == "fleet"
-            else ("turned off with --no-relay" if not self.config.relay_enabled else "no upstream configured")
-        )
-        return {"state": "disabled", "reason": reason, "upstream": self.relay_settings.get("upstream")}
+        relay = self.config.relay
+        return {"state": "disabled", "reason": relay.disabled_reason, "upstream": relay.upstream}
 
     def watcher_status(self) -> dict[str, Any]:
         return self.watcher.state.as_dict() if self.watcher else {"mode": "stopped"}
