@@ -25,12 +25,12 @@ def _config(ctx: click.Context) -> Settings:
 
 
 def _caught_up(client: Any, change: Change) -> bool:
-    from devhub.service.remote import DaemonError
+    from devhub.errors import DaemonRefused
 
     kind = "tasks" if change.kind == "task" else "workplans"
     try:
         item = client.get(f"/{kind}/{quote(change.id, safe='')}?repo={quote(change.repo, safe='')}")
-    except DaemonError:
+    except DaemonRefused:
         return False
     return bool(item.get("file_status") == change.new_word and item.get("status_source") == "file")
 

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import click
 
 from devhub.cli.main import CliState
-from devhub.daemon.lockfile import FileLock, LockHeld
+from devhub.daemon.lockfile import FileLock, FileLockHeld
 from devhub.errors import AlreadyRunning, BadRequest
 from devhub.settings import Settings
 
@@ -61,7 +61,7 @@ async def _submit_locally(
     lock = FileLock(config.lock_path)
     try:
         lock.acquire({"pid": None, "purpose": "cli write"})
-    except LockHeld as held:
+    except FileLockHeld as held:
         raise AlreadyRunning(f"another devhub process holds {config.data_dir} ({held.holder}); try again") from None
     hub = Hub(config)
     try:

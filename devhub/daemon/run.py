@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from devhub.daemon.lockfile import FileLock, LockHeld
+from devhub.daemon.lockfile import FileLock, FileLockHeld
 from devhub.errors import AlreadyRunning, ConfigError, DaemonError, DevhubError, StorageFull, from_os_error
 from devhub.settings import Settings
 
@@ -57,7 +57,7 @@ class Daemon:
         lock = FileLock(self.config.lock_path)
         try:
             lock.acquire({"pid": os.getpid(), "starting": True})
-        except LockHeld as held:
+        except FileLockHeld as held:
             raise AlreadyRunning(
                 f"a devhub daemon already runs for {self.config.data_dir} ({_holder_text(held.holder)}); "
                 "use `devhub status` or `devhub down`"

@@ -7,19 +7,9 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from devhub.errors import DevhubError, NotRunning
+from devhub.errors import DaemonRefused, NotRunning
 from devhub.service.local import daemon_holder
 from devhub.settings import Settings
-
-
-class DaemonError(DevhubError):
-    """The daemon answered a request with an error (its problem document is kept)."""
-
-    def __init__(self, status: int, problem: dict[str, Any]) -> None:
-        super().__init__(str(problem.get("detail") or problem.get("title") or f"HTTP {status}"))
-        self.status = status
-        self.problem_doc = problem
-        self.exit_code = 2 if 400 <= status < 500 else 1
 
 
 class DaemonClient:
@@ -57,7 +47,7 @@ class DaemonClient:
                 problem = json.loads(raw)
             except ValueError:
                 problem = {"detail": raw.decode(errors="replace")[:500]}
-            raise DaemonError(exc.code, problem if isinstance(problem, dict) else {"detail": str(problem)}) from None
+            raise DaemonRefused(exc.code, problem if isinstance(problem, dict) else {"detail": str(problem)}) from None
         except (urllib.error.URLError, OSError) as exc:
             raise NotRunning(f"the daemon at {self.base_url} does not answer ({exc})") from None
         return json.loads(payload) if payload else None

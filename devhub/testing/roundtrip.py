@@ -62,7 +62,7 @@ class Check:
 
 
 @dataclass
-class Hub:
+class SpawnedHub:
     """A daemon subprocess, its URL and its log."""
 
     name: str
@@ -112,7 +112,7 @@ class RoundtripRun:
     checks: list[Check] = field(default_factory=list)
     timings: dict[str, float | None] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
-    hubs: list[Hub] = field(default_factory=list)
+    hubs: list[SpawnedHub] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
     def check(self, name: str, holds: bool, observed: str, required: str) -> None:
@@ -258,7 +258,7 @@ def _child_env(config: Settings, data_dir: Path, config_dir: Path, extra: Mappin
 
 
 def _spawn(run: RoundtripRun, name: str, port: int, args: list[str], repos: list[Path],
-           extra_env: Mapping[str, str]) -> Hub:
+           extra_env: Mapping[str, str]) -> SpawnedHub:
     home = run.root / name
     data_dir, config_dir = home / "data", home / "config"
     data_dir.mkdir(parents=True)
@@ -267,12 +267,12 @@ def _spawn(run: RoundtripRun, name: str, port: int, args: list[str], repos: list
     cmd = [sys.executable, "-m", "devhub", "up", "--port", str(port), *args, *map(str, repos)]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    hub = Hub(name, proc, f"http://127.0.0.1:{port}", log_path)
+    hub = SpawnedHub(name, proc, f"http://127.0.0.1:{port}", log_path)
     run.hubs.append(hub)
     return hub
 
 
-def _wait_healthy(hub: Hub, http: httpx.Client, timeout: float) -> None:
+def _wait_healthy(hub: SpawnedHub, http: httpx.Client, timeout: float) -> None:
     """Poll GET /state/health until 200; RoundtripUnusable with the log tail if the daemon dies or stalls."""
     import httpx
 
