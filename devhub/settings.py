@@ -299,7 +299,13 @@ def load_settings(
 
 
 def _with_profile(settings: Settings, explicit: str | None, role: Role | None) -> Settings:
-    profile = get_profile(settings, active_profile_name(settings, explicit))
+    name = active_profile_name(settings, explicit)
+    try:
+        profile = get_profile(settings, name)
+    except ConfigError as exc:
+        if explicit is None and settings.env.get("DEVHUB_PROFILE") == name:
+            raise ConfigError(f"DEVHUB_PROFILE: {exc.detail}") from None
+        raise
     return replace(
         settings,
         profile=profile.name,
