@@ -156,3 +156,25 @@ def test_the_decision_through_load_settings(tmp_path: Path) -> None:
     assert not load_settings(env, profile="team", role="fleet").relay.enabled
     assert not load_settings(env, profile="quiet").relay.enabled
     assert not load_settings(env, profile="quiet", upstream=UPSTREAM).relay.enabled  # an upstream alone is not enough
+
+
+def test_only_settings_reads_devhub_variables() -> None:
+    root = Path(__file__).resolve().parents[1]
+    reads = re.compile(r"""(environ|env)\s*(\.get\(|\[)\s*["']DEVHUB_""")
+    offenders = [
+        str(path.relative_to(root))
+        for package in ("devhub", "relay")
+        for path in sorted((root / package).rglob("*.py"))
+        if path.name != "settings.py" and reads.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
+def test_the_relay_link_gets_what_it_needs_injected_not_the_hub() -> None:
+    import ast
+
+    source = (Path(__file__).resolve().parents[1] / "devhub" / "service" / "relay_link.py").read_text()
+    imported = {
+        node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "devhub.service.hub" not in imported
