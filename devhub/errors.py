@@ -14,6 +14,7 @@
     │   └── FileRefused              a repo file devhub will not open; `code` is its problem code
     ├── StorageFull (507)            the journal reached its bound, or the disk is full
     ├── ReadModelUnavailable (503)   the read model is being rebuilt (e.g. its file was deleted); retry
+    ├── DaemonRefused                a running daemon answered an HTTP request with an error (its status)
     ├── DaemonError                  lifecycle: lock held, port busy, not running
     │   ├── AlreadyRunning
     │   ├── PortInUse
@@ -144,6 +145,16 @@ class StorageFull(DevhubError):
 class ReadModelUnavailable(DevhubError):
     status = 503
     title = "Service unavailable"
+
+
+class DaemonRefused(DevhubError):
+    """The daemon answered a request with an error; its status and problem document are kept."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(str(problem.get("detail") or problem.get("title") or f"HTTP {status}"))
+        self.status = status
+        self.problem_doc = problem
+        self.exit_code = 2 if 400 <= status < 500 else 1
 
 
 class DaemonError(DevhubError):

@@ -1,4 +1,9 @@
-"""One typed Settings for every layer; this module is the only reader of os.environ."""
+"""One typed Settings for every layer, built once per process by `load_settings`.
+
+This module is the only reader of os.environ for settings: every DEVHUB_* variable is parsed here
+(a bad value is one ConfigError naming it), merged with the CLI's overrides and the resolved
+profile, and handed down. The one exception is `read_env_var`, which re-reads a token at send time.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from devhub.agents.profiles import ProfileRelay, active_profile_name, get_profile
 from devhub.errors import ConfigError
 from devhub.store.repofiles import DEFAULT_MAX_WORKPLAN_BYTES
+
+if TYPE_CHECKING:
+    from relay.backoff import CrashPlan
 
 Role = Literal["dev", "fleet"]
 
@@ -21,6 +30,8 @@ MIN_LOG_MAX_BYTES = 1024
 DEFAULT_SEARCH_BUDGET_MS = 1000  # a search past this is stopped and refused (400 "too expensive")
 MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_RETENTION_SECONDS = 14 * 24 * 3600
+DEFAULT_RELAY_BACKOFF_CAP = 15.0  # seconds: the longest wait between relay retries and health probes
+DEFAULT_RELAY_TIMEOUT = 10.0  # seconds: one upstream request
 
 
 def _platform_dir(kind: Literal["data", "config"]) -> Path:
@@ -32,6 +43,46 @@ def _platform_dir(kind: Literal["data", "config"]) -> Path:
 
 
 @dataclass(frozen=True)
+class RelayConfig:
+    """Everything the relay needs to start, and the one decision whether it runs (`enabled`)."""
+
+    role: Role
+    profile_relay: ProfileRelay
+    upstream: str | None  # --upstream / DEVHUB_UPSTREAM, else the profile's
+    token_env: str | None  # the profile's token variable, re-read at send time
+    switched_off: bool  # --no-relay
+    backoff_cap: float = DEFAULT_RELAY_BACKOFF_CAP
+    request_timeout: float = DEFAULT_RELAY_TIMEOUT
+    crash_at: str | None = None  # DEVHUB_TEST_CRASH_AT, already checked
+
+    @property
+    def enabled(self) -> bool:
+        """The relay runs on a dev hub whose profile relays, unless --no-relay, and only with an upstream."""
+        return (
+            self.role == "dev" and self.profile_relay.enabled and not self.switched_off and bool(self.upstream)
+        )
+
+    @property
+    def disabled_reason(self) -> str | None:
+        """Why the relay does not run (None when it does), as `relay status` reports it."""
+        if self.role == "fleet":
+            return "fleet role: this hub is authoritative"
+        if self.switched_off:
+            return "turned off with --no-relay"
+        if not self.profile_relay.enabled:
+            return "the profile does not relay"
+        if not self.upstream:
+            return "no upstream configured"
+        return None
+
+    def crash_plan(self) -> CrashPlan | None:
+        """A fresh crash-test plan (it counts passes, so each forwarder gets its own)."""
+        from relay.backoff import CrashPlan
+
+        return CrashPlan.parse(self.crash_at)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Where devhub keeps things and how the daemon is reached; passed down, never global."""
 
@@ -39,16 +90,36 @@ class Settings:
     config_dir: Path
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    profile: str = "dev"
+    profile: str | None = None  # the profile's name (None: not chosen; the recorded choice, else dev)
+    # The resolved profile's [relay] table (no profile resolved: no relay).
+    profile_relay: ProfileRelay = field(default_factory=lambda: ProfileRelay(enabled=False, upstream=None))
+    token_env: str | None = None  # the resolved profile's token variable
     role: Role = "dev"
     upstream: str | None = None  # overrides the profile's relay upstream
-    relay_enabled: bool = True
+    no_relay: bool = False  # --no-relay
+    relay_backoff_cap: float = DEFAULT_RELAY_BACKOFF_CAP
+    relay_timeout: float = DEFAULT_RELAY_TIMEOUT
+    crash_at: str | None = None  # DEVHUB_TEST_CRASH_AT (test hook)
     token: str | None = None  # DEVHUB_TOKEN: bearer token required for writes
     journal_max_bytes: int = DEFAULT_JOURNAL_MAX_BYTES
     log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
     search_budget_seconds: float = DEFAULT_SEARCH_BUDGET_MS / 1000
     max_workplan_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES  # DEVHUB_MAX_WORKPLAN_BYTES: larger files are not read
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # snapshot for profile token lookups
+
+    @property
+    def relay(self) -> RelayConfig:
+        """The relay's configuration and whether it runs, derived from the fields above."""
+        return RelayConfig(
+            role=self.role,
+            profile_relay=self.profile_relay,
+            upstream=self.upstream or self.profile_relay.upstream,
+            token_env=self.token_env,
+            switched_off=self.no_relay,
+            backoff_cap=self.relay_backoff_cap,
+            request_timeout=self.relay_timeout,
+            crash_at=self.crash_at,
+        )
 
     # Files inside the data and config directories.
     @property
@@ -106,8 +177,66 @@ def read_env_var(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
-def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Build the Settings from the environment, then apply explicit (CLI) overrides."""
+def _integer(env: Mapping[str, str], name: str, default: int, minimum: int, unit: str) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a whole number of {unit} >= {minimum}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: {raw!r} is not a whole number of {unit} >= {minimum}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: not a number of seconds: {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(f"{name}: must be a finite number of seconds >= 0, got {raw!r}")
+    return value
+
+
+def _crash_at(env: Mapping[str, str]) -> str | None:
+    raw = env.get("DEVHUB_TEST_CRASH_AT") or None
+    if raw is not None:
+        from relay.backoff import CrashPlan
+
+        try:
+            CrashPlan.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"DEVHUB_TEST_CRASH_AT: {exc}") from None
+    return raw
+
+
+def _role(raw: str | None) -> Role | None:
+    if raw is None:
+        return None
+    if raw not in ("dev", "fleet"):
+        raise ConfigError(f"role: must be 'dev' or 'fleet', got {raw!r}")
+    return "fleet" if raw == "fleet" else "dev"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    resolve_profile: bool = True,
+    **overrides: object,
+) -> Settings:
+    """Build the process's Settings: environment, then explicit (CLI) overrides, then the resolved profile.
+
+    Overrides are Settings fields (None means "not given"); `profile` names the profile explicitly.
+    The profile is chosen as `active_profile_name` says and its relay block and token variable are
+    copied in; an explicit role wins, else the `fleet` profile makes a fleet hub. With
+    `resolve_profile=False` the profile is left as named (for commands that inspect broken profiles).
+    Every DEVHUB_* variable is parsed here; a bad value is a ConfigError naming the variable.
+    """
     env = dict(os.environ if environ is None else environ)
     data_dir = Path(env["DEVHUB_DATA_DIR"]) if env.get("DEVHUB_DATA_DIR") else _platform_dir("data")
     config_dir = Path(env["DEVHUB_CONFIG_DIR"]) if env.get("DEVHUB_CONFIG_DIR") else _platform_dir("config")
@@ -117,24 +246,16 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             port = int(env["DEVHUB_PORT"])
         except ValueError as exc:
             raise ConfigError(f"DEVHUB_PORT: not an integer: {env['DEVHUB_PORT']!r}") from exc
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"DEVHUB_PORT: not a port number (0-65535): {env['DEVHUB_PORT']!r}")
     max_bytes = DEFAULT_JOURNAL_MAX_BYTES
     if env.get("DEVHUB_JOURNAL_MAX_BYTES"):
         try:
             max_bytes = int(env["DEVHUB_JOURNAL_MAX_BYTES"])
         except ValueError as exc:
             raise ConfigError(f"DEVHUB_JOURNAL_MAX_BYTES: not an integer: {env['DEVHUB_JOURNAL_MAX_BYTES']!r}") from exc
-    log_max_bytes = DEFAULT_LOG_MAX_BYTES
-    if env.get("DEVHUB_LOG_MAX_BYTES"):
-        raw = env["DEVHUB_LOG_MAX_BYTES"]
-        if not raw.strip().isdigit() or int(raw) < MIN_LOG_MAX_BYTES:
-            raise ConfigError(f"DEVHUB_LOG_MAX_BYTES: {raw!r} is not a whole number of bytes >= {MIN_LOG_MAX_BYTES}")
-        log_max_bytes = int(raw)
-    search_budget_ms = DEFAULT_SEARCH_BUDGET_MS
-    if env.get("DEVHUB_SEARCH_BUDGET_MS"):
-        raw = env["DEVHUB_SEARCH_BUDGET_MS"]
-        if not raw.strip().isdigit() or int(raw) < 1:
-            raise ConfigError(f"DEVHUB_SEARCH_BUDGET_MS: {raw!r} is not a whole number of milliseconds >= 1")
-        search_budget_ms = int(raw)
+    log_max_bytes = _integer(env, "DEVHUB_LOG_MAX_BYTES", DEFAULT_LOG_MAX_BYTES, MIN_LOG_MAX_BYTES, "bytes")
+    search_budget_ms = _integer(env, "DEVHUB_SEARCH_BUDGET_MS", DEFAULT_SEARCH_BUDGET_MS, 1, "milliseconds")
     max_workplan_bytes = DEFAULT_MAX_WORKPLAN_BYTES
     if env.get("DEVHUB_MAX_WORKPLAN_BYTES"):
         try:
@@ -145,22 +266,50 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             raise ConfigError(
                 f"DEVHUB_MAX_WORKPLAN_BYTES: not a positive integer: {env['DEVHUB_MAX_WORKPLAN_BYTES']!r}"
             )
-    config = Settings(
+    upstream = env.get("DEVHUB_UPSTREAM") or None
+    if upstream is not None and not upstream.startswith(("http://", "https://")):
+        raise ConfigError(f"DEVHUB_UPSTREAM: not an http(s) URL: {upstream!r}")
+    settings = Settings(
         data_dir=data_dir.expanduser().resolve(),
         config_dir=config_dir.expanduser().resolve(),
         host=env.get("DEVHUB_HOST") or DEFAULT_HOST,
         port=port,
-        profile=env.get("DEVHUB_PROFILE") or "dev",
-        upstream=env.get("DEVHUB_UPSTREAM") or None,
+        profile=env.get("DEVHUB_PROFILE") or None,
+        upstream=upstream,
         token=env.get("DEVHUB_TOKEN") or None,
         journal_max_bytes=max_bytes,
         log_max_bytes=log_max_bytes,
         search_budget_seconds=search_budget_ms / 1000,
         max_workplan_bytes=max_workplan_bytes,
+        relay_backoff_cap=_seconds(env, "DEVHUB_RELAY_BACKOFF_CAP", DEFAULT_RELAY_BACKOFF_CAP),
+        relay_timeout=_seconds(env, "DEVHUB_RELAY_TIMEOUT", DEFAULT_RELAY_TIMEOUT),
+        crash_at=_crash_at(env),
         env=env,
     )
     for key in ("data_dir", "config_dir"):
         value = overrides.get(key)
         if value is not None:
             overrides[key] = Path(str(value)).expanduser().resolve()
-    return config.with_overrides(**overrides)
+    explicit_profile = overrides.pop("profile", None)
+    role = _role(overrides.pop("role", None))  # type: ignore[arg-type]
+    settings = settings.with_overrides(**overrides)
+    if not resolve_profile:
+        return settings.with_overrides(profile=explicit_profile, role=role)
+    return _with_profile(settings, str(explicit_profile) if explicit_profile else None, role)
+
+
+def _with_profile(settings: Settings, explicit: str | None, role: Role | None) -> Settings:
+    name = active_profile_name(settings, explicit)
+    try:
+        profile = get_profile(settings, name)
+    except ConfigError as exc:
+        if explicit is None and settings.env.get("DEVHUB_PROFILE") == name:
+            raise ConfigError(f"DEVHUB_PROFILE: {exc.detail}") from None
+        raise
+    return replace(
+        settings,
+        profile=profile.name,
+        profile_relay=profile.relay,
+        token_env=profile.token_env,
+        role=role or ("fleet" if profile.name == "fleet" else settings.role),
+    )

@@ -76,7 +76,7 @@ AckFn = Callable[[dict[str, Any], Answer], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class RelaySettings:
+class ForwarderTunables:
     """Tunables; the defaults are the SPEC's."""
 
     backoff_cap: float = 15.0
@@ -103,12 +103,12 @@ class Forwarder:
         route: RouteFn,
         order_key: OrderKeyFn,
         token: Callable[[], str | None] = lambda: None,
-        settings: RelaySettings | None = None,
+        settings: ForwarderTunables | None = None,
         on_ack: AckFn | None = None,
         on_change: Callable[[RelayStatus], None] | None = None,
         crash: CrashPlan | None = None,
     ) -> None:
-        self.settings = settings or RelaySettings()
+        self.settings = settings or ForwarderTunables()
         self._journal = journal
         self._position_file = position_file
         self._dead_letters = dead_letters

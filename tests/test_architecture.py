@@ -75,14 +75,6 @@ def test_relay_knows_nothing_of_devhub() -> None:
     assert offenders == []
 
 
-# Circles that another branch of issue #14 is removing at the same time; each entry must still be a circle here
-# (the test says so when it is gone), and nothing else may join the list.
-KNOWN_CIRCLES = {
-    # hall-settings (`settings`) injects what start_relay needs instead of the whole Hub: remove when merged.
-    frozenset({"devhub.service.hub", "devhub.service.relay_link"}),
-}
-
-
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -178,11 +170,7 @@ def test_no_import_cycles_in_devhub_or_relay() -> None:
     graph = _import_graph()
     assert "devhub.adapters.api.app" in graph and graph["devhub.daemon.run"]  # the walk found the code
     cycles = _cycles(graph)
-    known = [c for c in cycles if frozenset(c) in KNOWN_CIRCLES]
-    new = [" -> ".join(c) for c in cycles if frozenset(c) not in KNOWN_CIRCLES]
-    assert new == [], "import cycles:\n" + "\n".join(new)
-    gone = KNOWN_CIRCLES - {frozenset(c) for c in known}
-    assert not gone, f"no longer a circle, remove from KNOWN_CIRCLES: {sorted(map(sorted, gone))}"
+    assert cycles == [], "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
 # A string constant that opens like an SQL statement (keyword, then more text); f-strings are

@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 from devhub.errors import ConfigError
-from devhub.settings import Settings
 
 Transport = Literal["http", "sse", "stdio"]
 TRANSPORTS: tuple[Transport, ...] = ("http", "sse", "stdio")
@@ -32,6 +31,19 @@ _MCP_KEYS = {"transport", "url", "send_token"}
 _RELAY_KEYS = {"enabled", "upstream"}
 
 
+class ProfileSource(Protocol):
+    """What profile lookups need of the Settings (a Protocol, so settings.py can import this module)."""
+
+    @property
+    def config_dir(self) -> Path: ...
+
+    @property
+    def user_profiles_dir(self) -> Path: ...
+
+    @property
+    def profile(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class McpEndpoint:
     """How an MCP client reaches the hub: transport, URL (none for stdio), whether to send the token."""
@@ -42,7 +54,7 @@ class McpEndpoint:
 
 
 @dataclass(frozen=True)
-class RelaySettings:
+class ProfileRelay:
     """Whether the daemon relays buffered writes, and to which upstream State Hub."""
 
     enabled: bool
@@ -57,7 +69,7 @@ class Profile:
     description: str
     api_url: str
     mcp: McpEndpoint
-    relay: RelaySettings
+    relay: ProfileRelay
     token_env: str | None
     sources: tuple[Path, ...]
 
@@ -196,7 +208,7 @@ def _build(name: str, raw: Mapping[str, Any], sources: tuple[Path, ...], origin:
             url=mcp_url,
             send_token=bool(token_env) if send_token is None else send_token,
         ),
-        relay=RelaySettings(enabled=relay_enabled, upstream=upstream),
+        relay=ProfileRelay(enabled=relay_enabled, upstream=upstream),
         token_env=token_env,
         sources=sources,
         origin=origin,
@@ -214,7 +226,7 @@ def _profile_files(directory: Path) -> dict[str, Path]:
     return files
 
 
-def read_profiles(config: Settings) -> tuple[dict[str, Profile], dict[str, ConfigError]]:
+def read_profiles(config: ProfileSource) -> tuple[dict[str, Profile], dict[str, ConfigError]]:
     """Every profile by name, plus the error of each profile whose files are broken (the rest still load)."""
     shipped = _profile_files(shipped_profiles_dir())
     user = _profile_files(config.user_profiles_dir)
@@ -237,7 +249,7 @@ def read_profiles(config: Settings) -> tuple[dict[str, Profile], dict[str, Confi
     return profiles, problems
 
 
-def load_profiles(config: Settings) -> dict[str, Profile]:
+def load_profiles(config: ProfileSource) -> dict[str, Profile]:
     """Every profile by name: the shipped ones, with the user's config directory merged over them.
 
     Strict: the first broken profile file raises its ConfigError (file and line).
@@ -248,7 +260,7 @@ def load_profiles(config: Settings) -> dict[str, Profile]:
     return profiles
 
 
-def get_profile(config: Settings, name: str) -> Profile:
+def get_profile(config: ProfileSource, name: str) -> Profile:
     """The profile called `name` (other profiles' broken files do not matter); unknown names list the rest."""
     profiles, problems = read_profiles(config)
     if name in problems:
@@ -258,19 +270,16 @@ def get_profile(config: Settings, name: str) -> Profile:
     return profiles[name]
 
 
-def active_profile_path(config: Settings) -> Path:
+def active_profile_path(config: ProfileSource) -> Path:
     """The one-line file where `devhub profile use` records the chosen profile."""
     return config.config_dir / ACTIVE_PROFILE_FILE
 
 
-def active_profile_name(config: Settings, explicit: str | None = None) -> str:
-    """The profile devhub runs with: explicit > DEVHUB_PROFILE > config override > recorded > 'dev'."""
+def active_profile_name(config: ProfileSource, explicit: str | None = None) -> str:
+    """The profile devhub runs with: explicit > the Settings' (--profile / DEVHUB_PROFILE) > recorded > 'dev'."""
     if explicit:
         return explicit
-    from_env = config.env.get("DEVHUB_PROFILE")
-    if from_env:
-        return from_env
-    if config.profile != DEFAULT_PROFILE:  # set through load_settings(profile=...) by a caller
+    if config.profile:
         return config.profile
     try:
         recorded = active_profile_path(config).read_text(encoding="utf-8").strip()
@@ -281,12 +290,12 @@ def active_profile_name(config: Settings, explicit: str | None = None) -> str:
     return recorded or DEFAULT_PROFILE
 
 
-def active_profile(config: Settings, explicit: str | None = None) -> Profile:
+def active_profile(config: ProfileSource, explicit: str | None = None) -> Profile:
     """The Profile named by `active_profile_name`."""
     return get_profile(config, active_profile_name(config, explicit))
 
 
-def record_active_profile(config: Settings, name: str) -> Path:
+def record_active_profile(config: ProfileSource, name: str) -> Path:
     """Write `name` to the active-profile file (atomically) and return its path."""
     path = active_profile_path(config)
     atomic_write(path, f"{name}\n".encode())

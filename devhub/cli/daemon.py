@@ -49,15 +49,6 @@ def _prepare_registration(config: Settings, paths: tuple[str, ...]) -> None:
     )
 
 
-def _relay_settings(config: Settings, profile_name: str, no_relay: bool) -> dict[str, Any]:
-    from devhub.agents.profiles import get_profile
-
-    profile = get_profile(config, profile_name)
-    upstream = config.upstream or profile.relay.upstream
-    enabled = profile.relay.enabled and not no_relay and config.role == "dev"
-    return {"upstream": upstream, "enabled": enabled, "token_env": profile.token_env, "api_url": profile.api_url}
-
-
 @click.command()
 @click.argument("paths", nargs=-1)  # checked by the registry, as `devhub register` checks them
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1; non-loopback needs DEVHUB_TOKEN).")
@@ -82,21 +73,17 @@ def up(
     detach: bool,
 ) -> None:
     """Start the hub daemon (one per data directory)."""
-    from devhub.agents.profiles import active_profile_name
     from devhub.daemon.run import Daemon
 
     state = _state(ctx)
-    config = state.config(host=host, port=port, role=role, upstream=upstream)
-    if no_relay:
-        config = config.with_overrides(relay_enabled=False)
-    profile = active_profile_name(config, profile_name)
-    if role is None and profile == "fleet":
-        config = config.with_overrides(role="fleet")
+    config = state.config(
+        host=host, port=port, role=role, upstream=upstream, profile=profile_name, no_relay=no_relay or None
+    )
     _prepare_registration(config, paths)
     if detach:
         _detach(ctx, config)
         return
-    code = Daemon(config, profile_name=profile, relay_settings=_relay_settings(config, profile, no_relay)).run()
+    code = Daemon(config).run()
     sys.exit(code)
 
 

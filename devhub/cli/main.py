@@ -54,6 +54,7 @@ class LazyGroup(click.Group):
             module_name, attribute, _ = LAZY_COMMANDS[cmd_name]
             module = importlib.import_module(module_name)
             command: click.Command = getattr(module, attribute)
+            _accept_directory_options(command)
             return command
         return super().get_command(ctx, cmd_name)
 
@@ -63,23 +64,52 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+_DIRECTORY_HELP = {
+    "data_dir": "Data directory (else DEVHUB_DATA_DIR); same as before the command.",
+    "config_dir": "Config directory (else DEVHUB_CONFIG_DIR); same as before the command.",
+}
+
+
+def _set_directory(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    if value is not None and param.name is not None:
+        setattr(ctx.find_object(CliState), param.name, value)
+
+
+def _accept_directory_options(command: click.Command) -> None:
+    """Let `devhub CMD --data-dir D` mean `devhub --data-dir D CMD` (SPEC §4), on every (sub)command."""
+    names = {param.name for param in command.params}
+    for name, help_text in _DIRECTORY_HELP.items():
+        if name not in names:
+            flag = "--" + name.replace("_", "-")
+            command.params.append(
+                click.Option(
+                    [flag],
+                    type=click.Path(path_type=Path),
+                    expose_value=False,
+                    callback=_set_directory,
+                    help=help_text,
+                )
+            )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_directory_options(sub)
+
+
 class CliState:
     """What the top-level options decided, handed to every command through the click context."""
 
     def __init__(self, data_dir: Path | None, config_dir: Path | None) -> None:
-        self.data_dir = data_dir
+        self.data_dir = data_dir  # also set by a command's own --data-dir (see _accept_directory_options)
         self.config_dir = config_dir
         self._config: Any = None
 
     def config(self, **overrides: object) -> Any:
-        """The Settings, built once from the environment plus the global and given overrides."""
+        """The Settings, built once from the environment, the directory options, the given overrides and the
+        resolved profile (a command with flags of its own, such as `up`, passes them here)."""
         from devhub.settings import load_settings
 
         if self._config is None or overrides:
-            config = load_settings(None, data_dir=self.data_dir, config_dir=self.config_dir, **overrides)
-            if overrides:
-                return config
-            self._config = config
+            self._config = load_settings(None, data_dir=self.data_dir, config_dir=self.config_dir, **overrides)  # type: ignore[arg-type]
         return self._config
 
 

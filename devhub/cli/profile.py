@@ -22,7 +22,8 @@ from devhub.settings import Settings
 
 
 def _config(ctx: click.Context) -> Settings:
-    config: Settings = ctx.obj.config()
+    # Unresolved: these commands list, show and switch profiles, so a broken active one must not stop them.
+    config: Settings = ctx.obj.config(resolve_profile=False)
     return config
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 
-class LockHeld(Exception):
+class FileLockHeld(Exception):
     """The lock is held by someone else; `holder` is what they wrote into the file (maybe empty)."""
 
     def __init__(self, path: Path, holder: dict[str, Any]) -> None:
@@ -41,7 +41,7 @@ class FileLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise LockHeld(self.path, read_holder(self.path)) from None
+            raise FileLockHeld(self.path, read_holder(self.path)) from None
         self._fd = fd
         try:
             self.update(holder or {"pid": os.getpid()})
@@ -88,7 +88,7 @@ def is_locked(path: Path) -> dict[str, Any] | None:
     probe = FileLock(path)
     try:
         probe.acquire()
-    except LockHeld as held:
+    except FileLockHeld as held:
         return held.holder or {"pid": None}
     # Nobody held it: give it back without leaving our pid behind.
     probe.release()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from devhub.daemon.lockfile import FileLock, LockHeld
+from devhub.daemon.lockfile import FileLock, FileLockHeld
 from devhub.errors import AlreadyRunning, ConfigError, DaemonError, DevhubError, StorageFull, from_os_error
 from devhub.settings import Settings
 
@@ -31,10 +31,8 @@ def _holder_text(holder: dict[str, Any]) -> str:
 class Daemon:
     """Starts the hub for one Settings and blocks until it is stopped."""
 
-    def __init__(self, config: Settings, *, profile_name: str, relay_settings: dict[str, Any]) -> None:
+    def __init__(self, config: Settings) -> None:
         self.config = config
-        self.profile_name = profile_name
-        self.relay_settings = relay_settings
 
     def _check_exposure(self) -> None:
         from devhub.adapters.api.security import is_loopback_host
@@ -59,7 +57,7 @@ class Daemon:
         lock = FileLock(self.config.lock_path)
         try:
             lock.acquire({"pid": os.getpid(), "starting": True})
-        except LockHeld as held:
+        except FileLockHeld as held:
             raise AlreadyRunning(
                 f"a devhub daemon already runs for {self.config.data_dir} ({_holder_text(held.holder)}); "
                 "use `devhub status` or `devhub down`"
@@ -72,7 +70,7 @@ class Daemon:
             sock = bind_listening_socket(self.config.host, self.config.port)
             port = sock.getsockname()[1]
             config = self.config.with_overrides(port=port)
-            hub = Hub(config, profile_name=self.profile_name, relay_settings=self.relay_settings)
+            hub = Hub(config)
             app = SecurityMiddleware(compose_app(hub), bind_host=config.host, token=config.token)  # type: ignore[arg-type]
             guard = StartGuard(app, config, on_started=lambda: _announce(config))
             server = uvicorn.Server(
@@ -92,7 +90,7 @@ class Daemon:
                 "host": config.host,
                 "port": port,
                 "role": config.role,
-                "profile": self.profile_name,
+                "profile": hub.profile_name,
                 "data_dir": str(config.data_dir),
                 "started": time.time(),
             }

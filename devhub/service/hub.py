@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from devhub._version import __version__
+from devhub.agents.profiles import DEFAULT_PROFILE
 from devhub.errors import ReadModelUnavailable, StorageFull
 from devhub.registry import RegisterOutcome, Registry, Repo
 from devhub.service.events import EventBus
@@ -59,10 +60,9 @@ def storage_full(exc: Exception) -> StorageFull:
 class Hub:
     """Everything a daemon serves from; started and stopped by the app's lifespan."""
 
-    def __init__(self, config: Settings, *, profile_name: str, relay_settings: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, config: Settings) -> None:
         self.config = config
-        self.profile_name = profile_name
-        self.relay_settings = dict(relay_settings or {})
+        self.profile_name = config.profile or DEFAULT_PROFILE
         self.events = EventBus()
         self.started_at = time.time()
         self.repos: list[Repo] = []
@@ -119,7 +119,7 @@ class Hub:
         self._tasks.append(asyncio.create_task(self.watcher.run(), name="devhub-watcher"))
         self._tasks.append(asyncio.create_task(self._watch_database(), name="devhub-database-check"))
         self._start_following()
-        if self.relay_settings.get("enabled") and self.config.relay_enabled and self.relay_settings.get("upstream"):
+        if self.config.relay.enabled:
             await self._start_relay()
 
     def _catch_up(self) -> None:
@@ -128,11 +128,16 @@ class Hub:
         self._applied_through = self.writer.applied_seq
 
     async def _start_relay(self) -> None:
-        try:
-            from devhub.service.relay_link import start_relay
-        except ModuleNotFoundError:
-            return
-        self.relay = await start_relay(self)
+        from devhub.service.relay_link import start_relay
+
+        self.relay = await start_relay(
+            self.config.relay,
+            relay_dir=self.config.relay_dir,
+            journal=self.journal,
+            read=self.read,
+            publish=self.events.publish,
+            secret=self.config.secret,
+        )
 
     async def stop(self) -> None:
         """Stop watching and relaying, close readers, the writer and the journal."""
@@ -493,12 +498,8 @@ class Hub:
         """The relay's state: the running relay's own, or `disabled` with the reason it does not run."""
         if self.relay is not None:
             return self.relay.status()
-        reason = (
-            "fleet role: this hub is authoritative"
-            if self.config.role == "fleet"
-            else ("turned off with --no-relay" if not self.config.relay_enabled else "no upstream configured")
-        )
-        return RelayStatus.disabled(reason, self.relay_settings.get("upstream"))
+        relay = self.config.relay
+        return RelayStatus.disabled(relay.disabled_reason or "the relay is not running", relay.upstream)
 
     def relay_dead_letters(self) -> list[DeadLetter]:
         """Every dead letter on disk, oldest first (an earlier run's too, while the relay is off); blocking I/O."""

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from devhub.daemon.lockfile import FileLock, LockHeld, is_locked
+from devhub.daemon.lockfile import FileLock, FileLockHeld, is_locked
 from devhub.registry import Registry, Repo
 from devhub.settings import Settings
 from devhub.store.build import ProgressCallback, SyncReport
@@ -98,7 +98,7 @@ def sync_read_model(config: Settings, *, show_progress: bool = True) -> SyncRepo
     lock = FileLock(config.lock_path)
     try:
         lock.acquire({"pid": None, "purpose": "cli sync"})
-    except LockHeld:
+    except FileLockHeld:
         return None
     try:
         repos = Registry(config.registry_path).repos()

@@ -27,7 +27,7 @@ LOCK_WAIT_SECONDS = 10.0
 @asynccontextmanager
 async def open_hub(settings: Settings, *, purpose: str = "cli") -> AsyncIterator[HubPort]:
     """The hub for `settings.data_dir`: its running daemon, else an in-process Hub held under the lock."""
-    from devhub.daemon.lockfile import FileLock, LockHeld, is_locked
+    from devhub.daemon.lockfile import FileLock, FileLockHeld, is_locked
     from devhub.service.remote import RemoteHub
 
     lock = FileLock(settings.lock_path)
@@ -44,7 +44,7 @@ async def open_hub(settings: Settings, *, purpose: str = "cli") -> AsyncIterator
         try:
             lock.acquire({"pid": None, "purpose": purpose})
             break
-        except LockHeld as held:
+        except FileLockHeld as held:
             if time.monotonic() >= deadline:
                 raise AlreadyRunning(
                     f"another devhub process holds {settings.data_dir} ({held.holder}); try again"
@@ -62,7 +62,7 @@ async def _local_hub(settings: Settings) -> AsyncIterator[HubPort]:
     from devhub.service.hub import Hub
     from devhub.service.local import LocalHub
 
-    hub = Hub(settings, profile_name=settings.profile)
+    hub = Hub(settings)
     try:
         await hub.start(serve=False)
         yield LocalHub(hub)

@@ -20,33 +20,22 @@ the relay dead-letters it with the reason instead of blocking everything behind 
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devhub.errors import ConfigError
-from devhub.settings import read_env_var
+from devhub.settings import RelayConfig, read_env_var
 
 if TYPE_CHECKING:
-    from devhub.service.hub import Hub
-    from relay.forwarder import Forwarder, Hold, Send
+    from devhub.store.reader import Reader
+    from relay.forwarder import Forwarder, Hold, JournalLike, Send
     from relay.idmap import IdMap
     from relay.upstream import Answer
 
-DEFAULT_BACKOFF_CAP = 15.0
-DEFAULT_REQUEST_TIMEOUT = 10.0
-
-
-def _seconds(env: Any, name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: not a number of seconds: {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name}: must not be negative, got {raw!r}")
-    return value
+# Runs a query against the read model (the hub's `read`), on a reader thread.
+ReadFn = Callable[[Callable[["Reader"], Awaitable[Any]]], Awaitable[Any]]
+# Publishes a live event (the hub's `events.publish`): topic, then the event's fields.
+PublishFn = Callable[..., None]
 
 
 def order_key(envelope: dict[str, Any]) -> Hashable | None:
@@ -63,15 +52,15 @@ def order_key(envelope: dict[str, Any]) -> Hashable | None:
 class Router:
     """Maps envelopes to upstream calls using the hub's read model."""
 
-    def __init__(self, hub: Hub, message_ids: IdMap) -> None:
-        self._hub = hub
+    def __init__(self, read: ReadFn, message_ids: IdMap) -> None:
+        self._read_model = read
         self._message_ids = message_ids
 
     async def _read(self, query: Any) -> Any:
         from relay.errors import RouteUnavailable
 
         try:
-            return await self._hub.read(query)
+            return await self._read_model(query)
         except Exception as exc:  # the read model, not the envelope: worth another try later
             raise RouteUnavailable(f"the read model could not be read: {type(exc).__name__}: {exc}") from exc
 
@@ -146,47 +135,44 @@ class Router:
             await asyncio.to_thread(self._message_ids.put, local, upstream)
 
 
-async def start_relay(hub: Hub) -> Forwarder:
-    """Build the forwarder for the hub's journal and the profile's upstream, and start it."""
-    from relay.backoff import CrashPlan
+async def start_relay(
+    relay: RelayConfig,
+    *,
+    relay_dir: Path,
+    journal: JournalLike,
+    read: ReadFn,
+    publish: PublishFn,
+    secret: Callable[[str | None], str | None],
+) -> Forwarder:
+    """Build the forwarder for the journal and the configured upstream, and start it.
+
+    `secret` is the Settings' snapshot lookup of a token variable, used when the variable is not set now.
+    """
     from relay.dead_letters import DEAD_LETTERS_FILE, DeadLetters
-    from relay.forwarder import Forwarder, RelaySettings
+    from relay.forwarder import Forwarder, ForwarderTunables
     from relay.idmap import IdMap
     from relay.position import POSITION_FILE, PositionFile
     from relay.upstream import Upstream
 
-    config = hub.config
-    settings = hub.relay_settings
-    env = config.env
-    token_env = settings.get("token_env")
+    token_env = relay.token_env
 
     def token() -> str | None:
         # Re-read so a changed token is used (and lifts an auth pause) without a restart.
-        return (read_env_var(token_env) or config.secret(token_env)) if token_env else None
+        return (read_env_var(token_env) or secret(token_env)) if token_env else None
 
-    try:
-        crash = CrashPlan.parse(env.get("DEVHUB_TEST_CRASH_AT"))
-    except ValueError as exc:
-        raise ConfigError(f"DEVHUB_TEST_CRASH_AT: {exc}") from None
-    tunables = RelaySettings(backoff_cap=_seconds(env, "DEVHUB_RELAY_BACKOFF_CAP", DEFAULT_BACKOFF_CAP))
-    directory = config.relay_dir
-    router = Router(hub, IdMap(directory / "message_ids.jsonl"))
+    router = Router(read, IdMap(relay_dir / "message_ids.jsonl"))
     forwarder = Forwarder(
-        journal=hub.journal,
-        position_file=PositionFile(directory / POSITION_FILE),
-        dead_letters=DeadLetters(directory / DEAD_LETTERS_FILE),
-        upstream=Upstream(
-            str(settings["upstream"]),
-            timeout=_seconds(env, "DEVHUB_RELAY_TIMEOUT", DEFAULT_REQUEST_TIMEOUT),
-            token=token,
-        ),
+        journal=journal,
+        position_file=PositionFile(relay_dir / POSITION_FILE),
+        dead_letters=DeadLetters(relay_dir / DEAD_LETTERS_FILE),
+        upstream=Upstream(str(relay.upstream), timeout=relay.request_timeout, token=token),
         route=router.route,
         order_key=order_key,
         token=token,
-        settings=tunables,
+        settings=ForwarderTunables(backoff_cap=relay.backoff_cap),
         on_ack=router.on_ack,
-        on_change=lambda status: hub.events.publish("relay", **status.to_json()),
-        crash=crash,
+        on_change=lambda status: publish("relay", **status.to_json()),
+        crash=relay.crash_plan(),
     )
     await forwarder.start()
     return forwarder

@@ -61,7 +61,7 @@ class Check:
 
 
 @dataclass
-class Hub:
+class SpawnedHub:
     """A named daemon of the round trip: its process, URL and log."""
 
     name: str
@@ -106,7 +106,7 @@ class RoundtripRun:
     checks: list[Check] = field(default_factory=list)
     timings: dict[str, float | None] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
-    hubs: list[Hub] = field(default_factory=list)
+    hubs: list[SpawnedHub] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
     def check(self, name: str, holds: bool, observed: str, required: str) -> None:
@@ -252,19 +252,19 @@ def _child_env(config: Settings, data_dir: Path, config_dir: Path, extra: Mappin
 
 
 def _spawn(run: RoundtripRun, name: str, port: int, args: list[str], repos: list[Path],
-           extra_env: Mapping[str, str]) -> Hub:
+           extra_env: Mapping[str, str]) -> SpawnedHub:
     home = run.root / name
     data_dir, config_dir = home / "data", home / "config"
     data_dir.mkdir(parents=True)
     env = _child_env(run.config, data_dir, config_dir, extra_env)
     up = ["up", "--port", str(port), *args, *map(str, repos)]
     process = spawn_daemon(up, data_dir=data_dir, log_path=home / "daemon.log", env=env, cwd=home)
-    hub = Hub(name, process, f"http://127.0.0.1:{port}")
+    hub = SpawnedHub(name, process, f"http://127.0.0.1:{port}")
     run.hubs.append(hub)
     return hub
 
 
-def _wait_healthy(hub: Hub, timeout: float) -> None:
+def _wait_healthy(hub: SpawnedHub, timeout: float) -> None:
     """Wait until the hub answers GET /state/health; RoundtripUnusable with the log tail if it dies or stalls."""
     try:
         hub.process.wait_until_answering(timeout, poll=POLL_SECONDS)

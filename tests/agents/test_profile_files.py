@@ -24,7 +24,8 @@ from tests.agents.conftest import REPO, Workspace, WriteProfile
 
 def _config(workspace: Workspace, **env: str) -> Settings:
     return load_settings(
-        {"DEVHUB_CONFIG_DIR": str(workspace.config_dir), "DEVHUB_DATA_DIR": str(workspace.home / "data"), **env}
+        {"DEVHUB_CONFIG_DIR": str(workspace.config_dir), "DEVHUB_DATA_DIR": str(workspace.home / "data"), **env},
+        resolve_profile=False,  # these tests resolve (and break) profiles themselves
     )
 
 

@@ -134,3 +134,33 @@ def test_relay_status_without_a_daemon_shows_the_waiting_queue(tmp_path: Path, e
     assert status["oldest_pending_age_seconds"] >= 0
     text = run_cli("relay", "status", env=env, check=True).stdout
     assert "pending 2" in text and "devhub up" in text
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_directory_options_work_before_and_after_the_command(tmp_path: Path, where: str) -> None:
+    """SPEC §4: `devhub up --data-dir D` is `devhub --data-dir D up`, for commands and subcommands alike."""
+    data, config = tmp_path / "data", tmp_path / "config"
+    env = devhub_env(tmp_path / "unused-data", tmp_path / "unused-config")  # the options must win
+    dirs = ["--data-dir", str(data), "--config-dir", str(config)]
+
+    def cli(*command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        args = [*dirs, *command] if where == "before" else [*command, *dirs]
+        return run_cli(*args, env=env, check=check)
+
+    repo = make_workspace(tmp_path / "ws", ["the-custodian"])[0]
+    cli("register", str(repo))
+    assert (config / "repos.json").exists()
+    assert [r["slug"] for r in json.loads(cli("repos", "--json").stdout)] == ["the-custodian"]
+    cli("progress", "written with no daemon")
+    assert json.loads(cli("relay", "status", "--json").stdout)["pending"] == 1  # a subcommand of a group
+    cli("journal", "verify")
+    cli("up", "--port", "0", "--no-relay", "--detach")
+    try:
+        assert (data / "daemon.json").exists()
+        status = json.loads(cli("status", "--json").stdout)
+        assert status["running"] and Path(status["daemon"]["data_dir"]) == data.resolve()
+        assert status["daemon"]["repos"] == ["the-custodian"]
+    finally:
+        cli("down", check=False)
+    assert json.loads(cli("status", "--json", check=False).stdout)["running"] is False
+    assert not (tmp_path / "unused-data").exists() and not (tmp_path / "unused-config").exists()

@@ -138,4 +138,4 @@ def test_a_refusal_reads_the_same_through_rest_mcp_and_the_cli(daemon: RunningDa
         alone = daemon.cli(*command)
         assert (alone.returncode, alone.stderr) == (with_daemon.returncode, with_daemon.stderr)
         restarted = start_daemon(daemon.data_dir.parent, data_dir=daemon.data_dir, config_dir=daemon.config_dir)
-        daemon.proc, daemon.url = restarted.proc, restarted.url
+        daemon.process, daemon.proc, daemon.url = restarted.process, restarted.proc, restarted.url

@@ -13,7 +13,7 @@ import pytest
 
 from relay.backoff import Backoff, CrashPlan
 from relay.dead_letters import DeadLetters
-from relay.forwarder import Forwarder, Hold, RelaySettings, Send
+from relay.forwarder import Forwarder, ForwarderTunables, Hold, Send
 from relay.journal import Journal
 from relay.position import Position, PositionFile
 from relay.upstream import Answer, Upstream, UpstreamRequest, Verdict, classify, retry_after_seconds
@@ -113,7 +113,7 @@ def _progress_forwarder(tmp_path: Path, journal: Journal, upstream_url: str, tok
         route=_post_progress,
         order_key=lambda e: None,
         token=token,
-        settings=RelaySettings(backoff_cap=0.3),
+        settings=ForwarderTunables(backoff_cap=0.3),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from relay.dead_letters import DeadLetters
 from relay.errors import RouteUnavailable
-from relay.forwarder import Forwarder, Hold, RelaySettings, Send
+from relay.forwarder import Forwarder, ForwarderTunables, Hold, Send
 from relay.journal import Journal
 from relay.position import PositionFile
 from relay.upstream import Answer, Upstream, UpstreamRequest
@@ -50,7 +50,7 @@ def _forwarder(
         route=route,
         order_key=lambda e: None,
         token=token,
-        settings=RelaySettings(backoff_cap=0.3),
+        settings=ForwarderTunables(backoff_cap=0.3),
         on_ack=on_ack,
         on_change=(lambda status: states.append((status.state, status.to_json()["delivered"])))
         if states is not None

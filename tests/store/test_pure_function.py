@@ -84,12 +84,12 @@ class Session:
     def __init__(self, root: Path) -> None:
         self.files = Files()
         self.repo = _make_repo(root, self.files)
-        self.config = Settings(data_dir=root / "data", config_dir=root / "config", relay_enabled=False)
+        self.config = Settings(data_dir=root / "data", config_dir=root / "config", no_relay=True)
         Registry(self.config.registry_path).register([self.repo])
         self.hub: Hub | None = None
 
     async def start(self) -> Hub:
-        self.hub = Hub(self.config, profile_name="dev")
+        self.hub = Hub(self.config)
         await self.hub.start(serve=False)
         return self.hub
 

@@ -27,9 +27,9 @@ SQLITE_MAX_PAGES = 1_073_741_823
 
 @pytest.fixture
 def app_client(tmp_path: Path, workspace: list[Path]) -> Iterator[tuple[TestClient[Any], Hub]]:
-    config = Settings(data_dir=tmp_path / "data", config_dir=tmp_path / "config", relay_enabled=False)
+    config = Settings(data_dir=tmp_path / "data", config_dir=tmp_path / "config", no_relay=True)
     Registry(config.registry_path).register(workspace)
-    hub = Hub(config, profile_name="dev")
+    hub = Hub(config)
     with TestClient(app=compose_app(hub)) as client:
         yield client, hub
 
