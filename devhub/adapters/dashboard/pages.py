@@ -153,7 +153,7 @@ async def overview(port: LocalHub, backlog: JournalBacklog) -> dict[str, Any]:
     needs_human = await port.tasks({"needs_human": True})
     errors = await port.errors()
     problems, conflicts = errors["problems"], errors["conflicts"]
-    status = summary["relay"]
+    status = hub.relay_status()  # the typed record (the summary carries its JSON)
     journal_problem = None
     try:
         count, oldest = await asyncio.to_thread(backlog.measure, hub.journal)
