@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import threading
 import time
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -21,7 +22,8 @@ from relay.errors import CorruptJournal, DiskFull, JournalError, JournalFull, Jo
 from relay.fslayer import FileLayer, LockHeld, OsFileLayer
 from relay.recovery import Segment, count_corrupt, read_quarantine, recover, segment_files
 from relay.reports import BadLineInfo, CompactReport, OpenReport, SegmentInfo, VerifyReport
-from relay.scan import check_line, iter_lines, scan_segment, segment_name
+from relay.scan import SegmentScan, check_line, iter_lines, scan_segment, segment_name
+from relay.summary import parse_summary, summary_path, write_summary
 
 RESERVED_KEYS = frozenset({"v", "id", "seq", "ts", "crc"})
 ENVELOPE_VERSION = 1
@@ -254,9 +256,11 @@ class Journal:
             self._fail(accepted, exc, None)
             return
         active = self._segments[-1] if self._segments else None
+        closing: Segment | None = None
         if active is None or active.bytes + len(data) > self._segment_bytes:
             if active is not None:
                 self._fs.close(active.path)
+                closing = active
             path = self.directory / segment_name(first_seq)
             active = Segment(path, first_seq, None, None, 0, dir_synced=False)
             fresh = True
@@ -273,12 +277,21 @@ class Journal:
             return
         active.dir_synced = True
         active.bytes += len(data)
+        active.crc = zlib.crc32(data, active.crc)
+        active.records += last_seq - first_seq + 1
+        active.last_id = accepted[-1].stamps[-1][0] if accepted[-1].stamps else active.last_id
         active.first_seq = first_seq if active.first_seq is None else active.first_seq
         active.last_seq = last_seq
         if fresh:
             self._segments.append(active)
         self._last_seq = last_seq
         self._size += len(data)
+        if closing is not None:
+            # The closed segment never changes again: summarise it once so open need not read it.
+            # Only now, once the next segment exists durably, so a summary never describes the active one.
+            summary = closing.summary()
+            if summary is not None:
+                write_summary(self._fs, self.directory, summary)
 
     def _fail(self, accepted: list[_Request], exc: OSError, written: tuple[Path, int, bool] | None) -> None:
         """Undo a failed write (cut the partial bytes away) and give every request of the batch the error."""
@@ -332,6 +345,7 @@ class Journal:
                 if record is None:
                     if self._read_only:
                         continue  # reported by open / verify; a snapshot reader must not stop here
+                    self._distrust(path)
                     raise CorruptJournal(
                         f"{path}@{offset}: {reason} (the line changed after open); reopen the journal to quarantine it",
                         path.name,
@@ -344,6 +358,17 @@ class Journal:
                     yield record
                 if previous == limit:
                     return  # anything after it is a write still in flight
+
+    def _distrust(self, path: Path) -> None:
+        """Remove a segment's summary so the next open reads (and quarantines) its bad line."""
+        summary = summary_path(path)
+        try:
+            with self._io_lock:
+                if self._fs.exists(summary):
+                    self._fs.remove(summary)
+                    self._fs.fsync_dir(self.directory)
+        except OSError:
+            pass  # the summary's recorded CRC no longer matches: `verify` reports it
 
     def segments(self) -> list[SegmentInfo]:
         """The segment files in seq order with their seq ranges, sizes and modification times."""
@@ -365,6 +390,7 @@ class Journal:
             paths = [path for _, path in segment_files(self._fs, self.directory)]
         bad: list[BadLineInfo] = []
         gaps: list[tuple[int, int]] = []
+        summaries: list[str] = []
         ok = tail = 0
         first: int | None = None
         previous = 0
@@ -374,6 +400,10 @@ class Journal:
             except FileNotFoundError:
                 continue
             scan = scan_segment(data, previous)
+            if index < len(paths) - 1:
+                summary_problem = self._check_summary(path, data, scan)
+                if summary_problem:
+                    summaries.append(summary_problem)
             for span in scan.bad:
                 in_flight = index == len(paths) - 1 and span.offset >= scan.good_end
                 if in_flight and not span.raw.endswith(b"\n"):
@@ -388,7 +418,34 @@ class Journal:
                 first = scan.first_seq if first is None else first
                 previous = scan.last_seq or previous
         quarantined = count_corrupt(read_quarantine(self._fs, self.directory))
-        return VerifyReport(ok, first, previous or None, len(paths), bad, gaps, tail, quarantined)
+        return VerifyReport(ok, first, previous or None, len(paths), bad, gaps, tail, quarantined, summaries)
+
+    def _check_summary(self, path: Path, data: bytes, scan: SegmentScan) -> str:
+        """Why a closed segment's summary disagrees with its content ("" when it agrees or is absent)."""
+        try:
+            raw = self._fs.read(summary_path(path))
+        except FileNotFoundError:
+            return ""  # not summarised yet: open reads the segment
+        summary = parse_summary(raw)
+        if summary is None:
+            return f"{summary_path(path).name}: unreadable (torn or corrupt); the next open reads the segment"
+        found = (path.name, len(data), zlib.crc32(data), scan.first_seq, scan.last_seq, scan.good, scan.last_id)
+        recorded = (
+            summary.segment,
+            summary.bytes,
+            summary.crc,
+            summary.first_seq,
+            summary.last_seq,
+            summary.records,
+            summary.last_id,
+        )
+        if found == recorded:
+            return ""
+        fields = ("segment", "bytes", "crc32", "first_seq", "last_seq", "records", "last_id")
+        differ = ", ".join(f"{k} {r!r} != {f!r}" for k, r, f in zip(fields, recorded, found, strict=True) if r != f)
+        trusted = len(data) == summary.bytes and summary.segment == path.name
+        consequence = "open trusts it (size matches)" if trusted else "open ignores it (size differs)"
+        return f"{summary_path(path).name}: disagrees with {path.name} ({differ}); {consequence}"
 
     # -- maintenance -----------------------------------------------------------------------------
 
@@ -410,6 +467,8 @@ class Journal:
                 removed.append(info)
             for info in removed:
                 self._fs.remove(info.path)
+                if self._fs.exists(summary_path(info.path)):
+                    self._fs.remove(summary_path(info.path))  # an orphan would also be removed at open
             if removed:
                 self._fs.fsync_dir(self.directory)
                 self._segments = self._segments[len(removed) :]

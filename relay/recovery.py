@@ -1,4 +1,7 @@
-"""Opening a journal directory: scan every segment, cut a torn tail, quarantine corrupt middle lines.
+"""Opening a journal directory: trust closed segments' summaries, scan the rest, cut a torn tail, quarantine.
+
+A closed segment with a valid summary (relay.summary) is not read at all; every
+other segment, and always the active (last) one, is read and checked line by line.
 
 Never refuses to start because of bad content: every bad byte is saved in
 quarantine.jsonl (fsynced) before it is removed from a segment, so nothing is
@@ -8,6 +11,7 @@ silently dropped.
 from __future__ import annotations
 
 import base64
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,7 @@ from relay.errors import JournalError
 from relay.fslayer import FileLayer
 from relay.reports import OpenReport
 from relay.scan import SEGMENT_NAME, BadSpan, cut_partial_line, iter_lines, scan_segment
+from relay.summary import SUMMARY_NAME, SegmentSummary, load_summary, remove_summary, summary_path, write_summary
 
 QUARANTINE_NAME = "quarantine.jsonl"
 CORRUPT_LINE = "corrupt-line"
@@ -33,6 +38,17 @@ class Segment:
     last_seq: int | None
     bytes: int
     dir_synced: bool = True
+    records: int = 0  # good records in it (what its summary records)
+    crc: int = 0  # zlib CRC-32 of its whole content, kept up to date by the writer
+    last_id: str | None = None
+
+    def summary(self) -> SegmentSummary | None:
+        """The summary to write when this segment is closed (None while it holds no record)."""
+        if self.first_seq is None or self.last_seq is None or not self.records:
+            return None
+        return SegmentSummary(
+            self.path.name, self.bytes, self.crc, self.first_seq, self.last_seq, self.records, self.last_id
+        )
 
 
 @dataclass
@@ -109,6 +125,15 @@ def segment_files(fs: FileLayer, directory: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def _remove_orphan_summaries(fs: FileLayer, directory: Path, names: set[str], segments: set[str]) -> None:
+    """Remove summaries whose segment is gone (compaction removes the segment first)."""
+    orphans = [n for n in names if SUMMARY_NAME.match(n) and n.removesuffix(".summary") + ".jsonl" not in segments]
+    for name in orphans:
+        fs.remove(directory / name)
+    if orphans:
+        fs.fsync_dir(directory)
+
+
 def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
     """Scan and (unless read_only) repair the directory; the journal continues from the result."""
     if not read_only:
@@ -116,15 +141,41 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
             if name.endswith(".tmp"):  # an interrupted rewrite; the original is still in place
                 fs.remove(directory / name)
     files = segment_files(fs, directory)
+    names = set(fs.listdir(directory))
+    if not read_only:
+        _remove_orphan_summaries(fs, directory, names, {path.name for _, path in files})
     segments: list[Segment] = []
     problems: list[str] = []
     last_seq = 0
     last_id: str | None = None
     records = truncated = quarantined = burned = 0
     for index, (name_seq, path) in enumerate(files):
+        is_last = index == len(files) - 1
+        has_summary = summary_path(path).name in names
+        if has_summary and not is_last:
+            trusted = load_summary(fs, path, last_seq)
+            if trusted is not None:
+                records += trusted.records
+                last_seq = trusted.last_seq
+                last_id = trusted.last_id or last_id
+                segments.append(
+                    Segment(
+                        path,
+                        name_seq,
+                        trusted.first_seq,
+                        trusted.last_seq,
+                        trusted.bytes,
+                        records=trusted.records,
+                        crc=trusted.crc,
+                        last_id=trusted.last_id,
+                    )
+                )
+                continue
+        if has_summary and is_last and not read_only:
+            remove_summary(fs, directory, path)  # the active segment is going to change
+            has_summary = False
         data = fs.read(path)
         scan = scan_segment(data, last_seq)
-        is_last = index == len(files) - 1
         middle = [s for s in scan.bad if not (is_last and s.offset >= scan.good_end)]
         tail = [s for s in scan.bad if is_last and s.offset >= scan.good_end]
         for span in middle:
@@ -156,13 +207,18 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
                 # Only a tail after the last valid record: cutting it loses nothing acknowledged.
                 problems.append(f"{path.name}@{scan.good_end}: torn tail not saved to {QUARANTINE_NAME}: {exc}")
             if middle:
+                if has_summary:
+                    fs.remove(summary_path(path))  # stale; made durable by the rewrite's directory fsync
+                    has_summary = False
                 kept = b"".join(data[start:end] for start, end in scan.good_ranges)
                 _rewrite(fs, directory, path, kept)
                 keep_size = len(kept)
+                data = kept
             else:
                 fs.truncate(path, scan.good_end)
                 fs.fsync(path)
                 keep_size = scan.good_end
+                data = data[: scan.good_end]
         quarantined += len(middle)
         truncated += tail_bytes
         records += scan.good
@@ -173,7 +229,20 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
             fs.remove(path)  # nothing left in it; the next write starts a fresh segment
             fs.fsync_dir(directory)
             continue
-        segments.append(Segment(path, name_seq, scan.first_seq, scan.last_seq, keep_size))
+        segment = Segment(
+            path,
+            name_seq,
+            scan.first_seq,
+            scan.last_seq,
+            keep_size,
+            records=scan.good,
+            crc=zlib.crc32(data),  # what is on disk now (read_only: unchanged)
+            last_id=scan.last_id,
+        )
+        segments.append(segment)
+        summary = segment.summary()
+        if not is_last and not read_only and summary is not None:
+            write_summary(fs, directory, summary, sync_dir=False)  # the fsync_dir below makes it durable
     last_seq += burned
     if not read_only:
         # A killed process may have left the newest entries and lines only in the page cache;
