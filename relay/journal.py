@@ -331,11 +331,11 @@ class Journal:
         """Verified records with seq > after_seq, in seq order, up to last_seq as of this call."""
         with self._io_lock:
             limit = self._last_seq
-            paths = [s.path for s in self._segments if s.last_seq is not None and s.last_seq > after_seq]
+            paths = [(s.path, s.verified) for s in self._segments if s.last_seq is not None and s.last_seq > after_seq]
         if limit <= after_seq:
             return
         previous = 0
-        for path in paths:
+        for path, verified in paths:
             try:
                 data = self._fs.read(path)
             except FileNotFoundError:
@@ -345,7 +345,13 @@ class Journal:
                 if record is None:
                     if self._read_only:
                         continue  # reported by open / verify; a snapshot reader must not stop here
-                    self._distrust(path)
+                    if not verified:
+                        # Open trusted this closed segment's summary and did not read it: the line rotted
+                        # after the segment was closed. Skip it as open would have (every line is checked
+                        # here, nothing bad is handed out) and drop the summary so the next open moves
+                        # the line to the quarantine file.
+                        self._distrust(path)
+                        continue
                     raise CorruptJournal(
                         f"{path}@{offset}: {reason} (the line changed after open); reopen the journal to quarantine it",
                         path.name,
@@ -432,7 +438,7 @@ class Journal:
         found = (path.name, len(data), zlib.crc32(data), scan.first_seq, scan.last_seq, scan.good, scan.last_id)
         recorded = (
             summary.segment,
-            summary.bytes,
+            summary.size,
             summary.crc,
             summary.first_seq,
             summary.last_seq,
@@ -443,7 +449,7 @@ class Journal:
             return ""
         fields = ("segment", "bytes", "crc32", "first_seq", "last_seq", "records", "last_id")
         differ = ", ".join(f"{k} {r!r} != {f!r}" for k, r, f in zip(fields, recorded, found, strict=True) if r != f)
-        trusted = len(data) == summary.bytes and summary.segment == path.name
+        trusted = len(data) == summary.size and summary.segment == path.name
         consequence = "open trusts it (size matches)" if trusted else "open ignores it (size differs)"
         return f"{summary_path(path).name}: disagrees with {path.name} ({differ}); {consequence}"
 

@@ -41,6 +41,9 @@ class Segment:
     records: int = 0  # good records in it (what its summary records)
     crc: int = 0  # zlib CRC-32 of its whole content, kept up to date by the writer
     last_id: str | None = None
+    # False when open trusted its summary instead of reading it: a bad line found later is bit rot
+    # that open would have quarantined, so readers skip it (and the next open quarantines it).
+    verified: bool = True
 
     def summary(self) -> SegmentSummary | None:
         """The summary to write when this segment is closed (None while it holds no record)."""
@@ -164,10 +167,11 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
                         name_seq,
                         trusted.first_seq,
                         trusted.last_seq,
-                        trusted.bytes,
+                        trusted.size,
                         records=trusted.records,
                         crc=trusted.crc,
                         last_id=trusted.last_id,
+                        verified=False,
                     )
                 )
                 continue
@@ -244,6 +248,10 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
         if not is_last and not read_only and summary is not None:
             write_summary(fs, directory, summary, sync_dir=False)  # the fsync_dir below makes it durable
     last_seq += burned
+    if segments and not segments[-1].verified and not read_only:
+        # Trusted as a closed segment, but every later one was empty and removed: it is the active
+        # segment again and will grow, so its summary goes (a fresh one is written when it closes).
+        remove_summary(fs, directory, segments[-1].path)
     if not read_only:
         # A killed process may have left the newest entries and lines only in the page cache;
         # make them durable now so nothing readers see here can vanish and have its seq reused.

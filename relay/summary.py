@@ -40,7 +40,7 @@ class SegmentSummary:
     """What open rebuilds from one closed segment."""
 
     segment: str  # the segment's file name
-    bytes: int
+    size: int  # the segment's length in bytes
     crc: int  # zlib CRC-32 of the segment's whole content
     first_seq: int
     last_seq: int
@@ -53,7 +53,7 @@ class SegmentSummary:
             {
                 "v": SUMMARY_VERSION,
                 "segment": self.segment,
-                "bytes": self.bytes,
+                "bytes": self.size,
                 "crc32": f"{self.crc:08x}",
                 "first_seq": self.first_seq,
                 "last_seq": self.last_seq,
@@ -82,7 +82,9 @@ def parse_summary(data: bytes) -> SegmentSummary | None:
         return None
     if size is None or first is None or last is None or records is None or not re.fullmatch("[0-9a-f]{8}", crc):
         return None
-    if not (1 <= first <= last and 1 <= records <= last - first + 1) or not (last_id is None or isinstance(last_id, str)):
+    if not (1 <= first <= last and 1 <= records <= last - first + 1) or not (
+        last_id is None or isinstance(last_id, str)
+    ):
         return None
     return SegmentSummary(segment, size, int(crc, 16), first, last, records, last_id)
 
@@ -97,7 +99,7 @@ def load_summary(fs: FileLayer, segment: Path, after_seq: int) -> SegmentSummary
         summary = parse_summary(fs.read(summary_path(segment)))
         if summary is None or summary.segment != segment.name:
             return None
-        if fs.size(segment) != summary.bytes or summary.first_seq <= after_seq:
+        if fs.size(segment) != summary.size or summary.first_seq <= after_seq:
             return None
     except FileNotFoundError:
         return None
