@@ -29,6 +29,9 @@ RESERVED_KEYS = frozenset({"v", "id", "seq", "ts", "crc"})
 ENVELOPE_VERSION = 1
 LOCK_NAME = "LOCK"
 LEADER_ROUNDS = 4
+# Summarise the active segment each time this much was appended to it since its last summary, so an
+# open after a crash decodes at most this much (plus one batch) line by line; the rest is one CRC-32.
+CHECKPOINT_BYTES = 2**20
 
 
 class _Request:
@@ -61,8 +64,17 @@ class _Request:
 class Journal:
     """An append-only, checksummed, segmented journal in one directory, locked to one process."""
 
-    def __init__(self, directory: Path, fs: FileLayer, max_bytes: int, segment_bytes: int, read_only: bool) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        fs: FileLayer,
+        max_bytes: int,
+        segment_bytes: int,
+        read_only: bool,
+        checkpoint_bytes: int = CHECKPOINT_BYTES,
+    ) -> None:
         self.directory = directory
+        self._checkpoint_bytes = max(1, checkpoint_bytes)
         self._fs = fs
         self._max_bytes = max_bytes
         # Compaction never removes the active segment, so it must stay well under the bound.
@@ -90,6 +102,7 @@ class Journal:
         segment_bytes: int = 8 * 2**20,
         fs: FileLayer | None = None,
         read_only: bool = False,
+        checkpoint_bytes: int = CHECKPOINT_BYTES,
     ) -> Journal:
         """Lock (unless read_only), scan and repair the directory; never refuses because of bad content.
 
@@ -98,7 +111,7 @@ class Journal:
         """
         fs = fs or OsFileLayer()
         directory = Path(directory)
-        journal = cls(directory, fs, max_bytes, segment_bytes, read_only)
+        journal = cls(directory, fs, max_bytes, segment_bytes, read_only, checkpoint_bytes)
         if not read_only:
             fs.makedirs(directory)
             try:
@@ -287,11 +300,18 @@ class Journal:
         self._last_seq = last_seq
         self._size += len(data)
         if closing is not None:
-            # The closed segment never changes again: summarise it once so open need not read it.
-            # Only now, once the next segment exists durably, so a summary never describes the active one.
-            summary = closing.summary()
-            if summary is not None:
-                write_summary(self._fs, self.directory, summary)
+            # The closed segment never changes again: summarise it once so open need not read it
+            # (only now that the next segment exists durably; until then it was the active one).
+            self._summarise(closing)
+        elif active.bytes - active.summarised >= self._checkpoint_bytes:
+            self._summarise(active)  # a checkpoint: open decodes only what comes after it
+
+    def _summarise(self, segment: Segment) -> None:
+        """Write the segment's summary (durable bytes only); a refusal costs the next open a read, no more."""
+        summary = segment.summary()
+        fresh = summary is not None and segment.summarised != segment.bytes
+        if fresh and summary is not None and write_summary(self._fs, self.directory, summary):
+            segment.summarised = segment.bytes
 
     def _fail(self, accepted: list[_Request], exc: OSError, written: tuple[Path, int, bool] | None) -> None:
         """Undo a failed write (cut the partial bytes away) and give every request of the batch the error."""
@@ -427,31 +447,20 @@ class Journal:
         return VerifyReport(ok, first, previous or None, len(paths), bad, gaps, tail, quarantined, summaries)
 
     def _check_summary(self, path: Path, data: bytes, scan: SegmentScan) -> str:
-        """Why a closed segment's summary disagrees with its content ("" when it agrees or is absent)."""
+        """Why a closed segment's summary, which open would trust, disagrees with its content ("" if not)."""
         try:
-            raw = self._fs.read(summary_path(path))
+            summary = parse_summary(self._fs.read(summary_path(path)))
         except FileNotFoundError:
-            return ""  # not summarised yet: open reads the segment
-        summary = parse_summary(raw)
-        if summary is None:
-            return f"{summary_path(path).name}: unreadable (torn or corrupt); the next open reads the segment"
-        found = (path.name, len(data), zlib.crc32(data), scan.first_seq, scan.last_seq, scan.good, scan.last_id)
-        recorded = (
-            summary.segment,
-            summary.size,
-            summary.crc,
-            summary.first_seq,
-            summary.last_seq,
-            summary.records,
-            summary.last_id,
-        )
+            return ""  # not summarised: open reads the segment
+        if summary is None or summary.segment != path.name or summary.size != len(data):
+            return ""  # open would not trust it: it reads the segment and writes a true summary
+        found = (zlib.crc32(data), scan.first_seq, scan.last_seq, scan.good, scan.last_id)
+        recorded = (summary.crc, summary.first_seq, summary.last_seq, summary.records, summary.last_id)
         if found == recorded:
             return ""
-        fields = ("segment", "bytes", "crc32", "first_seq", "last_seq", "records", "last_id")
+        fields = ("crc32", "first_seq", "last_seq", "records", "last_id")
         differ = ", ".join(f"{k} {r!r} != {f!r}" for k, r, f in zip(fields, recorded, found, strict=True) if r != f)
-        trusted = len(data) == summary.size and summary.segment == path.name
-        consequence = "open trusts it (size matches)" if trusted else "open ignores it (size differs)"
-        return f"{summary_path(path).name}: disagrees with {path.name} ({differ}); {consequence}"
+        return f"{summary_path(path).name} disagrees with {path.name} ({differ}) and open trusts it (same size)"
 
     # -- maintenance -----------------------------------------------------------------------------
 
@@ -489,6 +498,8 @@ class Journal:
                 return
             self._closed = True
             for segment in self._segments[-1:]:
+                if not self._read_only and self._torn_at is None:
+                    self._summarise(segment)  # the next open decodes nothing line by line
                 self._fs.close(segment.path)
             if self._lock_handle is not None:
                 self._fs.unlock(self._lock_handle)

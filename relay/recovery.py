@@ -1,7 +1,8 @@
 """Opening a journal directory: trust closed segments' summaries, scan the rest, cut a torn tail, quarantine.
 
 A closed segment with a valid summary (relay.summary) is not read at all; every
-other segment, and always the active (last) one, is read and checked line by line.
+other segment is read and checked line by line, except the prefix of the active
+(last) segment that its checkpoint summary covers (checked by one CRC-32).
 
 Never refuses to start because of bad content: every bad byte is saved in
 quarantine.jsonl (fsynced) before it is removed from a segment, so nothing is
@@ -20,8 +21,15 @@ from relay.codec import BadLine, decode_line, encode_line, iso_ms, now_ms
 from relay.errors import JournalError
 from relay.fslayer import FileLayer
 from relay.reports import OpenReport
-from relay.scan import SEGMENT_NAME, BadSpan, cut_partial_line, iter_lines, scan_segment
-from relay.summary import SUMMARY_NAME, SegmentSummary, load_summary, remove_summary, summary_path, write_summary
+from relay.scan import SEGMENT_NAME, BadSpan, SegmentScan, cut_partial_line, iter_lines, scan_segment
+from relay.summary import (
+    SUMMARY_NAME,
+    SegmentSummary,
+    load_prefix_summary,
+    load_summary,
+    summary_path,
+    write_summary,
+)
 
 QUARANTINE_NAME = "quarantine.jsonl"
 CORRUPT_LINE = "corrupt-line"
@@ -44,6 +52,7 @@ class Segment:
     # False when open trusted its summary instead of reading it: a bad line found later is bit rot
     # that open would have quarantined, so readers skip it (and the next open quarantines it).
     verified: bool = True
+    summarised: int = 0  # bytes its summary file covers (0: none written by us)
 
     def summary(self) -> SegmentSummary | None:
         """The summary to write when this segment is closed (None while it holds no record)."""
@@ -128,6 +137,22 @@ def segment_files(fs: FileLayer, directory: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def _scan_after(data: bytes, prefix: SegmentSummary) -> SegmentScan:
+    """The scan of a segment whose first prefix.size bytes its summary vouches for: decode only the rest."""
+    scan = scan_segment(data, prefix.last_seq, start=prefix.size)
+    scan.good += prefix.records
+    scan.first_seq = prefix.first_seq
+    if scan.last_seq is None:
+        scan.last_seq, scan.last_id = prefix.last_seq, prefix.last_id
+    scan.last_id = scan.last_id or prefix.last_id
+    scan.good_end = max(scan.good_end, prefix.size)
+    if scan.good_ranges and scan.good_ranges[0][0] == prefix.size:
+        scan.good_ranges[0] = (0, scan.good_ranges[0][1])
+    else:
+        scan.good_ranges.insert(0, (0, prefix.size))
+    return scan
+
+
 def _remove_orphan_summaries(fs: FileLayer, directory: Path, names: set[str], segments: set[str]) -> None:
     """Remove summaries whose segment is gone (compaction removes the segment first)."""
     orphans = [n for n in names if SUMMARY_NAME.match(n) and n.removesuffix(".summary") + ".jsonl" not in segments]
@@ -151,7 +176,7 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
     problems: list[str] = []
     last_seq = 0
     last_id: str | None = None
-    records = truncated = quarantined = burned = 0
+    records = truncated = quarantined = burned = checked = 0
     for index, (name_seq, path) in enumerate(files):
         is_last = index == len(files) - 1
         has_summary = summary_path(path).name in names
@@ -172,14 +197,14 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
                         crc=trusted.crc,
                         last_id=trusted.last_id,
                         verified=False,
+                        summarised=trusted.size,
                     )
                 )
                 continue
-        if has_summary and is_last and not read_only:
-            remove_summary(fs, directory, path)  # the active segment is going to change
-            has_summary = False
         data = fs.read(path)
-        scan = scan_segment(data, last_seq)
+        prefix = load_prefix_summary(fs, path, data, last_seq) if has_summary and is_last else None
+        scan = scan_segment(data, last_seq) if prefix is None else _scan_after(data, prefix)
+        checked += len(data) - (prefix.size if prefix is not None else 0)
         middle = [s for s in scan.bad if not (is_last and s.offset >= scan.good_end)]
         tail = [s for s in scan.bad if is_last and s.offset >= scan.good_end]
         for span in middle:
@@ -211,7 +236,7 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
                 # Only a tail after the last valid record: cutting it loses nothing acknowledged.
                 problems.append(f"{path.name}@{scan.good_end}: torn tail not saved to {QUARANTINE_NAME}: {exc}")
             if middle:
-                if has_summary:
+                if has_summary and prefix is None:
                     fs.remove(summary_path(path))  # stale; made durable by the rewrite's directory fsync
                     has_summary = False
                 kept = b"".join(data[start:end] for start, end in scan.good_ranges)
@@ -242,16 +267,19 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
             records=scan.good,
             crc=zlib.crc32(data),  # what is on disk now (read_only: unchanged)
             last_id=scan.last_id,
+            summarised=prefix.size if prefix is not None else 0,
         )
         segments.append(segment)
         summary = segment.summary()
-        if not is_last and not read_only and summary is not None:
-            write_summary(fs, directory, summary, sync_dir=False)  # the fsync_dir below makes it durable
+        # (the fsync_dir below makes it durable)
+        if (
+            not is_last
+            and not read_only
+            and summary is not None
+            and write_summary(fs, directory, summary, sync_dir=False)
+        ):
+            segment.summarised = segment.bytes
     last_seq += burned
-    if segments and not segments[-1].verified and not read_only:
-        # Trusted as a closed segment, but every later one was empty and removed: it is the active
-        # segment again and will grow, so its summary goes (a fresh one is written when it closes).
-        remove_summary(fs, directory, segments[-1].path)
     if not read_only:
         # A killed process may have left the newest entries and lines only in the page cache;
         # make them durable now so nothing readers see here can vanish and have its seq reused.
@@ -267,5 +295,6 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
         quarantined=quarantined,
         quarantined_total=quarantine_total if not read_only else quarantine_total + quarantined,
         problems=problems,
+        checked_bytes=checked,
     )
     return Recovered(segments, last_seq, last_id, report)

@@ -28,6 +28,7 @@ class OpenReport:
     quarantined: int  # corrupt middle lines moved to the quarantine file by this open
     quarantined_total: int  # corrupt lines in the quarantine file, all opens together
     problems: list[str] = field(default_factory=list)  # one line each: segment@offset: reason -> action
+    checked_bytes: int = 0  # bytes open decoded and checked line by line (the rest was covered by summaries)
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,29 @@
 """Segment summaries: what open needs from a closed segment, written once so open need not re-read it.
 
-A closed (rolled) segment never changes again except through open's own repair.
-When the journal rolls to a new segment it writes `<first seq>.summary` next to
-the closed `<first seq>.jsonl`: one checksummed line (relay.codec) holding the
-segment's name, byte length, CRC-32 of its whole content, seq range, record count
-and last id. It is written durably: a .tmp file, fsync, atomic rename, fsync of
-the directory.
+A summary `<first seq>.summary` sits next to its segment `<first seq>.jsonl`:
+one checksummed line (relay.codec) holding the segment's name, the length in
+bytes it covers, the CRC-32 of those bytes, their seq range, record count and
+last id. It is written durably: a .tmp file, fsync, atomic rename, fsync of the
+directory. The journal writes one when it rolls to a new segment (covering the
+whole closed segment), at every checkpoint of the active segment (each
+`checkpoint_bytes` appended) and at close.
 
-Open trusts a summary after a cheap check only: the summary's own checksum, its
-name, the segment's current size equal to the recorded length, and a seq range
-that continues the previous segment. Anything else (missing, torn, stale,
-flipped) and open reads and checks that segment line by line as before, then
-writes a fresh summary. The active (last) segment is always read in full, and a
-summary left for it is removed first (it is going to change). `verify` reads
-every byte and also checks each summary against the segment it describes.
+Closed segments: open trusts the summary after a cheap check only (the
+summary's own checksum, its name, the segment's size equal to the covered
+length, seqs after the previous segment's) and does not read the segment.
+Anything else (missing, torn, stale, flipped, another segment's) and open reads
+and checks that segment line by line as before, then writes a fresh summary.
+
+The active (last) segment is always read, but only the lines after the prefix
+its summary covers are decoded and checked one by one; the prefix is checked
+with one CRC-32 over its bytes (fast) instead. `verify` reads and checks every
+line of every segment and also checks each summary against its segment.
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,6 +111,25 @@ def load_summary(fs: FileLayer, segment: Path, after_seq: int) -> SegmentSummary
     return summary
 
 
+def load_prefix_summary(fs: FileLayer, segment: Path, data: bytes, after_seq: int) -> SegmentSummary | None:
+    """The active segment's summary if it describes a prefix of data (checked by its CRC-32), else None.
+
+    The active segment only grows (open cuts and quarantines only after the last good line, which a
+    trusted prefix ends before), so a summary written at a checkpoint stays true for its prefix.
+    """
+    try:
+        summary = parse_summary(fs.read(summary_path(segment)))
+    except FileNotFoundError:
+        return None
+    if summary is None or summary.segment != segment.name or summary.first_seq <= after_seq:
+        return None
+    if not 0 < summary.size <= len(data) or data[summary.size - 1] != 0x0A:
+        return None
+    if zlib.crc32(memoryview(data)[: summary.size]) != summary.crc:
+        return None
+    return summary
+
+
 def write_summary(fs: FileLayer, directory: Path, summary: SegmentSummary, *, sync_dir: bool = True) -> bool:
     """Write a summary durably (tmp, fsync, rename, fsync the directory); False if the disk refused.
 
@@ -128,11 +152,3 @@ def write_summary(fs: FileLayer, directory: Path, summary: SegmentSummary, *, sy
             pass  # a leftover .tmp is removed at the next open
         return False
     return True
-
-
-def remove_summary(fs: FileLayer, directory: Path, segment: Path) -> None:
-    """Remove a segment's summary (if any) durably, before the segment changes."""
-    path = summary_path(segment)
-    if fs.exists(path):
-        fs.remove(path)
-        fs.fsync_dir(directory)

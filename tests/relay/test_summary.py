@@ -76,11 +76,13 @@ def test_closed_segments_are_summarised_and_open_reads_only_the_active_one() -> 
     acked = fill(fs, 20)
     segments = segment_names(fs)
     assert len(segments) >= 5
-    assert summary_names(fs) == [name.replace(".jsonl", ".summary") for name in segments[:-1]]
+    # every closed segment, and the active one too since the journal was closed cleanly
+    assert summary_names(fs) == [name.replace(".jsonl", ".summary") for name in segments]
     expected = full_read_state(fs)
     fs.reads.clear()
     with Journal.open(DIRECTORY, fs=fs, segment_bytes=SEGMENT_BYTES) as journal:
-        assert fs.segment_reads() == [segments[-1]]
+        assert fs.segment_reads() == [segments[-1]]  # its summary's CRC-32 is checked
+        assert journal.open_report.checked_bytes == 0
         assert state(journal) == expected
         assert list(journal.records()) == acked
         nxt = journal.append(make_fields(99))
@@ -223,32 +225,90 @@ def test_a_bit_flip_in_a_summarised_segment_is_skipped_reported_and_quarantined_
     assert fs.exists(summary_path(segment))
 
 
-def test_a_segment_that_becomes_active_again_loses_its_summary() -> None:
+def test_a_closed_segment_that_becomes_active_again_keeps_a_summary_true_for_its_prefix() -> None:
     fs = CrashSimFileLayer()
     acked = fill(fs, 20)
     last = segment_names(fs)[-1]
     fs.write_new(DIRECTORY / last, b'{"body":{"summary":"half a li')  # only a torn line: removed at open
     fs.fsync(DIRECTORY / last)
     kept = [e for e in acked if e["seq"] < int(last[:20])]
-    with Journal.open(DIRECTORY, fs=fs, segment_bytes=SEGMENT_BYTES) as journal:
+    with Journal.open(DIRECTORY, fs=fs, segment_bytes=SEGMENT_BYTES * 4) as journal:
         active = segment_names(fs)[-1]
-        assert active != last and not fs.exists(summary_path(DIRECTORY / active))
-        more = [journal.append(make_fields(100 + n)) for n in range(6)]
+        assert active != last
+        more = [journal.append(make_fields(100 + n)) for n in range(3)]
+        assert segment_names(fs)[-1] == active  # it grows again
     fs.crash()
     with Journal.open(DIRECTORY, fs=fs, segment_bytes=SEGMENT_BYTES) as journal:
         assert list(journal.records()) == kept + more
         assert journal.verify().ok
 
 
-def test_the_active_segments_summary_is_removed_at_open() -> None:
+def test_another_segments_summary_on_the_active_segment_is_not_trusted() -> None:
     fs = CrashSimFileLayer()
     fill(fs, 20)
     first, *_, last = segment_names(fs)
     fs.write_new(summary_path(DIRECTORY / last), fs.read(summary_path(DIRECTORY / first)))
     expected = full_read_state(fs)
     with Journal.open(DIRECTORY, fs=fs, segment_bytes=SEGMENT_BYTES) as journal:
-        assert not fs.exists(summary_path(DIRECTORY / last))
+        assert journal.open_report.checked_bytes == fs.size(DIRECTORY / last)
         assert state(journal) == expected
+    with Journal.open(DIRECTORY, fs=fs, segment_bytes=SEGMENT_BYTES) as journal:
+        assert journal.open_report.checked_bytes == 0  # close wrote the true one
+        assert journal.verify().ok
+
+
+BIG_SEGMENT = 64 * 1024
+
+
+def test_a_checkpoint_bounds_what_open_decodes_after_a_crash() -> None:
+    fs = CrashSimFileLayer()
+    journal = Journal.open(DIRECTORY, fs=fs, segment_bytes=BIG_SEGMENT, checkpoint_bytes=1000)
+    acked = [journal.append(make_fields(n)) for n in range(40)]
+    size = fs.size(DIRECTORY / segment_names(fs)[0])
+    fs.crash()  # no close: only the checkpoints were written
+    with Journal.open(DIRECTORY, fs=fs, segment_bytes=BIG_SEGMENT) as reopened:
+        assert 0 < reopened.open_report.checked_bytes < 1000 + 400
+        assert size > 5000
+        assert list(reopened.records()) == acked
+        assert reopened.verify().ok
+
+
+def test_damage_after_the_checkpoint_is_handled_and_the_checkpoint_stays_true() -> None:
+    fs = CrashSimFileLayer()
+    journal = Journal.open(DIRECTORY, fs=fs, segment_bytes=BIG_SEGMENT, checkpoint_bytes=1500)
+    acked = [journal.append(make_fields(n)) for n in range(12)]
+    segment = DIRECTORY / segment_names(fs)[0]
+    summary = parse_summary(fs.read(summary_path(segment)))
+    assert summary is not None and summary.last_seq < 11
+    fs.crash()
+    data = fs.read(segment)
+    ends = [i + 1 for i, byte in enumerate(data) if byte == 0x0A]
+    victim = summary.last_seq + 1  # the first record after the checkpoint (not the last one)
+    fs.write_new(segment, _flip(data, ends[victim - 2] + 12) + b'{"torn')
+    fs.fsync(segment)
+    with Journal.open(DIRECTORY, fs=fs, segment_bytes=BIG_SEGMENT) as reopened:
+        report = reopened.open_report
+        assert (report.quarantined, report.truncated_bytes) == (1, len(b'{"torn'))
+        assert report.checked_bytes == len(data) + 6 - summary.size
+        assert [r["seq"] for r in reopened.records()] == [e["seq"] for e in acked if e["seq"] != victim]
+    assert parse_summary(fs.read(summary_path(segment))) is not None
+    with Journal.open(DIRECTORY, fs=fs, segment_bytes=BIG_SEGMENT) as reopened:
+        assert reopened.verify().bad_lines == []
+
+
+def test_a_flip_inside_the_checkpointed_prefix_is_caught_by_its_crc() -> None:
+    fs = CrashSimFileLayer()
+    journal = Journal.open(DIRECTORY, fs=fs, segment_bytes=BIG_SEGMENT, checkpoint_bytes=1500)
+    acked = [journal.append(make_fields(n)) for n in range(12)]
+    fs.crash()
+    segment = DIRECTORY / segment_names(fs)[0]
+    data = fs.read(segment)
+    fs.write_new(segment, _flip(data, data.index(b"\n") + 12))  # inside record 2
+    fs.fsync(segment)
+    with Journal.open(DIRECTORY, fs=fs, segment_bytes=BIG_SEGMENT) as reopened:
+        assert reopened.open_report.checked_bytes == len(data)
+        assert reopened.open_report.quarantined == 1
+        assert [r["seq"] for r in reopened.records()] == [e["seq"] for e in acked if e["seq"] != 2]
 
 
 def test_compaction_removes_the_summary_with_its_segment_and_open_removes_orphans() -> None:
@@ -257,7 +317,7 @@ def test_compaction_removes_the_summary_with_its_segment_and_open_removes_orphan
     with Journal.open(DIRECTORY, fs=fs, segment_bytes=SEGMENT_BYTES) as journal:
         report = journal.compact(relayed_through_seq=acked[-1]["seq"], older_than_seconds=0)
         assert report.removed
-        assert summary_names(fs) == [n.replace(".jsonl", ".summary") for n in segment_names(fs)[:-1]]
+        assert summary_names(fs) == [n.replace(".jsonl", ".summary") for n in segment_names(fs)]
     orphan = DIRECTORY / "00000000000000000001.summary"
     fs.write_new(orphan, b"left over\n")
     with Journal.open(DIRECTORY, fs=fs, segment_bytes=SEGMENT_BYTES) as journal:
@@ -268,7 +328,7 @@ def test_compaction_removes_the_summary_with_its_segment_and_open_removes_orphan
 def _run_rolling(fs: CrashSimFileLayer, budget: int, acked: list[dict[str, Any]]) -> bool:
     fs.cut_power_after(budget)
     try:
-        journal = Journal.open(DIRECTORY, fs=fs, segment_bytes=SEGMENT_BYTES)
+        journal = Journal.open(DIRECTORY, fs=fs, segment_bytes=SEGMENT_BYTES * 2, checkpoint_bytes=300)
         for number in range(10):
             acked.append(journal.append(make_fields(100 + number, summary_length=120)))
         journal.close()
@@ -328,7 +388,7 @@ def test_a_power_cut_at_any_call_while_open_writes_missing_summaries() -> None:
             assert list(journal.records()) == acked, budget
             report = journal.verify()
             assert report.ok, (budget, report)
-        assert len(summary_names(fs)) == len(segments) - 1
+        assert len(summary_names(fs)) == len(segments)  # the last one written by close
         if not cut:
             break
         budget += 1
