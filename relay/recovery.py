@@ -256,6 +256,8 @@ def recover(fs: FileLayer, directory: Path, *, read_only: bool) -> Recovered:
             last_id = scan.last_id or last_id
         if not read_only and scan.good == 0:
             fs.remove(path)  # nothing left in it; the next write starts a fresh segment
+            if fs.exists(summary_path(path)):
+                fs.remove(summary_path(path))  # the next segment may reuse the name
             fs.fsync_dir(directory)
             continue
         segment = Segment(

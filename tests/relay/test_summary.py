@@ -393,3 +393,15 @@ def test_a_power_cut_at_any_call_while_open_writes_missing_summaries() -> None:
             break
         budget += 1
     assert budget > len(segments)
+
+
+def test_an_emptied_last_segment_goes_with_its_summary() -> None:
+    fs = CrashSimFileLayer()
+    fill(fs, 20)
+    last = segment_names(fs)[-1]
+    fs.write_new(DIRECTORY / last, b'{"body":{"summary":"half a li')  # only a torn line left in it
+    fs.fsync(DIRECTORY / last)
+    with Journal.open(DIRECTORY, fs=fs, segment_bytes=SEGMENT_BYTES) as journal:
+        assert last not in segment_names(fs)
+        assert not fs.exists(summary_path(DIRECTORY / last))
+        assert journal.verify().ok
