@@ -34,13 +34,8 @@ _STATUS_LINE = re.compile(r"^(status:\s*)(\w+)\s*$", re.MULTILINE)
 
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEVHUB_")}
-    env.update(
-        {
-            "DEVHUB_DATA_DIR": str(home / "data"),
-            "DEVHUB_CONFIG_DIR": str(home / "config"),
-            "DEVHUB_JOURNAL_MAX_BYTES": str(2**31),
-        }
-    )
+    env.update({"DEVHUB_DATA_DIR": str(home / "data"), "DEVHUB_CONFIG_DIR": str(home / "config"),
+                "DEVHUB_JOURNAL_MAX_BYTES": str(2**31)})
     return env
 
 
@@ -54,10 +49,7 @@ class Daemon:
         log = open(home / "daemon.log", "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "devhub", "up", "--port", "0", "--no-relay", *map(str, repos)],
-            env=self.env,
-            stdout=log,
-            stderr=log,
-            cwd=ROOT,
+            env=self.env, stdout=log, stderr=log, cwd=ROOT,
         )
         deadline = time.monotonic() + 600
         info = home / "data" / "daemon.json"
@@ -130,9 +122,8 @@ def raw_watch_latency(folder: Path, samples: int) -> list[float]:
     seen = threading.Event()
 
     def watch() -> None:
-        for _changes in watchfiles.watch(
-            folder, debounce=200, step=5, stop_event=stop, rust_timeout=100, yield_on_timeout=False
-        ):
+        for _changes in watchfiles.watch(folder, debounce=200, step=5, stop_event=stop, rust_timeout=100,
+                                         yield_on_timeout=False):
             seen.set()
 
     thread = threading.Thread(target=watch, daemon=True)
@@ -172,12 +163,8 @@ def post_rate(daemon: Daemon, clients: int, per_client: int) -> float:
     def worker(number: int) -> None:
         with httpx.Client(base_url=daemon.url, timeout=60) as client:
             for index in range(per_client):
-                body = {
-                    "summary": f"benchmark progress event {number}-{index}: parsed the workplan and updated"
-                    " three tasks",
-                    "event_type": "note",
-                    "author": "bench-agent",
-                }
+                body = {"summary": f"benchmark progress event {number}-{index}: parsed the workplan and updated"
+                                   " three tasks", "event_type": "note", "author": "bench-agent"}
                 response = client.post("/progress/", json=body)
                 if response.status_code != 201:
                     errors.append(response.text)
@@ -204,10 +191,8 @@ def _wall(args: list[str], env: dict[str, str], runs: int) -> float:
 
 
 def _import_floor_rss_mb() -> float:
-    code = (
-        "import litestar, uvicorn, aiosqlite, sqlite_utils, watchfiles, yaml, jinja2, httpx;"
-        "print([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1])"
-    )
+    code = ("import litestar, uvicorn, aiosqlite, sqlite_utils, watchfiles, yaml, jinja2, httpx;"
+            "print([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return int(out.strip()) / 1024
 
@@ -221,43 +206,17 @@ def run(workdir: Path, quick: bool) -> dict[str, Any]:
     try:
         floor = percentile(raw_watch_latency(workdir / "corpus" / repos[0].name / "workplans", samples), 95)
         visible = percentile(save_to_visible(daemon, files, samples), 95)
-        figures.append(
-            figure(
-                f"saved file visible via GET /tasks/{{id}}, p95, {len(files)} files",
-                visible * 1000,
-                "ms",
-                floor * 1000,
-                "raw watchfiles event latency p95",
-                "p95 <= 100 ms",
-                visible <= 0.1,
-            )
-        )
+        figures.append(figure(f"saved file visible via GET /tasks/{{id}}, p95, {len(files)} files", visible * 1000,
+                              "ms", floor * 1000, "raw watchfiles event latency p95", "p95 <= 100 ms",
+                              visible <= 0.1))
         trivial = route_p95(daemon, "/state/health", 200)
         for path in ("/tasks/?status=progress", "/orient"):
             p95 = route_p95(daemon, path, 200)
-            figures.append(
-                figure(
-                    f"GET {path} p95",
-                    p95 * 1000,
-                    "ms",
-                    trivial * 1000,
-                    "GET /state/health p95",
-                    "p95 <= 20 ms",
-                    p95 <= 0.02,
-                )
-            )
+            figures.append(figure(f"GET {path} p95", p95 * 1000, "ms", trivial * 1000, "GET /state/health p95",
+                                  "p95 <= 20 ms", p95 <= 0.02))
         rss = daemon.rss_mb()
-        figures.append(
-            figure(
-                f"daemon RSS with {len(files) * 12} tasks",
-                rss,
-                "MB",
-                _import_floor_rss_mb(),
-                "interpreter with the same packages imported",
-                "<= 150 MB",
-                rss <= 150,
-            )
-        )
+        figures.append(figure(f"daemon RSS with {len(files) * 12} tasks", rss, "MB", _import_floor_rss_mb(),
+                              "interpreter with the same packages imported", "<= 150 MB", rss <= 150))
         python = _wall([sys.executable, "-c", "pass"], daemon.env, 5)
         for args, name in ((["status"], "devhub status"), (["--help"], "devhub --help")):
             wall = _wall([sys.executable, "-m", "devhub", *args], daemon.env, 5)
@@ -266,44 +225,15 @@ def run(workdir: Path, quick: bool) -> dict[str, Any]:
         single = post_rate(daemon, 1, per_client)
         lines = [json.dumps({"summary": "x" * 400, "n": n}).encode() + b"\n" for n in range(per_client)]
         bare = bare_fsync_rate(workdir / "bare", lines)
-        figures.append(
-            figure(
-                "POST /progress/ durable writes, 1 client",
-                single,
-                "writes/s",
-                bare,
-                "bare write+fsync loop",
-                ">= 0.7x floor",
-                single >= 0.7 * bare,
-                better="higher",
-            )
-        )
+        figures.append(figure("POST /progress/ durable writes, 1 client", single, "writes/s", bare,
+                              "bare write+fsync loop", ">= 0.7x floor", single >= 0.7 * bare, better="higher"))
         many = post_rate(daemon, CLIENTS, max(4, per_client // 8))
-        figures.append(
-            figure(
-                f"POST /progress/ durable writes, {CLIENTS} clients",
-                many,
-                "writes/s",
-                single,
-                "the 1-client rate",
-                ">= 5x floor",
-                many >= 5 * single,
-                better="higher",
-            )
-        )
+        figures.append(figure(f"POST /progress/ durable writes, {CLIENTS} clients", many, "writes/s", single,
+                              "the 1-client rate", ">= 5x floor", many >= 5 * single, better="higher"))
         outbox = sqlite_outbox_rate(workdir / "outbox", CLIENTS, max(4, per_client // 8))
-        figures.append(
-            figure(
-                f"POST /progress/, {CLIENTS} clients vs SQLite outbox",
-                many,
-                "writes/s",
-                outbox,
-                "SQLite outbox, synchronous=FULL, 32 threads",
-                ">= 2x floor",
-                many >= 2 * outbox,
-                better="higher",
-            )
-        )
+        figures.append(figure(f"POST /progress/, {CLIENTS} clients vs SQLite outbox", many, "writes/s", outbox,
+                              "SQLite outbox, synchronous=FULL, 32 threads", ">= 2x floor", many >= 2 * outbox,
+                              better="higher"))
     finally:
         daemon.stop()
     if not quick:
@@ -311,29 +241,12 @@ def run(workdir: Path, quick: bool) -> dict[str, Any]:
         big = Daemon(workdir / "hub8", big_repos)
         try:
             visible = percentile(save_to_visible(big, big_files, samples), 95)
-            figures.append(
-                figure(
-                    f"saved file visible via GET /tasks/{{id}}, p95, {len(big_files)} files",
-                    visible * 1000,
-                    "ms",
-                    floor * 1000,
-                    "raw watchfiles event latency p95",
-                    "p95 <= 100 ms, same as at 2,000 files",
-                    visible <= 0.1,
-                )
-            )
+            figures.append(figure(f"saved file visible via GET /tasks/{{id}}, p95, {len(big_files)} files",
+                                  visible * 1000, "ms", floor * 1000, "raw watchfiles event latency p95",
+                                  "p95 <= 100 ms, same as at 2,000 files", visible <= 0.1))
             rss = big.rss_mb()
-            figures.append(
-                figure(
-                    f"daemon RSS with {len(big_files) * 12} tasks",
-                    rss,
-                    "MB",
-                    _import_floor_rss_mb(),
-                    "interpreter with the same packages imported",
-                    "informational (8x corpus)",
-                    True,
-                )
-            )
+            figures.append(figure(f"daemon RSS with {len(big_files) * 12} tasks", rss, "MB", _import_floor_rss_mb(),
+                                  "interpreter with the same packages imported", "informational (8x corpus)", True))
         finally:
             big.stop()
     return {"figures": figures}

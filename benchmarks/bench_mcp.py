@@ -48,36 +48,21 @@ def run(workdir: Path, quick: bool) -> dict[str, Any]:
         mcp_p95 = percentile(latencies[f"mcp:{tool}"], 95) * 1000
         rest_p95 = percentile(latencies[f"rest:{tool}"], 95) * 1000
         where = path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-        figures.append(
-            figure(
-                f"MCP {tool} over streamable HTTP, p95",
-                mcp_p95,
-                "ms",
-                rest_p95,
-                f"REST GET {where} p95 (same daemon)",
-                f"<= {MCP_TO_REST_TARGET_RATIO:g}x floor",
-                mcp_p95 <= MCP_TO_REST_TARGET_RATIO * rest_p95,
-                samples=calls,
-                mcp_p50_ms=percentile(latencies[f"mcp:{tool}"], 50) * 1000,
-                rest_p50_ms=percentile(latencies[f"rest:{tool}"], 50) * 1000,
-            )
-        )
-    python_start = median(
-        time_repeated(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), 3 if quick else 7)
-    )
+        figures.append(figure(
+            f"MCP {tool} over streamable HTTP, p95", mcp_p95, "ms", rest_p95, f"REST GET {where} p95 (same daemon)",
+            f"<= {MCP_TO_REST_TARGET_RATIO:g}x floor", mcp_p95 <= MCP_TO_REST_TARGET_RATIO * rest_p95,
+            samples=calls, mcp_p50_ms=percentile(latencies[f"mcp:{tool}"], 50) * 1000,
+            rest_p50_ms=percentile(latencies[f"rest:{tool}"], 50) * 1000,
+        ))
+    python_start = median(time_repeated(
+        lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), 3 if quick else 7
+    ))
     ready = median(stdio_ready)
-    figures.append(
-        figure(
-            "devhub mcp (stdio) ready to list tools, daemon running",
-            ready,
-            "s",
-            python_start,
-            "python -c pass start-up",
-            f"<= {STDIO_READY_TARGET_S:g} s",
-            ready <= STDIO_READY_TARGET_S,
-            samples=starts,
-        )
-    )
+    figures.append(figure(
+        "devhub mcp (stdio) ready to list tools, daemon running", ready, "s", python_start,
+        "python -c pass start-up", f"<= {STDIO_READY_TARGET_S:g} s", ready <= STDIO_READY_TARGET_S,
+        samples=starts,
+    ))
     return {"figures": figures}
 
 
@@ -110,7 +95,8 @@ def measure_stdio_ready(env: dict[str, str]) -> float:
     from mcp.client import Client
     from mcp.client.stdio import StdioServerParameters
 
-    params = StdioServerParameters(command=sys.executable, args=["-m", "devhub", "mcp"], env=env, cwd=str(PROJECT_ROOT))
+    params = StdioServerParameters(command=sys.executable, args=["-m", "devhub", "mcp"], env=env,
+                                   cwd=str(PROJECT_ROOT))
 
     async def ready() -> float:
         started = time.perf_counter()
@@ -131,9 +117,8 @@ def running_daemon(workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
     root = workdir / "mcp-bench"
     shutil.rmtree(root, ignore_errors=True)
-    repos = [
-        make_git_repo(src, root / "ws" / src.name) for src in sorted((FIXTURES / "repos").iterdir()) if src.is_dir()
-    ]
+    repos = [make_git_repo(src, root / "ws" / src.name) for src in sorted((FIXTURES / "repos").iterdir())
+             if src.is_dir()]
     data_dir = root / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEVHUB_")}
     env.update({"DEVHUB_DATA_DIR": str(data_dir), "DEVHUB_CONFIG_DIR": str(root / "config")})
@@ -141,11 +126,7 @@ def running_daemon(workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
     log_file = open(data_dir / "bench-daemon.log", "ab")  # noqa: SIM115 - the child owns it
     daemon = subprocess.Popen(
         [sys.executable, "-m", "devhub", "up", "--port", "0", "--no-relay", *map(str, repos)],
-        env=env,
-        cwd=str(PROJECT_ROOT),
-        stdin=subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=log_file,
+        env=env, cwd=str(PROJECT_ROOT), stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
     )
     try:
         yield _wait_until_serving(daemon, data_dir), env

@@ -74,9 +74,8 @@ def bare_patch_rate(base_url: str, count: int) -> float:
         for index in range(count):
             _, uuid = TASKS[index % len(TASKS)]
             status = STATUSES[(index // len(TASKS)) % 4]
-            answer = client.patch(
-                f"/tasks/{uuid}", json={"status": status}, headers={"Idempotency-Key": f"floor-{index}"}
-            )
+            answer = client.patch(f"/tasks/{uuid}", json={"status": status},
+                                  headers={"Idempotency-Key": f"floor-{index}"})
             answer.raise_for_status()
         return count / (time.perf_counter() - start)
 
@@ -86,11 +85,8 @@ def drain_rate(dev: RunningDaemon, fleet: RunningDaemon, proxy: FaultProxy, coun
     proxy.set_mode("refuse")
     with httpx.Client(timeout=10, trust_env=False) as client:
         _offline_writes(dev, count, "bench-drain")
-        _wait(
-            lambda: (s := _relay(dev, client))["state"] == "offline" and s["pending"] >= count,
-            30,
-            f"the relay to be offline with {count} pending",
-        )
+        _wait(lambda: (s := _relay(dev, client))["state"] == "offline" and s["pending"] >= count, 30,
+              f"the relay to be offline with {count} pending")
         pending = _relay(dev, client)["pending"]
         before = _fleet_seq(fleet, client)
         proxy.set_mode("pass")
@@ -122,18 +118,12 @@ def run(workdir: Path, quick: bool) -> dict[str, Any]:
     cap = 1.0 if quick else 5.0
     samples = 1 if quick else 3
     env = {"DEVHUB_JOURNAL_MAX_BYTES": str(2**31)}
-    fleet = start_daemon(
-        workdir / "fleet", make_workspace(workdir / "fleet-ws", ["the-custodian"]), role="fleet", env=env, timeout=120
-    )
+    fleet = start_daemon(workdir / "fleet", make_workspace(workdir / "fleet-ws", ["the-custodian"]), role="fleet",
+                         env=env, timeout=120)
     proxy = FaultProxy(int(fleet.url.rsplit(":", 1)[1]))
     dev_env = {**env, "DEVHUB_RELAY_BACKOFF_CAP": str(cap)}
-    dev = start_daemon(
-        workdir / "dev",
-        make_workspace(workdir / "dev-ws", ["the-custodian"]),
-        args=("--upstream", proxy.url),
-        env=dev_env,
-        timeout=120,
-    )
+    dev = start_daemon(workdir / "dev", make_workspace(workdir / "dev-ws", ["the-custodian"]),
+                       args=("--upstream", proxy.url), env=dev_env, timeout=120)
     try:
         log(f"bench_relay: floor, {count} bare PATCHes through the proxy")
         floor_rate = bare_patch_rate(proxy.url, count)
@@ -150,25 +140,10 @@ def run(workdir: Path, quick: bool) -> dict[str, Any]:
     worst = max(resumes)
     return {
         "figures": [
-            figure(
-                f"relay drain of {count} pending envelopes",
-                rate,
-                "envelopes/s",
-                floor_rate,
-                "bare PATCH /tasks/{uuid} calls/s, one httpx client, same hub and path",
-                ">= 500/s",
-                rate >= 500,
-                better="higher",
-            ),
-            figure(
-                "upstream back -> first envelope delivered (no new write)",
-                worst,
-                "s",
-                cap,
-                f"backoff cap ({cap:g}s)",
-                "<= cap + 1 s",
-                worst <= cap + 1.0,
-                samples=resumes,
-            ),
+            figure(f"relay drain of {count} pending envelopes", rate, "envelopes/s", floor_rate,
+                   "bare PATCH /tasks/{uuid} calls/s, one httpx client, same hub and path", ">= 500/s",
+                   rate >= 500, better="higher"),
+            figure("upstream back -> first envelope delivered (no new write)", worst, "s", cap,
+                   f"backoff cap ({cap:g}s)", "<= cap + 1 s", worst <= cap + 1.0, samples=resumes),
         ]
     }
