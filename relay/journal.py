@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import threading
 import time
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -21,12 +22,16 @@ from relay.errors import CorruptJournal, DiskFull, JournalError, JournalFull, Jo
 from relay.fslayer import FileLayer, LockHeld, OsFileLayer
 from relay.recovery import Segment, count_corrupt, read_quarantine, recover, segment_files
 from relay.reports import BadLineInfo, CompactReport, OpenReport, SegmentInfo, VerifyReport
-from relay.scan import check_line, iter_lines, scan_segment, segment_name
+from relay.scan import SegmentScan, check_line, iter_lines, scan_segment, segment_name
+from relay.summary import parse_summary, summary_path, write_summary
 
 RESERVED_KEYS = frozenset({"v", "id", "seq", "ts", "crc"})
 ENVELOPE_VERSION = 1
 LOCK_NAME = "LOCK"
 LEADER_ROUNDS = 4
+# Summarise the active segment each time this much was appended to it since its last summary, so an
+# open after a crash decodes at most this much (plus one batch) line by line; the rest is one CRC-32.
+CHECKPOINT_BYTES = 2**20
 
 
 class _Request:
@@ -59,8 +64,17 @@ class _Request:
 class Journal:
     """An append-only, checksummed, segmented journal in one directory, locked to one process."""
 
-    def __init__(self, directory: Path, fs: FileLayer, max_bytes: int, segment_bytes: int, read_only: bool) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        fs: FileLayer,
+        max_bytes: int,
+        segment_bytes: int,
+        read_only: bool,
+        checkpoint_bytes: int = CHECKPOINT_BYTES,
+    ) -> None:
         self.directory = directory
+        self._checkpoint_bytes = max(1, checkpoint_bytes)
         self._fs = fs
         self._max_bytes = max_bytes
         # Compaction never removes the active segment, so it must stay well under the bound.
@@ -88,6 +102,7 @@ class Journal:
         segment_bytes: int = 8 * 2**20,
         fs: FileLayer | None = None,
         read_only: bool = False,
+        checkpoint_bytes: int = CHECKPOINT_BYTES,
     ) -> Journal:
         """Lock (unless read_only), scan and repair the directory; never refuses because of bad content.
 
@@ -96,7 +111,7 @@ class Journal:
         """
         fs = fs or OsFileLayer()
         directory = Path(directory)
-        journal = cls(directory, fs, max_bytes, segment_bytes, read_only)
+        journal = cls(directory, fs, max_bytes, segment_bytes, read_only, checkpoint_bytes)
         if not read_only:
             fs.makedirs(directory)
             try:
@@ -254,9 +269,11 @@ class Journal:
             self._fail(accepted, exc, None)
             return
         active = self._segments[-1] if self._segments else None
+        closing: Segment | None = None
         if active is None or active.bytes + len(data) > self._segment_bytes:
             if active is not None:
                 self._fs.close(active.path)
+                closing = active
             path = self.directory / segment_name(first_seq)
             active = Segment(path, first_seq, None, None, 0, dir_synced=False)
             fresh = True
@@ -273,12 +290,28 @@ class Journal:
             return
         active.dir_synced = True
         active.bytes += len(data)
+        active.crc = zlib.crc32(data, active.crc)
+        active.records += last_seq - first_seq + 1
+        active.last_id = accepted[-1].stamps[-1][0] if accepted[-1].stamps else active.last_id
         active.first_seq = first_seq if active.first_seq is None else active.first_seq
         active.last_seq = last_seq
         if fresh:
             self._segments.append(active)
         self._last_seq = last_seq
         self._size += len(data)
+        if closing is not None:
+            # The closed segment never changes again: summarise it once so open need not read it
+            # (only now that the next segment exists durably; until then it was the active one).
+            self._summarise(closing)
+        elif active.bytes - active.summarised >= self._checkpoint_bytes:
+            self._summarise(active)  # a checkpoint: open decodes only what comes after it
+
+    def _summarise(self, segment: Segment) -> None:
+        """Write the segment's summary (durable bytes only); a refusal costs the next open a read, no more."""
+        summary = segment.summary()
+        fresh = summary is not None and segment.summarised != segment.bytes
+        if fresh and summary is not None and write_summary(self._fs, self.directory, summary):
+            segment.summarised = segment.bytes
 
     def _fail(self, accepted: list[_Request], exc: OSError, written: tuple[Path, int, bool] | None) -> None:
         """Undo a failed write (cut the partial bytes away) and give every request of the batch the error."""
@@ -318,11 +351,11 @@ class Journal:
         """Verified records with seq > after_seq, in seq order, up to last_seq as of this call."""
         with self._io_lock:
             limit = self._last_seq
-            paths = [s.path for s in self._segments if s.last_seq is not None and s.last_seq > after_seq]
+            paths = [(s.path, s.verified) for s in self._segments if s.last_seq is not None and s.last_seq > after_seq]
         if limit <= after_seq:
             return
         previous = 0
-        for path in paths:
+        for path, verified in paths:
             try:
                 data = self._fs.read(path)
             except FileNotFoundError:
@@ -332,6 +365,13 @@ class Journal:
                 if record is None:
                     if self._read_only:
                         continue  # reported by open / verify; a snapshot reader must not stop here
+                    if not verified:
+                        # Open trusted this closed segment's summary and did not read it: the line rotted
+                        # after the segment was closed. Skip it as open would have (every line is checked
+                        # here, nothing bad is handed out) and drop the summary so the next open moves
+                        # the line to the quarantine file.
+                        self._distrust(path)
+                        continue
                     raise CorruptJournal(
                         f"{path}@{offset}: {reason} (the line changed after open); reopen the journal to quarantine it",
                         path.name,
@@ -344,6 +384,17 @@ class Journal:
                     yield record
                 if previous == limit:
                     return  # anything after it is a write still in flight
+
+    def _distrust(self, path: Path) -> None:
+        """Remove a segment's summary so the next open reads (and quarantines) its bad line."""
+        summary = summary_path(path)
+        try:
+            with self._io_lock:
+                if self._fs.exists(summary):
+                    self._fs.remove(summary)
+                    self._fs.fsync_dir(self.directory)
+        except OSError:
+            pass  # the summary's recorded CRC no longer matches: `verify` reports it
 
     def segments(self) -> list[SegmentInfo]:
         """The segment files in seq order with their seq ranges, sizes and modification times."""
@@ -365,6 +416,7 @@ class Journal:
             paths = [path for _, path in segment_files(self._fs, self.directory)]
         bad: list[BadLineInfo] = []
         gaps: list[tuple[int, int]] = []
+        summaries: list[str] = []
         ok = tail = 0
         first: int | None = None
         previous = 0
@@ -374,6 +426,10 @@ class Journal:
             except FileNotFoundError:
                 continue
             scan = scan_segment(data, previous)
+            if index < len(paths) - 1:
+                summary_problem = self._check_summary(path, data, scan)
+                if summary_problem:
+                    summaries.append(summary_problem)
             for span in scan.bad:
                 in_flight = index == len(paths) - 1 and span.offset >= scan.good_end
                 if in_flight and not span.raw.endswith(b"\n"):
@@ -388,7 +444,23 @@ class Journal:
                 first = scan.first_seq if first is None else first
                 previous = scan.last_seq or previous
         quarantined = count_corrupt(read_quarantine(self._fs, self.directory))
-        return VerifyReport(ok, first, previous or None, len(paths), bad, gaps, tail, quarantined)
+        return VerifyReport(ok, first, previous or None, len(paths), bad, gaps, tail, quarantined, summaries)
+
+    def _check_summary(self, path: Path, data: bytes, scan: SegmentScan) -> str:
+        """Why a closed segment's summary, which open would trust, disagrees with its content ("" if not)."""
+        try:
+            summary = parse_summary(self._fs.read(summary_path(path)))
+        except FileNotFoundError:
+            return ""  # not summarised: open reads the segment
+        if summary is None or summary.segment != path.name or summary.size != len(data):
+            return ""  # open would not trust it: it reads the segment and writes a true summary
+        found = (zlib.crc32(data), scan.first_seq, scan.last_seq, scan.good, scan.last_id)
+        recorded = (summary.crc, summary.first_seq, summary.last_seq, summary.records, summary.last_id)
+        if found == recorded:
+            return ""
+        fields = ("crc32", "first_seq", "last_seq", "records", "last_id")
+        differ = ", ".join(f"{k} {r!r} != {f!r}" for k, r, f in zip(fields, recorded, found, strict=True) if r != f)
+        return f"{summary_path(path).name} disagrees with {path.name} ({differ}) and open trusts it (same size)"
 
     # -- maintenance -----------------------------------------------------------------------------
 
@@ -410,6 +482,8 @@ class Journal:
                 removed.append(info)
             for info in removed:
                 self._fs.remove(info.path)
+                if self._fs.exists(summary_path(info.path)):
+                    self._fs.remove(summary_path(info.path))  # an orphan would also be removed at open
             if removed:
                 self._fs.fsync_dir(self.directory)
                 self._segments = self._segments[len(removed) :]
@@ -424,6 +498,8 @@ class Journal:
                 return
             self._closed = True
             for segment in self._segments[-1:]:
+                if not self._read_only and self._torn_at is None:
+                    self._summarise(segment)  # the next open decodes nothing line by line
                 self._fs.close(segment.path)
             if self._lock_handle is not None:
                 self._fs.unlock(self._lock_handle)

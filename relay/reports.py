@@ -28,6 +28,7 @@ class OpenReport:
     quarantined: int  # corrupt middle lines moved to the quarantine file by this open
     quarantined_total: int  # corrupt lines in the quarantine file, all opens together
     problems: list[str] = field(default_factory=list)  # one line each: segment@offset: reason -> action
+    checked_bytes: int = 0  # bytes open decoded and checked line by line (the rest was covered by summaries)
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,10 @@ class VerifyReport:
     gaps: list[tuple[int, int]]  # (seq before the gap, seq after it)
     tail_bytes: int  # an incomplete last line (a write in flight or a torn write), not counted as bad
     quarantined_total: int
+    # closed segments whose summary (what open trusts instead of reading them) disagrees with their content
+    summary_problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when there are no bad lines and no seq gaps."""
-        return not self.bad_lines and not self.gaps
+        """True when there are no bad lines, no seq gaps and every summary matches its segment."""
+        return not self.bad_lines and not self.gaps and not self.summary_problems

@@ -42,9 +42,9 @@ class SegmentScan:
     gaps: list[tuple[int, int]] = field(default_factory=list)
 
 
-def iter_lines(data: bytes) -> Iterator[tuple[int, bytes, bool]]:
-    """(offset, line without its newline, whether it had a newline) for each line of data."""
-    position = 0
+def iter_lines(data: bytes, start: int = 0) -> Iterator[tuple[int, bytes, bool]]:
+    """(offset, line without its newline, whether it had a newline) for each line of data from start."""
+    position = start
     length = len(data)
     while position < length:
         newline = data.find(b"\n", position)
@@ -71,11 +71,11 @@ def check_line(line: bytes, complete: bool, after_seq: int) -> tuple[dict[str, A
     return record, ""
 
 
-def scan_segment(data: bytes, after_seq: int) -> SegmentScan:
-    """Classify every line of one segment; good seqs must strictly increase from after_seq."""
+def scan_segment(data: bytes, after_seq: int, start: int = 0) -> SegmentScan:
+    """Classify every line of one segment from byte start; good seqs must strictly increase from after_seq."""
     scan = SegmentScan()
     previous = after_seq
-    for offset, line, complete in iter_lines(data):
+    for offset, line, complete in iter_lines(data, start):
         record, reason = check_line(line, complete, previous)
         end = offset + len(line) + (1 if complete else 0)
         if record is None:

@@ -144,6 +144,7 @@ def verify(ctx: click.Context, as_json: bool) -> None:
             "gaps": [{"after": before, "before": after} for before, after in report.gaps],
             "in_flight_tail_bytes": report.tail_bytes,
             "quarantined_total": report.quarantined_total,
+            "summary_problems": report.summary_problems,
         }
         click.echo(json.dumps(document, indent=2))
     else:
@@ -153,6 +154,8 @@ def verify(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"bad line: {config.journal_dir / bad.segment}@{bad.offset} ({bad.length} bytes): {bad.reason}")
         for before, after in report.gaps:
             click.echo(f"seq gap: {before + 1}..{after - 1} missing (between seq {before} and {after})")
+        for problem in report.summary_problems:
+            click.echo(f"segment summary: {problem}")
         if report.tail_bytes:
             click.echo(f"note: {report.tail_bytes} byte(s) of an incomplete last line (a write in flight, or torn)")
         if report.quarantined_total:
