@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 Role = Literal["dev", "fleet"]
 
+# The daemon's files in its data directory (daemon/discovery.py reads them without a Settings).
+LOCK_FILE = "daemon.lock"
+INFO_FILE = "daemon.json"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_JOURNAL_MAX_BYTES = 256 * 1024 * 1024
@@ -137,11 +140,11 @@ class Settings:
 
     @property
     def lock_path(self) -> Path:
-        return self.data_dir / "daemon.lock"
+        return self.data_dir / LOCK_FILE
 
     @property
     def daemon_info_path(self) -> Path:
-        return self.data_dir / "daemon.json"
+        return self.data_dir / INFO_FILE
 
     @property
     def log_path(self) -> Path:

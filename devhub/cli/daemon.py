@@ -224,12 +224,12 @@ def relay_status(ctx: click.Context, as_json: bool) -> None:
     """State, pending, held, dead letters, oldest pending age, last success and error, upstream."""
     import asyncio
 
-    from devhub.service.local import daemon_holder
+    from devhub.daemon.discovery import lock_holder
     from devhub.service.remote import RemoteHub
     from relay.status import RelayStatus
 
     config = _state(ctx).config()
-    holder = daemon_holder(config)
+    holder = lock_holder(config.data_dir)
     if holder and holder.get("url"):
         status = RelayStatus.from_json(asyncio.run(RemoteHub(str(holder["url"]), config.token, timeout=10.0).relay()))
     else:

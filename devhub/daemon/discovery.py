@@ -9,9 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from devhub.daemon.lockfile import is_locked
-
-LOCK_FILE = "daemon.lock"
-INFO_FILE = "daemon.json"
+from devhub.settings import INFO_FILE, LOCK_FILE
 
 
 def lock_holder(data_dir: Path) -> dict[str, Any] | None:

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from devhub.daemon.lockfile import FileLock, FileLockHeld, is_locked
+from devhub.daemon.discovery import lock_holder
+from devhub.daemon.lockfile import FileLock, FileLockHeld
 from devhub.registry import Registry, Repo
 from devhub.settings import Settings
 from devhub.store.build import ProgressCallback, SyncReport
@@ -45,11 +46,6 @@ if TYPE_CHECKING:
     from devhub.service.writes import WriteOutcome
 
 T = TypeVar("T")
-
-
-def daemon_holder(config: Settings) -> dict[str, Any] | None:
-    """The running daemon's details (pid, url) if one owns this data directory."""
-    return is_locked(config.lock_path)
 
 
 def journal_envelopes(config: Settings, after_seq: int = 0) -> Iterator[dict[str, Any]]:
@@ -120,7 +116,7 @@ def rebuild_read_model(config: Settings) -> tuple[list[Repo], SyncReport]:
     from devhub.errors import AlreadyRunning
     from devhub.store.writer import rebuild as rebuild_model
 
-    holder = daemon_holder(config)
+    holder = lock_holder(config.data_dir)
     if holder:
         raise AlreadyRunning(
             f"the daemon (pid {holder.get('pid')}) owns {config.data_dir}; stop it with `devhub down` first"

@@ -27,13 +27,14 @@ LOCK_WAIT_SECONDS = 10.0
 @asynccontextmanager
 async def open_hub(settings: Settings, *, purpose: str = "cli") -> AsyncIterator[HubPort]:
     """The hub for `settings.data_dir`: its running daemon, else an in-process Hub held under the lock."""
-    from devhub.daemon.lockfile import FileLock, FileLockHeld, is_locked
+    from devhub.daemon.discovery import lock_holder
+    from devhub.daemon.lockfile import FileLock, FileLockHeld
     from devhub.service.remote import RemoteHub
 
     lock = FileLock(settings.lock_path)
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
-        holder = is_locked(settings.lock_path)
+        holder = lock_holder(settings.data_dir)
         if holder and holder.get("url"):
             remote = RemoteHub(str(holder["url"]), settings.token)
             try:

@@ -165,9 +165,9 @@ class RemoteHub:
     @classmethod
     def for_running(cls, config: Settings, *, timeout: float = REQUEST_TIMEOUT_SECONDS) -> RemoteHub:
         """A client for the daemon that owns `config.data_dir`; NotRunning when there is none."""
-        from devhub.daemon.lockfile import is_locked
+        from devhub.daemon.discovery import lock_holder
 
-        holder = is_locked(config.lock_path)
+        holder = lock_holder(config.data_dir)
         if not holder or not holder.get("url"):
             raise NotRunning(f"no devhub daemon runs for {config.data_dir}; start one with `devhub up`")
         return cls(str(holder["url"]), config.token, timeout=timeout)
