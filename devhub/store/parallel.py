@@ -106,7 +106,7 @@ class _Worker:
             close_fds=True,
         )
         self.sent: deque[_Chunk] = deque()  # unanswered, oldest first
-        self.ready = False
+        self.ready = threading.Event()  # set once it said so
         self.alive = True
         self._lock = threading.Lock()  # `alive` and `sent` change together
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -146,7 +146,7 @@ class _Worker:
         assert pipe is not None
         try:
             if _read_frame(pipe) is not None:
-                self.ready = True
+                self.ready.set()
                 while (body := _read_frame(pipe)) is not None:
                     results = pickle.loads(body)
                     with self._lock:
@@ -256,7 +256,7 @@ class ParsePool:
         for chunk in window:
             if not chunk.unsent:
                 continue
-            free = [w for w in self._running if w.ready and w.alive and len(w.sent) < SENT_PER_WORKER]
+            free = [w for w in self._running if w.ready.is_set() and w.alive and len(w.sent) < SENT_PER_WORKER]
             if not free or not min(free, key=lambda w: len(w.sent)).send(chunk):
                 return
 
@@ -302,7 +302,11 @@ def _read_frame(pipe: IO[bytes]) -> bytes | None:
 
 def serve() -> None:
     """A parse worker's loop: jobs in on stdin, their rows out on stdout, until stdin closes."""
+    import signal
+
     import devhub.workplans  # noqa: F401  (imported before saying ready: the parse itself is then all that is left)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the writer, which then closes our input
 
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt the answers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from devhub.registry import Repo, inspect_repo
 from devhub.store import parallel
 from devhub.store.writer import ReadModelWriter, rebuild
 from tests.support.repos import make_workspace
+from tests.support.waiting import wait_for
 
 JOURNAL = [
     {
@@ -47,6 +49,9 @@ def workers(monkeypatch: pytest.MonkeyPatch) -> list[parallel._Worker]:
     def init(self: parallel._Worker) -> None:
         real_init(self)
         started.append(self)
+        # Wait for it to say it is ready (or to die): otherwise, on a busy machine, the writer may parse
+        # a small corpus all by itself before any worker gets a chunk, and the test would prove nothing.
+        wait_for(lambda: self.ready.is_set() or not self.alive, timeout=60, what="a parse worker to start")
 
     monkeypatch.setattr(parallel._Worker, "__init__", init)
     monkeypatch.setattr(parallel, "POOL_THRESHOLD", 0)
@@ -64,7 +69,9 @@ def _generated_repos(tmp_path: Path) -> list[Repo]:
 
 
 @pytest.mark.parametrize("corpus", [_fixture_repos, _generated_repos], ids=["fixtures", "generated"])
-def test_a_parallel_build_dumps_like_a_serial_one(tmp_path: Path, workers: list[parallel._Worker], corpus) -> None:  # type: ignore[no-untyped-def]
+def test_a_parallel_build_dumps_like_a_serial_one(
+    tmp_path: Path, workers: list[parallel._Worker], corpus: Callable[[Path], list[Repo]]
+) -> None:
     repos = corpus(tmp_path)
     rebuild(tmp_path / "serial.sqlite", repos, JOURNAL, parse_workers=0)
     assert workers == []
