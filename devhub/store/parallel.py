@@ -17,6 +17,7 @@ again. If a worker cannot start or dies, its files are parsed in-process: slower
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -74,7 +75,7 @@ class _Chunk:
         self.jobs = [item.job for item in items if item.job is not None]
         self.worker: _Worker | None = None  # set once sent
         self.answered = threading.Event()
-        self.results: list[FileRows] | None = None  # None once answered: the worker died
+        self.answer: bytes | None = None  # the worker's pickled rows; None once answered: the worker died
 
     @property
     def unsent(self) -> bool:
@@ -148,10 +149,11 @@ class _Worker:
             if _read_frame(pipe) is not None:
                 self.ready.set()
                 while (body := _read_frame(pipe)) is not None:
-                    results = pickle.loads(body)
                     with self._lock:
+                        if not self.sent:  # retired: what it still says is not listened to
+                            break
                         chunk = self.sent.popleft()
-                    chunk.results = results
+                    chunk.answer = body  # unpickled by the writer: rows made on this thread would sit in its arena
                     chunk.answered.set()
         except Exception as exc:  # a torn or garbled answer: the worker counts as dead
             log.warning("read model: a parse worker's answer could not be read (%s)", exc)
@@ -161,6 +163,16 @@ class _Worker:
         for chunk in held:  # answered without results: the writer parses them itself
             chunk.answered.set()
         self._outbox.put(None)
+
+    def retire(self) -> None:
+        """Stop trusting it (it answered something else than rows): what it holds is parsed by the writer."""
+        with self._lock:
+            self.alive = False
+            held, self.sent = list(self.sent), deque()
+        for chunk in held:
+            chunk.answer = None
+            chunk.answered.set()
+        self._outbox.put(None)  # the end of its input
 
     def stop(self) -> None:
         self._outbox.put(None)
@@ -199,7 +211,7 @@ class ParsePool:
     def in_order(self, items: Iterable[ParseItem]) -> Generator[ParseItem, None, None]:
         """Every item, in the order given, each with its `rows` once it had a `job`."""
         source = iter(items)
-        ahead: list[ParseItem] = []
+        ahead: deque[ParseItem] = deque()
         to_parse = 0
         if self.workers > 0:
             for item in source:  # look ahead (reading is cheap) to learn whether the pool pays off
@@ -208,7 +220,7 @@ class ParsePool:
                 if to_parse > self.threshold:
                     break
         if to_parse <= self.threshold or not self._start():
-            for item in [*ahead, *source]:
+            for item in itertools.chain(_drain(ahead), source):  # one at a time: the bytes are never all held
                 if item.job is not None and item.rows is None:
                     item.rows = parse_file_rows([item.job])[0]
                 yield item
@@ -244,9 +256,12 @@ class ParsePool:
                     continue
                 head.answered.wait()
             if head.jobs:
-                if head.results is not None and _well_formed(head.results, len(head.jobs)):
-                    head.fill(head.results)
+                results = _unpickle(head.answer)
+                if results is not None and _well_formed(results, len(head.jobs)):
+                    head.fill(results)
                 else:
+                    if head.answer is not None and head.worker is not None:
+                        head.worker.retire()
                     head.parse_here()  # its worker died, or answered something else than rows for each file
             window.popleft()
             yield from head.items
@@ -261,6 +276,16 @@ class ParsePool:
                 return
 
 
+def _unpickle(answer: bytes | None) -> Any:
+    if answer is None:
+        return None
+    try:
+        return pickle.loads(answer)
+    except Exception as exc:  # a garbled answer: the files are parsed here
+        log.warning("read model: a parse worker's answer could not be read (%s)", exc)
+        return None
+
+
 def _well_formed(results: object, files: int) -> bool:
     """An answer is one table -> rows mapping per file sent; anything else is not trusted."""
     if not isinstance(results, list) or len(results) != files:
@@ -269,11 +294,14 @@ def _well_formed(results: object, files: int) -> bool:
     return all(isinstance(rows, dict) and all(isinstance(r, list) for r in rows.values()) for rows in results)
 
 
-def _chunks(ahead: list[ParseItem], rest: Iterator[ParseItem]) -> Iterator[_Chunk]:
-    """Items grouped into runs of at most CHUNK_FILES files to parse or CHUNK_BYTES of them."""
+def _chunks(ahead: deque[ParseItem], rest: Iterator[ParseItem]) -> Iterator[_Chunk]:
+    """Items grouped into runs of at most CHUNK_FILES files to parse or CHUNK_BYTES of them.
+
+    The look-ahead is consumed as it goes: a parsed file's bytes and rows are not kept to the end.
+    """
     items: list[ParseItem] = []
     files = size = 0
-    for source in (ahead, rest):
+    for source in (_drain(ahead), rest):
         for item in source:
             items.append(item)
             if item.job is not None:
@@ -284,6 +312,11 @@ def _chunks(ahead: list[ParseItem], rest: Iterator[ParseItem]) -> Iterator[_Chun
                     items, files, size = [], 0, 0
     if items:
         yield _Chunk(items)
+
+
+def _drain(items: deque[ParseItem]) -> Iterator[ParseItem]:
+    while items:
+        yield items.popleft()
 
 
 def _read_frame(pipe: IO[bytes]) -> bytes | None:
