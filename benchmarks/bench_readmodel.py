@@ -23,7 +23,8 @@ from benchmarks.common import figure, log, median, percentile, time_once, time_r
 from benchmarks.corpus import SCALES, VOCABULARY, Corpus, ensure_corpus
 
 COLD_BUILD_TARGET_S = 3.0
-COLD_BUILD_TARGET_RATIO = 10.0
+COLD_BUILD_TARGET_RATIO = 50.0  # SPEC §12, with the parse spread over the cores
+PARALLEL_BUILD_TARGET_RATIO = 0.6  # issue 18: the parallel build against the serial one, same run
 WARM_RESTART_TARGET_S = 0.3
 QUERY_P95_TARGET_MS = 20.0
 GROWTH_TARGET_RATIO = 1.5
@@ -52,6 +53,22 @@ def run(workdir: Path, quick: bool) -> dict[str, Any]:
             "read + sha256 every file (warm page cache)",
             f"<= {COLD_BUILD_TARGET_S:g} s and <= {COLD_BUILD_TARGET_RATIO:g}x floor",
             cold <= COLD_BUILD_TARGET_S and cold <= COLD_BUILD_TARGET_RATIO * hash_floor,
+            parse_workers=_parse_workers(corpus, db),
+        )
+    )
+    serial = median(
+        time_repeated(lambda: cold_build(corpus, db, parse_workers=0), repeats, setup=lambda: remove_db(db))
+    )
+    parallel = figures[-1]["parse_workers"] > 0
+    figures.append(
+        figure(
+            f"cold build with parallel parsing vs a serial one ({os.cpu_count()} cores)",
+            cold,
+            "s",
+            serial,
+            "the same cold build parsing in one process (parse_workers=0), same run",
+            f"<= {PARALLEL_BUILD_TARGET_RATIO:g}x floor" if parallel else "informational (too few files for workers)",
+            cold <= PARALLEL_BUILD_TARGET_RATIO * serial or not parallel,
         )
     )
 
@@ -112,14 +129,22 @@ def remove_db(db: Path) -> None:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
 
 
-def cold_build(corpus: Corpus, db: Path) -> None:
-    """A fresh database (schema included) synced from every corpus repo."""
+def cold_build(corpus: Corpus, db: Path, *, parse_workers: int | None = None) -> int:
+    """A fresh database (schema included) synced from every corpus repo; returns the parse workers it used."""
     from devhub.store.writer import ReadModelWriter
 
-    with ReadModelWriter(db) as writer:
+    with ReadModelWriter(db, parse_workers=parse_workers) as writer:
         report = writer.sync(corpus.repos())
+        started = writer.parse_workers_started
     if report.parsed != corpus.scale.files:
         raise RuntimeError(f"cold build parsed {report.parsed} files, expected {corpus.scale.files}")
+    return started
+
+
+def _parse_workers(corpus: Corpus, db: Path) -> int:
+    """How many parse workers the default cold build starts here (0: the corpus is below the threshold)."""
+    remove_db(db)
+    return cold_build(corpus, db)
 
 
 def warm_restart(corpus: Corpus, db: Path) -> None:
@@ -133,7 +158,8 @@ def warm_restart(corpus: Corpus, db: Path) -> None:
 
 
 def search_queries(corpus: Corpus, count: int) -> list[str]:
-    """Varied search text: common, middling and rare words, pairs, prefixes, an id, a miss."""
+    """Varied search text: common, middling and rare words, pairs, three to five common words, prefixes,
+    an id, a miss."""
     rng = random.Random(f"search:{corpus.scale.name}")
     repo = corpus.manifest["repos"][0]
     some_id = f"{repo['prefix']}-WP-0003"
@@ -142,11 +168,19 @@ def search_queries(corpus: Corpus, count: int) -> list[str]:
         lambda: rng.choice(VOCABULARY[15:120]),
         lambda: rng.choice(VOCABULARY[120:]),
         lambda: " ".join(rng.sample(VOCABULARY[:60], 2)),
+        lambda: " ".join(rng.sample(VOCABULARY[:30], 3)),
         lambda: rng.choice(VOCABULARY)[:4],
+        lambda: " ".join(rng.sample(VOCABULARY[:30], rng.randint(4, 5))),
         lambda: some_id,
         lambda: "zebra unicorn",
     ]
     return [shapes[i % len(shapes)]() for i in range(count)]
+
+
+def common_word_queries(corpus: Corpus, count: int) -> list[str]:
+    """Three to five of the 30 commonest words (most tasks match every one, as prefixes)."""
+    rng = random.Random(f"common:{corpus.scale.name}")
+    return [" ".join(rng.sample(VOCABULARY[:30], 3 + i % 3)) for i in range(count)]
 
 
 def ready_filters(corpus: Corpus, count: int) -> list[dict[str, Any]]:
@@ -198,6 +232,8 @@ async def measure_queries(db: Path, corpus: Corpus, *, runs: int) -> tuple[dict[
         full_p95, full_p50 = await _p95_ms([lambda: list_tasks(reader, ready=True)] * max(runs // 4, 10))
         search_calls = [partial(search, reader, q) for q in search_queries(corpus, runs)]
         search_p95, search_p50 = await _p95_ms(search_calls)
+        multi_calls = [partial(search, reader, q) for q in common_word_queries(corpus, runs)]
+        multi_p95, multi_p50 = await _p95_ms(multi_calls)
     finally:
         await reader.close()
     target = f"p95 <= {QUERY_P95_TARGET_MS:g} ms"
@@ -210,6 +246,8 @@ async def measure_queries(db: Path, corpus: Corpus, *, runs: int) -> tuple[dict[
                floor_p95, floor_name, target, full_p95 <= QUERY_P95_TARGET_MS, p50=full_p50, runs=max(runs // 4, 10)),
         figure(f"search(q) p95, varied queries ({tasks} tasks)", search_p95, "ms", floor_p95, floor_name, target,
                search_p95 <= QUERY_P95_TARGET_MS, p50=search_p50, runs=runs),
+        figure(f"search(q) p95, 3 to 5 common words ({tasks} tasks)", multi_p95, "ms", floor_p95, floor_name, target,
+               multi_p95 <= QUERY_P95_TARGET_MS, p50=multi_p50, runs=runs),
     ]  # fmt: skip
 
 
@@ -242,6 +280,7 @@ def build_rss_figure(corpus: Corpus, db: Path) -> dict[str, Any]:
         "peak RSS of the same process after imports only",
         f"<= {BUILD_RSS_TARGET_MB:g} MB (SPEC §12 memory budget)",
         peak <= BUILD_RSS_TARGET_MB,
+        parse_worker_peak_rss_mb=built["worker_peak_rss_kb"] / 1024,  # separate processes, gone after the build
     )
 
 
@@ -308,7 +347,8 @@ def _child_main(argv: list[str]) -> int:
     if argv[:1] == ["--child-build"] and len(argv) == 3:
         corpus = ensure_corpus(SCALES[argv[1]])
         seconds = time_once(lambda: cold_build(corpus, Path(argv[2])))
-        print(json.dumps({"peak_rss_kb": _peak_rss_kb(), "seconds": seconds}))
+        workers_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest parse worker's peak
+        print(json.dumps({"peak_rss_kb": _peak_rss_kb(), "seconds": seconds, "worker_peak_rss_kb": workers_kb}))
         return 0
     if argv == ["--child-imports"]:
         import sqlite_utils  # noqa: F401

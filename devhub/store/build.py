@@ -7,7 +7,7 @@ and mtime match the cache is not read; one whose bytes hash the same is not pars
 from __future__ import annotations
 
 import hashlib
-import json
+import itertools
 import os
 import sqlite3
 import time
@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from devhub.errors import FileRefused
-from devhub.model import PRIORITIES, ParsedFile, Problem
+from devhub.model import ParsedFile, Problem
 from devhub.registry import WORKPLANS_DIR, Repo
+from devhub.store.parallel import ParseItem, ParsePool
 from devhub.store.presence import refresh_missing
 from devhub.store.repofiles import DEFAULT_MAX_WORKPLAN_BYTES, TOO_LARGE, RepoFiles
-from devhub.store.schema import TABLES
+from devhub.store.rows import COLUMNS, ROW_TABLES, FileRows, file_rows, workplan_key
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 REFUSED_MARK = "refused:"  # files.sha256 of a file never read, followed by the problem code
@@ -45,14 +46,6 @@ class SyncReport:
         self.removed += other.removed
         self.changed_workplan_keys |= other.changed_workplan_keys
         self.changed_task_ids |= other.changed_task_ids
-
-
-def workplan_key(repo: str, path: str) -> str:
-    return f"{repo}:{path}"
-
-
-def task_key(wp_key: str, task_id: str) -> str:
-    return f"{wp_key}#{task_id}"
 
 
 def list_workplan_files(root: Path) -> list[str]:
@@ -81,152 +74,12 @@ def list_workplan_files(root: Path) -> list[str]:
     return sorted(found)
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-
-
-def _truthy(value: Any) -> int:
-    if isinstance(value, str):
-        return int(value.strip().lower() in {"true", "yes", "1", "on"})
-    return int(bool(value))
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _rows_for(repo: str, parsed: ParsedFile) -> dict[str, list[dict[str, Any]]]:
-    """The rows one parsed file contributes to each table."""
-    wp_key = workplan_key(repo, parsed.path)
-    rows: dict[str, list[dict[str, Any]]] = {"workplans": [], "tasks": [], "task_deps": [], "refs": [], "problems": []}
-    seen_problems: set[tuple[int, str, str]] = set()
-    for problem in parsed.problems:
-        marker = (problem.line, problem.code, problem.message)
-        if marker in seen_problems:
-            continue
-        seen_problems.add(marker)
-        rows["problems"].append(
-            {
-                "repo": repo,
-                "path": parsed.path,
-                "line": problem.line,
-                "severity": problem.severity,
-                "code": problem.code,
-                "message": problem.message,
-            }
-        )
-    wp = parsed.workplan
-    if wp is None:
-        return rows
-    rows["workplans"].append(
-        {
-            "key": wp_key,
-            "id": wp.id,
-            "repo": repo,
-            "path": wp.path,
-            "archived": int(wp.archived),
-            "type": wp.type,
-            "title": wp.title,
-            "domain": wp.domain,
-            "repo_field": wp.repo,
-            "owner": wp.owner,
-            "topic_slug": wp.topic_slug,
-            "file_status": wp.status,
-            "status_raw": wp.status_raw,
-            "status_line": wp.status_line,
-            "status": wp.status,
-            "status_source": "file",
-            "planning_priority": wp.planning_priority,
-            "planning_order": wp.planning_order,
-            "created": wp.created,
-            "updated": wp.updated,
-            "finished": wp.finished,
-            "state_hub_workstream_id": wp.state_hub_workstream_id,
-            "extra": _json(dict(wp.extra)),
-            "body": wp.body,
-            "intro": _intro(wp.body, wp.tasks[0].title if wp.tasks else None),
-        }
-    )
-    seen_tasks: set[str] = set()
-    for task in wp.tasks:
-        if task.id in seen_tasks:
-            continue  # the parser reported the duplicate; the first one wins
-        seen_tasks.add(task.id)
-        key = task_key(wp_key, task.id)
-        extra = dict(task.extra)
-        needs_human = _truthy(extra.get("needs_human", False))
-        note = _text(extra.get("intervention_note"))
-        reason = _text(extra.get("blocking_reason"))
-        rows["tasks"].append(
-            {
-                "key": key,
-                "id": task.id,
-                "repo": repo,
-                "path": wp.path,
-                "workplan_key": wp_key,
-                "workplan_id": wp.id,
-                "title": task.title,
-                "line": task.line,
-                "position": task.position,
-                "file_status": task.status,
-                "status_raw": task.status_raw,
-                "status_line": task.status_line,
-                "priority": task.priority,
-                "state_hub_task_id": task.state_hub_task_id,
-                "assignee": task.assignee,
-                "depends_on": _json(list(task.depends_on)),
-                "file_needs_human": needs_human,
-                "file_intervention_note": note,
-                "file_blocking_reason": reason,
-                "status": task.status,
-                "status_source": "file",
-                "needs_human": needs_human,
-                "intervention_note": note,
-                "blocking_reason": reason,
-                "ready": 0,
-                "priority_rank": PRIORITIES.index(task.priority) if task.priority in PRIORITIES else len(PRIORITIES),
-                "body": task.body,
-                "extra": _json(extra),
-            }
-        )
-        rows["task_deps"].extend({"task_key": key, "depends_on": dep} for dep in dict.fromkeys(task.depends_on))
-    seen_refs: set[tuple[str, str, str]] = set()
-    for ref in wp.references:
-        ref_marker = (ref.source_id, ref.target_id, ref.kind)
-        if ref_marker in seen_refs:
-            continue
-        seen_refs.add(ref_marker)
-        rows["refs"].append(
-            {
-                "repo": repo,
-                "path": wp.path,
-                "source_id": ref.source_id,
-                "target_id": ref.target_id,
-                "kind": ref.kind,
-                "line": ref.line,
-            }
-        )
-    return rows
-
-
-def _intro(body: str, first_task_title: str | None) -> str:
-    """The workplan's text before its first task heading (its tasks are indexed on their own)."""
-    if not first_task_title:
-        return body
-    offset = 0
-    for line in body.split("\n"):
-        if line.startswith("#") and first_task_title in line:
-            return body[:offset]
-        offset += len(line) + 1
-    return body
-
-
-def _insert_rows(conn: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:
-    """Bulk insert with one prepared statement: the build's hot path (values are already SQL types)."""
-    columns = list(TABLES[table][0])
+def _insert_rows(conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk insert with one prepared statement: the build's hot path (tuples in COLUMNS order, SQL types)."""
+    columns = COLUMNS[table]
     placeholders = ", ".join("?" for _ in columns)
     sql = f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
-    conn.executemany(sql, [tuple(row.get(c) for c in columns) for row in rows])
+    conn.executemany(sql, rows)
 
 
 def _delete_file_rows(conn: sqlite3.Connection, repo: str, path: str) -> set[str]:
@@ -292,6 +145,174 @@ def _cached_verdict(sha256: str) -> str | None:
     return sha256.removeprefix(REFUSED_MARK) if sha256.startswith(REFUSED_MARK) else None
 
 
+@dataclass(slots=True)
+class _FileStep:
+    """What the scan found for one file, for the writer to apply in path order."""
+
+    scan: _RepoScan
+    rel: str
+    stat: os.stat_result | None  # None: gone
+    digest: str = ""
+    same_bytes: bool = False  # re-hashed to the cached sha256: only the fingerprint is refreshed
+    unchanged: bool = False  # the fingerprint cache matched: nothing to do
+
+
+class _RepoScan:
+    """One repo's part of a sync: `scan` looks at its files (no writes), `apply` and `finish` write.
+
+    The scan runs ahead of the writer (it only stats, reads and hashes), so parse workers can
+    work on files the writer has not reached yet; `apply` is called for every item in scan
+    order, then `finish` once: the same statements, in the same order, as a file-by-file loop.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, repo: Repo, paths: Iterable[str] | None, max_file_bytes: int) -> None:
+        from devhub.workplans import is_workplan_path
+
+        self.conn = conn
+        self.repo = repo
+        self.max_file_bytes = max_file_bytes
+        self.files = RepoFiles(repo.root, max_bytes=max_file_bytes)
+        self.cached = {
+            row["path"]: row
+            for row in conn.execute("SELECT path, size, mtime_ns, sha256 FROM files WHERE repo = ?", (repo.slug,))
+        }
+        if paths is None:
+            self.wanted = list_workplan_files(repo.root)
+            self.vanished = sorted(set(self.cached) - set(self.wanted))
+        else:
+            self.wanted = sorted({p for p in paths if is_workplan_path(p)})
+            self.vanished = []
+        self.report = SyncReport()
+        self.pending: dict[str, list[tuple[Any, ...]]] = {table: [] for table in ("files", *ROW_TABLES)}
+
+    def scan(self) -> Iterator[ParseItem]:
+        """One item per wanted file, in path order; a file to parse carries its bytes as the item's job."""
+        for candidate in _candidates(self.files, self.wanted):
+            yield self._look(candidate)
+
+    def _look(self, candidate: _Candidate) -> ParseItem:
+        rel, st = candidate.rel, candidate.stat
+        if st is None:
+            return ParseItem(None, payload=_FileStep(self, rel, None))
+        old = self.cached.get(rel)
+        verdict = candidate.verdict(self.max_file_bytes)
+        if (
+            old is not None
+            and old["size"] == st.st_size
+            and old["mtime_ns"] == st.st_mtime_ns
+            and _cached_verdict(old["sha256"]) == verdict  # a changed bound or a swapped link re-decides
+            and _settled(st)
+        ):
+            return ParseItem(None, payload=_FileStep(self, rel, st, unchanged=True))
+        refusal = candidate.refusal
+        if refusal is None and verdict == TOO_LARGE:
+            refusal = self.files.too_large(rel, st.st_size)
+        if refusal is None:
+            assert candidate.real is not None
+            try:
+                data = self.files.read_located(rel, candidate.real)
+            except FileRefused as late:  # swapped for a link, or grew past the bound, after it was located
+                refusal = late
+            except OSError as exc:
+                rows = file_rows(self.repo.slug, _undecodable_placeholder(rel, exc))
+                return ParseItem(None, rows, _FileStep(self, rel, st))
+            else:
+                digest = hashlib.sha256(data).hexdigest()
+                if old is not None and old["sha256"] == digest:
+                    return ParseItem(None, payload=_FileStep(self, rel, st, digest, same_bytes=True))
+                return ParseItem((self.repo.slug, rel, data), payload=_FileStep(self, rel, st, digest))
+        rows = file_rows(self.repo.slug, _refused_placeholder(rel, refusal))
+        return ParseItem(None, rows, _FileStep(self, rel, st, REFUSED_MARK + refusal.code))
+
+    def apply(self, step: _FileStep, rows: FileRows | None) -> None:
+        """Write what one file's step needs (deletes and fingerprint updates now, inserts at `finish`)."""
+        rel, st, report = step.rel, step.stat, self.report
+        if st is None:
+            if rel in self.cached:
+                self.vanished.append(rel)
+            return
+        report.seen += 1
+        wp_key = workplan_key(self.repo.slug, rel)
+        if step.unchanged:
+            report.unchanged += 1
+            return
+        if step.same_bytes:
+            update = "UPDATE files SET size = ?, mtime_ns = ? WHERE key = ?"
+            self.conn.execute(update, (st.st_size, st.st_mtime_ns, wp_key))
+            report.unchanged += 1
+            return
+        assert rows is not None
+        report.parsed += 1
+        report.changed_workplan_keys.add(wp_key)
+        if rel in self.cached:
+            report.changed_task_ids |= _delete_file_rows(self.conn, self.repo.slug, rel)
+        has_workplan = bool(rows.get("workplans"))
+        self.pending["files"].append(
+            (wp_key, self.repo.slug, rel, st.st_size, st.st_mtime_ns, step.digest, wp_key if has_workplan else None)
+        )
+        for table, table_rows in rows.items():
+            self.pending[table].extend(table_rows)
+
+    def finish(self) -> SyncReport:
+        """Drop the rows of vanished files and insert every new row, table by table."""
+        report = self.report
+        for rel in sorted(set(self.vanished)):
+            report.changed_task_ids |= _delete_file_rows(self.conn, self.repo.slug, rel)
+            self.conn.execute("DELETE FROM files WHERE key = ?", (workplan_key(self.repo.slug, rel),))
+            report.removed += 1
+            report.changed_workplan_keys.add(workplan_key(self.repo.slug, rel))
+        task_id = COLUMNS["tasks"].index("id")
+        report.changed_task_ids |= {row[task_id] for row in self.pending["tasks"]}
+        for table, rows in self.pending.items():
+            if rows:
+                _insert_rows(self.conn, table, rows)
+        self.pending = {}
+        return report
+
+
+def sync_files(
+    conn: sqlite3.Connection,
+    repos: list[Repo],
+    paths: Iterable[str] | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    max_file_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES,
+    pool: ParsePool | None = None,
+) -> SyncReport:
+    """Bring the repos' rows in line with their files (`paths`: only those files, of a single repo).
+
+    Files that resolve outside the repo or are over `max_file_bytes` are never read: each is
+    recorded with a `symlink-outside-repo` / `file-too-large` problem instead. With a `pool`,
+    files are parsed on its workers when there are enough of them; the rows, and the order
+    they are written in, are the same either way. Runs inside the caller's transaction.
+    """
+    if paths is not None and len(repos) != 1:
+        raise ValueError("paths name the files of one repo")
+    scans = [_RepoScan(conn, repo, paths, max_file_bytes) for repo in repos]
+    total = sum(len(scan.wanted) for scan in scans)
+    items = itertools.chain.from_iterable(scan.scan() for scan in scans)
+    ordered = (pool or ParsePool(0)).in_order(items)
+    report = SyncReport()
+    unfinished = iter(scans)
+    current = next(unfinished, None)
+    try:
+        for done, item in enumerate(ordered, start=1):
+            if progress is not None:
+                progress(done, total)
+            step: _FileStep = item.payload
+            while step.scan is not current:  # repos are written one after the other, in registry order
+                assert current is not None
+                report.merge(current.finish())
+                current = next(unfinished, None)
+            step.scan.apply(step, item.rows)
+    finally:
+        ordered.close()  # a failed write stops the look-ahead (and its reads) at once
+    while current is not None:
+        report.merge(current.finish())
+        current = next(unfinished, None)
+    return report
+
+
 def sync_repo_files(
     conn: sqlite3.Connection,
     repo: Repo,
@@ -299,113 +320,13 @@ def sync_repo_files(
     *,
     progress: ProgressCallback | None = None,
     max_file_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES,
+    pool: ParsePool | None = None,
 ) -> SyncReport:
-    """Bring one repo's rows in line with its files; `paths` limits the work to those files.
-
-    Files that resolve outside the repo or are over `max_file_bytes` are never read: each is
-    recorded with a `symlink-outside-repo` / `file-too-large` problem instead.
-    """
+    """Bring one repo's rows in line with its files, atomically; `paths` limits the work to those files."""
     import sqlite_utils
 
-    from devhub.workplans import is_workplan_path, parse_workplan
-
-    db = sqlite_utils.Database(conn)
-    report = SyncReport()
-    cached = {
-        row["path"]: row
-        for row in conn.execute("SELECT path, size, mtime_ns, sha256 FROM files WHERE repo = ?", (repo.slug,))
-    }
-    if paths is None:
-        wanted = list_workplan_files(repo.root)
-        vanished = sorted(set(cached) - set(wanted))
-    else:
-        wanted = sorted({p for p in paths if is_workplan_path(p)})
-        vanished = []
-    pending: dict[str, list[dict[str, Any]]] = {
-        "files": [],
-        "workplans": [],
-        "tasks": [],
-        "task_deps": [],
-        "refs": [],
-        "problems": [],
-    }
-    total = len(wanted)
-    files = RepoFiles(repo.root, max_bytes=max_file_bytes)
-    with db.atomic():
-        for done, candidate in enumerate(_candidates(files, wanted), start=1):
-            rel, st = candidate.rel, candidate.stat
-            if progress is not None:
-                progress(done, total)
-            if st is None:
-                if rel in cached:
-                    vanished.append(rel)
-                continue
-            report.seen += 1
-            old = cached.get(rel)
-            verdict = candidate.verdict(max_file_bytes)
-            if (
-                old is not None
-                and old["size"] == st.st_size
-                and old["mtime_ns"] == st.st_mtime_ns
-                and _cached_verdict(old["sha256"]) == verdict  # a changed bound or a swapped link re-decides
-                and _settled(st)
-            ):
-                report.unchanged += 1
-                continue
-            refusal = candidate.refusal
-            if refusal is None and verdict == TOO_LARGE:
-                refusal = files.too_large(rel, st.st_size)
-            data: bytes | None = None
-            if refusal is None:
-                assert candidate.real is not None
-                try:
-                    data = files.read_located(rel, candidate.real)
-                except FileRefused as late:  # swapped for a link, or grew past the bound, after it was located
-                    refusal = late
-                except OSError as exc:
-                    parsed = _undecodable_placeholder(rel, exc)
-                    digest = ""
-            if refusal is not None:
-                parsed = _refused_placeholder(rel, refusal)
-                digest = REFUSED_MARK + refusal.code
-            elif data is not None:
-                digest = hashlib.sha256(data).hexdigest()
-                if old is not None and old["sha256"] == digest:
-                    conn.execute(
-                        "UPDATE files SET size = ?, mtime_ns = ? WHERE key = ?",
-                        (st.st_size, st.st_mtime_ns, workplan_key(repo.slug, rel)),
-                    )
-                    report.unchanged += 1
-                    continue
-                parsed = parse_workplan(data, rel)
-            report.parsed += 1
-            wp_key = workplan_key(repo.slug, rel)
-            report.changed_workplan_keys.add(wp_key)
-            if old is not None:
-                report.changed_task_ids |= _delete_file_rows(conn, repo.slug, rel)
-            pending["files"].append(
-                {
-                    "key": wp_key,
-                    "repo": repo.slug,
-                    "path": rel,
-                    "size": st.st_size,
-                    "mtime_ns": st.st_mtime_ns,
-                    "sha256": digest,
-                    "workplan_key": wp_key if parsed.workplan else None,
-                }
-            )
-            for table, rows in _rows_for(repo.slug, parsed).items():
-                pending[table].extend(rows)
-        for rel in sorted(set(vanished)):
-            report.changed_task_ids |= _delete_file_rows(conn, repo.slug, rel)
-            conn.execute("DELETE FROM files WHERE key = ?", (workplan_key(repo.slug, rel),))
-            report.removed += 1
-            report.changed_workplan_keys.add(workplan_key(repo.slug, rel))
-        report.changed_task_ids |= {row["id"] for row in pending["tasks"]}
-        for table, rows in pending.items():
-            if rows:
-                _insert_rows(conn, table, rows)
-    return report
+    with sqlite_utils.Database(conn).atomic():
+        return sync_files(conn, [repo], paths, progress=progress, max_file_bytes=max_file_bytes, pool=pool)
 
 
 def sync_repo_rows(conn: sqlite3.Connection, repos: list[Repo]) -> set[str]:

@@ -27,7 +27,8 @@ _READY_VALUE = f"CASE WHEN tasks.status = 'todo' THEN {READY_EXPR} ELSE 0 END"
 
 
 def refresh_all(conn: sqlite3.Connection) -> None:
-    conn.execute(f"UPDATE tasks SET ready = {_READY_VALUE}")
+    """Recompute every task's flag; only rows whose flag changes are written (most tasks are not ready)."""
+    conn.execute(f"UPDATE tasks SET ready = {_READY_VALUE} WHERE ready IS NOT {_READY_VALUE}")
 
 
 def refresh(conn: sqlite3.Connection, *, workplan_keys: Iterable[str] = (), task_ids: Iterable[str] = ()) -> None:

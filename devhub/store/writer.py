@@ -14,9 +14,10 @@ from typing import Any
 
 from devhub.registry import Repo
 from devhub.store import overlay, ready
-from devhub.store.build import ProgressCallback, SyncReport, sync_repo_files, sync_repo_rows
+from devhub.store.build import ProgressCallback, SyncReport, sync_files, sync_repo_rows
 from devhub.store.collisions import refresh_collisions
 from devhub.store.dependencies import refresh_unknown_dependencies
+from devhub.store.parallel import ParsePool, default_workers
 from devhub.store.position import AppliedPosition, journal_divergence
 from devhub.store.repofiles import DEFAULT_MAX_WORKPLAN_BYTES
 from devhub.store.schema import disable_fts, enable_fts, open_database
@@ -30,9 +31,14 @@ JournalRecords = Callable[[int], Iterable[Mapping[str, Any]]]
 class ReadModelWriter:
     """Owns the one write connection; every method is a short transaction."""
 
-    def __init__(self, path: Path, *, max_file_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES) -> None:
+    def __init__(
+        self, path: Path, *, max_file_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES, parse_workers: int | None = None
+    ) -> None:
         self.path = path
         self.max_file_bytes = max_file_bytes  # workplan files over it are reported, never read
+        # Worker processes a big sync parses on (started per sync, stopped after it); 0: parse in-process.
+        self.parse_workers = default_workers() if parse_workers is None else parse_workers
+        self.parse_workers_started = 0  # by the last sync: 0 when it parsed in-process
         self.conn: sqlite3.Connection = open_database(path)
         self.rebuilt_because: str | None = None  # set by catch_up when the journal no longer held its place
 
@@ -110,26 +116,9 @@ class ReadModelWriter:
         forgotten = sync_repo_rows(self.conn, repos)
         if cold:
             disable_fts(self.conn)  # index once at the end instead of row by row
-        total_files = 0
-        if progress is not None:
-            from devhub.store.build import list_workplan_files
-
-            counts = [len(list_workplan_files(repo.root)) for repo in repos]
-            total_files = sum(counts)
-            done_before = 0
-            for repo, count in zip(repos, counts, strict=True):
-                report.merge(
-                    sync_repo_files(
-                        self.conn,
-                        repo,
-                        progress=_offset(progress, done_before, total_files),
-                        max_file_bytes=self.max_file_bytes,
-                    )
-                )
-                done_before += count
-        else:
-            for repo in repos:
-                report.merge(sync_repo_files(self.conn, repo, max_file_bytes=self.max_file_bytes))
+        with ParsePool(self.parse_workers) as pool:
+            report.merge(sync_files(self.conn, repos, progress=progress, max_file_bytes=self.max_file_bytes, pool=pool))
+        self.parse_workers_started = pool.started
         if cold:
             enable_fts(self.conn)
         if cold or forgotten:
@@ -151,7 +140,9 @@ class ReadModelWriter:
         report = SyncReport()
 
         def work() -> None:
-            report.merge(sync_repo_files(self.conn, repo, paths, max_file_bytes=self.max_file_bytes))
+            with ParsePool(self.parse_workers) as pool:  # a checkout can change hundreds of files at once
+                report.merge(sync_files(self.conn, [repo], paths, max_file_bytes=self.max_file_bytes, pool=pool))
+            self.parse_workers_started = pool.started
             self._refresh_after(report)
 
         self._transaction(work)
@@ -182,9 +173,7 @@ class ReadModelWriter:
             return
         refresh_collisions(self.conn)
         refresh_unknown_dependencies(self.conn)
-        targets = overlay.targets_for_workplans(
-            self.conn, report.changed_workplan_keys, report.changed_task_ids
-        )
+        targets = overlay.targets_for_workplans(self.conn, report.changed_workplan_keys, report.changed_task_ids)
         overlay.refresh_targets(self.conn, targets)
         ready.refresh(self.conn, workplan_keys=report.changed_workplan_keys, task_ids=report.changed_task_ids)
 
@@ -229,15 +218,6 @@ class ReadModelWriter:
         ready.refresh_all(self.conn)
 
 
-def _offset(progress: ProgressCallback, offset: int, total: int) -> ProgressCallback:
-    """A per-repo progress callback that reports into one bar across all repos."""
-
-    def report(done: int, _repo_total: int) -> None:
-        progress(offset + done, total)
-
-    return report
-
-
 def rebuild(
     path: Path,
     repos: list[Repo],
@@ -245,11 +225,12 @@ def rebuild(
     *,
     progress: ProgressCallback | None = None,
     max_file_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES,
+    parse_workers: int | None = None,
 ) -> SyncReport:
     """Build a fresh read model at `path` from files and the journal (the old file is discarded)."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    with ReadModelWriter(path, max_file_bytes=max_file_bytes) as writer:
+    with ReadModelWriter(path, max_file_bytes=max_file_bytes, parse_workers=parse_workers) as writer:
         report = writer.sync(repos, progress=progress)
         writer.apply(envelopes)
     return report
