@@ -4,17 +4,13 @@ of the upstream's answer."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.relay_e2e.helpers import (
     journal_last_seq,
     progress_summaries,
     relay,
     start_dev,
-    start_fleet,
     wait_drained,
     write_progress,
 )
@@ -26,23 +22,11 @@ from tests.support.waiting import wait_for
 FLAKY_WRITES = 12
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
-    home = tmp_path_factory.mktemp("fleet")
-    running = start_fleet(home, make_workspace(home / "ws", ["the-custodian"]))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-def _port(daemon: RunningDaemon) -> int:
-    return int(daemon.url.rsplit(":", 1)[1])
 
 
 def test_every_resend_is_counted_and_a_flaky_link_is_told_from_a_dead_one(tmp_path: Path, fleet: RunningDaemon) -> None:
     before = journal_last_seq(fleet)
-    with fault_proxy(_port(fleet)) as proxy:
+    with fault_proxy(fleet.port) as proxy:
         dev = start_dev(tmp_path / "dev", make_workspace(tmp_path / "ws", ["the-custodian"]), proxy.url)
         try:
             wait_for(lambda: relay(dev)["state"] == "idle", timeout=10, what="the relay to come online")
@@ -112,7 +96,7 @@ def test_a_write_the_upstream_refused_with_503_is_sent_again_after_a_restart(
     """The cursor moves only on an answer that settles the envelope: a 503, then a restart, means a resend."""
     workspace = make_workspace(tmp_path / "ws", ["the-custodian"])
     before = journal_last_seq(fleet)
-    with fault_proxy(_port(fleet)) as proxy:
+    with fault_proxy(fleet.port) as proxy:
         dev = start_dev(tmp_path / "dev", workspace, proxy.url)
         try:
             wait_for(lambda: relay(dev)["state"] == "idle", timeout=10, what="the relay to come online")

@@ -3,7 +3,6 @@ lost acknowledgement on the wire: after a restart nothing is lost and nothing is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from tests.relay_e2e.helpers import (
     progress_summaries,
     relay,
     start_dev,
-    start_fleet,
     wait_drained,
     write_progress,
 )
@@ -29,18 +27,6 @@ WRITES = 8
 CRASH_AT = {"after_send": 3, "after_ack": 3, "cursor_write": 1}
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
-    home = tmp_path_factory.mktemp("fleet")
-    running = start_fleet(home, make_workspace(home / "ws", ["the-custodian"]))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-def _port(daemon: RunningDaemon) -> int:
-    return int(daemon.url.rsplit(":", 1)[1])
 
 
 def _writes(dev: RunningDaemon, tag: str) -> list[str]:
@@ -61,7 +47,7 @@ def test_kill9_at_each_relay_step_loses_nothing_and_duplicates_nothing(
 ) -> None:
     repos = make_workspace(tmp_path / "ws", ["the-custodian"])
     before = journal_last_seq(fleet)
-    with fault_proxy(_port(fleet), mode="refuse") as proxy:
+    with fault_proxy(fleet.port, mode="refuse") as proxy:
         dev = start_dev(tmp_path / "dev", repos, proxy.url, env={"DEVHUB_TEST_CRASH_AT": f"{point}:{CRASH_AT[point]}"})
         try:
             summaries = _writes(dev, f"crash-{point}")
@@ -89,7 +75,7 @@ def test_lost_acknowledgement_is_resent_and_recognised_upstream(
 ) -> None:
     repos = make_workspace(tmp_path / "ws", ["the-custodian"])
     before = journal_last_seq(fleet)
-    with fault_proxy(_port(fleet)) as proxy:
+    with fault_proxy(fleet.port) as proxy:
         dev = start_dev(tmp_path / "dev", repos, proxy.url)
         try:
             wait_for(lambda: relay(dev)["state"] == "idle", timeout=10, what="the relay to come online")

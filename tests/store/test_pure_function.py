@@ -104,7 +104,7 @@ class Session:
             await hub.writes.patch_task(TASKS[step[1]], None, body, ctx)
         elif kind == "patch_workplan":
             await hub.writes.patch_workplan(WP, None, {"status": step[1]}, ctx)
-        elif kind == "progress":
+        elif kind == "progress" and self.files.tasks[TASKS[0]] is not None:  # a removed task cannot be named
             await hub.writes.add_progress({"summary": "step", "task_id": TASKS[0]}, ctx)
         elif kind in ("edit", "edit_workplan"):
             self._edit(step)

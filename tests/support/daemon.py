@@ -28,6 +28,11 @@ class RunningDaemon:
         self.url = ""
 
     @property
+    def port(self) -> int:
+        """The loopback port the daemon listens on."""
+        return int(self.url.rsplit(":", 1)[1])
+
+    @property
     def info(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.data_dir / "daemon.json").read_text())
         return data

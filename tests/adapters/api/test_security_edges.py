@@ -83,9 +83,6 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
         running.stop()
 
 
-def _port(daemon: RunningDaemon) -> int:
-    return int(daemon.url.rsplit(":", 1)[1])
-
 
 def raw_request(
     daemon: RunningDaemon, method: str, path: str, headers: list[tuple[str, str]], body: str | None = None
@@ -97,7 +94,7 @@ def raw_request(
         lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
         if path == "/mcp":
             lines.append("Accept: application/json, text/event-stream")
-    with socket.create_connection(("127.0.0.1", _port(daemon)), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload)
         answer = b""
         while chunk := sock.recv(65536):
@@ -116,7 +113,7 @@ def _journal_size(daemon: RunningDaemon) -> int:
 
 
 def _loopback(daemon: RunningDaemon) -> str:
-    return f"127.0.0.1:{_port(daemon)}"
+    return f"127.0.0.1:{daemon.port}"
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES)
@@ -158,7 +155,7 @@ def test_a_host_that_only_looks_like_loopback_is_refused(daemon: RunningDaemon, 
     "host", ["localhost", "LOCALHOST", "localhost.", "127.0.0.1", "127.1.2.3", "[::1]", "x.localhost"]
 )
 def test_real_loopback_names_are_served_with_or_without_a_port(daemon: RunningDaemon, host: str) -> None:
-    for value in (host, f"{host}:{_port(daemon)}"):
+    for value in (host, f"{host}:{daemon.port}"):
         status, _, content = raw_request(daemon, "GET", "/state/health", [("Host", value)])
         assert status == 200, (value, content)
 
@@ -177,7 +174,7 @@ def test_a_foreign_origin_on_any_rest_write_is_refused_and_writes_nothing(daemon
 
 
 def test_a_loopback_origin_may_write(daemon: RunningDaemon) -> None:
-    for origin in (f"http://127.0.0.1:{_port(daemon)}", f"http://localhost:{_port(daemon)}", "http://[::1]"):
+    for origin in (f"http://127.0.0.1:{daemon.port}", f"http://localhost:{daemon.port}", "http://[::1]"):
         status, _, content = raw_request(
             daemon,
             "POST",
