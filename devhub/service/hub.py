@@ -32,6 +32,7 @@ from relay.status import RelayStatus
 
 if TYPE_CHECKING:
     from relay.forwarder import Forwarder
+    from relay.journal import Journal
 
 log = logging.getLogger("devhub.service.hub")
 T = TypeVar("T")
@@ -67,7 +68,7 @@ class Hub:
         self.started_at = time.time()
         self.repos: list[Repo] = []
         self.writer: ReadModelWriter | None = None
-        self.journal: Any = None
+        self.journal: Journal | None = None
         self.relay: Forwarder | None = None
         self.watcher: Watcher | None = None
         self.follower: RepoFollower | None = None
@@ -91,6 +92,13 @@ class Hub:
         self._apply_lock = asyncio.Lock()
         self._handed_over = asyncio.Event()
         self.writes = Writes(read=self.read, append=self._append, apply=self._apply, pending_relay=config.role == "dev")
+
+    @property
+    def open_journal(self) -> Journal:
+        """The journal `start` opened; using the hub before it started is a bug, said plainly."""
+        if self.journal is None:
+            raise RuntimeError("the hub's journal is not open: call start() first")
+        return self.journal
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -124,7 +132,7 @@ class Hub:
 
     def _catch_up(self) -> None:
         assert self.writer is not None
-        self.writer.catch_up(self.repos, self.journal.records)
+        self.writer.catch_up(self.repos, self.open_journal.records)
         self._applied_through = self.writer.applied_seq
 
     async def _start_relay(self) -> None:
@@ -133,7 +141,7 @@ class Hub:
         self.relay = await start_relay(
             self.config.relay,
             relay_dir=self.config.relay_dir,
-            journal=self.journal,
+            journal=self.open_journal,
             read=self.read,
             publish=self.events.publish,
             secret=self.config.secret,
@@ -197,9 +205,9 @@ class Hub:
             )
         try:
             if len(drafts) == 1:
-                envelope = await self._in_journal_thread(self.journal.append, drafts[0])
+                envelope = await self._in_journal_thread(self.open_journal.append, drafts[0])
                 return [envelope]
-            return await self._in_journal_thread(self.journal.append_many, drafts)
+            return await self._in_journal_thread(self.open_journal.append_many, drafts)
         except JournalStorageFull as exc:
             raise storage_full(exc) from exc
 
@@ -265,7 +273,7 @@ class Hub:
         return batch
 
     def _journal_batch(self, after_seq: int, through_seq: int) -> list[dict[str, Any]]:
-        return [e for e in self.journal.records(after_seq) if e["seq"] <= through_seq]
+        return [e for e in self.open_journal.records(after_seq) if e["seq"] <= through_seq]
 
     # -- read model upkeep: a vanished database file, a full disk ----------------------------------------
 
@@ -336,7 +344,7 @@ class Hub:
         through = self._applied_through  # later seqs are applied by the requests that wrote them
         self.writer.start_afresh()
         self.writer.sync(self.repos)
-        self.writer.apply(itertools.takewhile(lambda e: e["seq"] <= through, self.journal.records(0)))
+        self.writer.apply(itertools.takewhile(lambda e: e["seq"] <= through, self.open_journal.records(0)))
         self._database_identity = _file_identity(self.config.database_path)
 
     def _degrade(self, reason: str) -> None:
@@ -354,7 +362,8 @@ class Hub:
             async with self._apply_lock:
                 try:
                     await self._in_writer(self.writer.sync, self.repos)
-                    batch = await self._in_writer(self._journal_batch, self._applied_through, self.journal.last_seq)
+                    through = self.open_journal.last_seq
+                    batch = await self._in_writer(self._journal_batch, self._applied_through, through)
                     if batch:
                         await self._in_writer(self.writer.apply, batch)
                 except sqlite3.DatabaseError as exc:
