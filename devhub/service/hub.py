@@ -110,8 +110,8 @@ class Hub:
         self.journal = await self._in_journal_thread(
             Journal.open, self.config.journal_dir, max_bytes=self.config.journal_max_bytes
         )
-        report = getattr(self.journal, "open_report", None)
-        if report is not None and report.quarantined:
+        report = self.open_journal.open_report
+        if report.quarantined:
             log.warning("journal: %s corrupt line(s) quarantined at open", report.quarantined)
         self.repos = Registry(self.config.registry_path).refresh()
         self.writer = await self._in_writer(
