@@ -43,10 +43,11 @@ def test_held_task_waits_for_its_id_and_others_keep_flowing(tmp_path: Path) -> N
             patch_task(client, HELD_TASK, "done")  # must not overtake the held write to the same task
             write_progress(client, "held-other-2")
             assert client.patch("/workplans/CUST-WP-0054", json={"status": "blocked"}).status_code == 200
+        # The relay settles to idle after the pass that delivered the rest; wait for both, not the first.
         held = wait_for(
-            lambda: (s := relay(dev))["pending"] == 2 and s,
+            lambda: (s := relay(dev))["pending"] == 2 and s["state"] == "idle" and s,
             timeout=15,
-            what="everything but the held task's two writes to be delivered",
+            what="everything but the held task's two writes to be delivered, and the relay idle",
         )
         assert held["held"] == 2 and held["state"] == "idle"
         assert fleet.get("/workplans/CUST-WP-0054").json()["status"] == "blocked"  # routed by its UUID
