@@ -32,8 +32,13 @@ def relay(dev: RunningDaemon) -> dict[str, Any]:
 
 
 def wait_drained(dev: RunningDaemon, timeout: float = 30.0) -> dict[str, Any]:
-    """Wait until nothing is pending (held envelopes count as pending) and return the relay status."""
-    return wait_for(lambda: (s := relay(dev))["pending"] == 0 and s, timeout=timeout, what="the relay to drain")
+    """Wait until nothing is pending (held envelopes count as pending) and the pass that emptied the queue has
+    ended (the state is no longer `online`), and return the relay status."""
+    return wait_for(
+        lambda: (s := relay(dev))["pending"] == 0 and s["state"] != "online" and s,
+        timeout=timeout,
+        what="the relay to drain",
+    )
 
 
 def progress_summaries(hub: RunningDaemon, prefix: str) -> list[str]:
