@@ -529,4 +529,4 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
 
 
 def _out_of_space(exc: sqlite3.DatabaseError) -> bool:
-    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return exc.sqlite_errorcode == sqlite3.SQLITE_FULL  # Python 3.11+: every sqlite3.Error carries it

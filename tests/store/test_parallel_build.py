@@ -13,23 +13,11 @@ from benchmarks.corpus import SCALES, generate
 from devhub.registry import Repo, inspect_repo
 from devhub.store import parallel
 from devhub.store.writer import ReadModelWriter, rebuild
+from tests.store.test_readmodel import JOURNAL as READ_MODEL_JOURNAL
 from tests.support.repos import make_workspace
 from tests.support.waiting import wait_for
 
-JOURNAL = [
-    {
-        "seq": 1,
-        "id": "e1",
-        "ts": "2026-11-29T10:00:00.000Z",
-        "kind": "task.patch",
-        "target": {"kind": "task", "repo": "the-custodian", "id": "CUST-WP-0054-T05"},
-        "body": {"status": "progress"},
-        "observed": {
-            "status": "todo",
-            "file": {"status": "todo", "needs_human": False, "intervention_note": None, "blocking_reason": None},
-        },
-    },
-]
+JOURNAL = READ_MODEL_JOURNAL[:1]  # one local status write, the same envelope the read-model tests use
 
 
 def _dump(db: Path) -> list[str]:
