@@ -111,15 +111,17 @@ def writeback(
     ctx: click.Context, dry_run: bool, do_commit: bool, repo: str | None, as_json: bool, wait_seconds: float
 ) -> None:
     """Write pending local status changes into the workplan files (exit 0 done, 1 conflicts, 2 usage)."""
+    from devhub.cli.hub import with_hub
     from devhub.reconcile import writeback as wb
-    from devhub.service.local import read
 
     if dry_run and do_commit:
         raise click.UsageError("--dry-run and --commit exclude each other")
     config = _config(ctx)
-    plan = wb.plan_writeback(
-        read(config, lambda reader: wb.collect_pending(reader, repo)), max_file_bytes=config.max_workplan_bytes
-    )
+
+    async def pending(hub: HubPort) -> wb.PendingJson:
+        return await hub.pending_writeback(repo)
+
+    plan = wb.plan_writeback(wb.pending_from_json(with_hub(ctx, pending)), max_file_bytes=config.max_workplan_bytes)
     commits: list[wb.CommitResult] = []
     not_settled: list[Change] = []
     if dry_run:

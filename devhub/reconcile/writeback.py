@@ -11,7 +11,7 @@ import difflib
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from devhub.errors import FileRefused
 from devhub.model import canonical_task_status, canonical_workplan_status
@@ -174,6 +174,31 @@ async def collect_pending(reader: Reader, repo: str | None = None) -> Pending:
             )
         )
     return pending
+
+
+class PendingJson(TypedDict):
+    """`Pending` as JSON (GET /writeback/pending): what crosses the hub port, to a daemon and back."""
+
+    statuses: list[dict[str, Any]]
+    skipped: list[dict[str, Any]]
+    conflicts: list[dict[str, Any]]
+
+
+def pending_as_json(pending: Pending) -> PendingJson:
+    return {
+        "statuses": as_dicts(pending.statuses),
+        "skipped": list(pending.skipped),
+        "conflicts": as_dicts(pending.conflicts),
+    }
+
+
+def pending_from_json(data: PendingJson) -> Pending:
+    """The records back from their JSON (a RemoteHub's answer, or a LocalHub's, alike)."""
+    return Pending(
+        statuses=[PendingStatus(**(row | {"paths": tuple(row["paths"])})) for row in data["statuses"]],
+        skipped=list(data["skipped"]),
+        conflicts=[Refusal(**row) for row in data["conflicts"]],
+    )
 
 
 # -- planning (files and git, nothing written) ------------------------------------------------------

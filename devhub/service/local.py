@@ -20,6 +20,7 @@ from devhub.settings import Settings
 from devhub.store.build import ProgressCallback, SyncReport
 
 if TYPE_CHECKING:
+    from devhub.reconcile.writeback import PendingJson
     from devhub.service.hub import Hub
     from devhub.service.port import (
         ConsistencyReport,
@@ -349,3 +350,8 @@ class LocalHub:
         from devhub.reconcile.brief import brief_for_repo
 
         return await self.hub.read(lambda r: brief_for_repo(r, repo))
+
+    async def pending_writeback(self, repo: str | None = None) -> PendingJson:
+        from devhub.reconcile.writeback import collect_pending, pending_as_json
+
+        return pending_as_json(await self.hub.read(lambda r: collect_pending(r, repo)))

@@ -17,6 +17,7 @@ from devhub.store.activity import PROGRESS_LIMIT_DEFAULT, PROGRESS_LIMIT_MAX
 __all__ = ["PROGRESS_LIMIT_DEFAULT", "PROGRESS_LIMIT_MAX", "HubPort"]
 
 if TYPE_CHECKING:
+    from devhub.reconcile.writeback import PendingJson
     from devhub.service.writes import WriteContext
 
 # -- what comes back: JSON objects and lists, named by what they hold ------------------------------
@@ -189,3 +190,5 @@ class HubPort(Protocol):
     async def workplan_markdown(self, ident: str) -> str: ...
 
     async def brief(self, repo: str) -> str: ...
+
+    async def pending_writeback(self, repo: str | None = None) -> PendingJson: ...  # GET /writeback/pending

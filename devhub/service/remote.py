@@ -36,6 +36,7 @@ from devhub.errors import (
 )
 
 if TYPE_CHECKING:
+    from devhub.reconcile.writeback import PendingJson
     from devhub.service.port import (
         ConsistencyReport,
         DaemonState,
@@ -359,6 +360,10 @@ class RemoteHub:
 
     async def brief(self, repo: str) -> str:
         return await self._forward_resource(f"brief://{repo}")
+
+    async def pending_writeback(self, repo: str | None = None) -> PendingJson:
+        result: PendingJson = await self._get("/writeback/pending", {"repo": repo})
+        return result
 
     async def _forward_tool(self, name: str, arguments: dict[str, Any]) -> Any:
         async with self._mcp_client(name) as client:

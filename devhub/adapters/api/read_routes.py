@@ -155,6 +155,11 @@ async def daemon_state(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return await hub_of(request).daemon_status()
 
 
+@get("/writeback/pending", summary="Pending local status writes and conflicts `devhub writeback` acts on")
+async def writeback_pending(request: Request[Any, Any, Any], repo: str | None = None) -> dict[str, Any]:
+    return dict(await hub_of(request).pending_writeback(repo))
+
+
 READ_ROUTES = [
     health,
     state_summary,
@@ -171,4 +176,5 @@ READ_ROUTES = [
     errors,
     relay,
     daemon_state,
+    writeback_pending,
 ]
