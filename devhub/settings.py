@@ -61,9 +61,7 @@ class RelayConfig:
     @property
     def enabled(self) -> bool:
         """The relay runs on a dev hub whose profile relays, unless --no-relay, and only with an upstream."""
-        return (
-            self.role == "dev" and self.profile_relay.enabled and not self.switched_off and bool(self.upstream)
-        )
+        return self.role == "dev" and self.profile_relay.enabled and not self.switched_off and bool(self.upstream)
 
     @property
     def disabled_reason(self) -> str | None:

@@ -27,8 +27,19 @@ BACKUP_SUFFIX = ".bak"
 # Keys of a server entry that devhub writes; any other key in an existing dev-hub
 # entry (timeouts, enabled flags, tool allow-lists) is the user's and is kept.
 MANAGED_KEYS = frozenset(
-    {"type", "transport", "url", "serverUrl", "headers", "command", "args", "env",
-     "bearer_token_env_var", "http_headers", "env_http_headers"}
+    {
+        "type",
+        "transport",
+        "url",
+        "serverUrl",
+        "headers",
+        "command",
+        "args",
+        "env",
+        "bearer_token_env_var",
+        "http_headers",
+        "env_http_headers",
+    }
 )
 
 Scope = Literal["project", "user"]
@@ -91,8 +102,7 @@ def client_configs(
     return [
         ClientConfig("claude-code", "project", project / ".mcp.json", "mcpServers", True),
         ClientConfig("claude-code", "user", home / ".claude.json", "mcpServers", False),
-        ClientConfig("claude-desktop", "user", app_dir / "Claude" / "claude_desktop_config.json",
-                     "mcpServers", True),
+        ClientConfig("claude-desktop", "user", app_dir / "Claude" / "claude_desktop_config.json", "mcpServers", True),
         ClientConfig("cursor", "project", project / ".cursor" / "mcp.json", "mcpServers", True),
         ClientConfig("cursor", "user", home / ".cursor" / "mcp.json", "mcpServers", False),
         ClientConfig("vscode", "project", project / ".vscode" / "mcp.json", "servers", True),

@@ -35,14 +35,32 @@ ROUNDTRIP_OPTIONS = ("writes", "backoff_cap", "dev_port", "fleet_port", "keep")
     is_flag=True,
     help="Instead: start a fresh dev hub offline, write, start a fleet hub, check the relay delivers.",
 )
-@click.option("--writes", type=click.IntRange(min=1, max=10_000), default=100, show_default=True,
-              help="--dev-roundtrip: writes made offline (half progress events, half task status changes).")
-@click.option("--backoff-cap", type=click.FloatRange(min=0.05, max=60), default=1.0, show_default=True,
-              help="--dev-roundtrip: the dev relay's backoff cap in seconds.")
-@click.option("--dev-port", type=click.IntRange(1, 65535), default=None,
-              help="--dev-roundtrip: the dev hub's port (default: a free one).")
-@click.option("--fleet-port", type=click.IntRange(1, 65535), default=None,
-              help="--dev-roundtrip: the fleet hub's port (default: a free one; it must be free).")
+@click.option(
+    "--writes",
+    type=click.IntRange(min=1, max=10_000),
+    default=100,
+    show_default=True,
+    help="--dev-roundtrip: writes made offline (half progress events, half task status changes).",
+)
+@click.option(
+    "--backoff-cap",
+    type=click.FloatRange(min=0.05, max=60),
+    default=1.0,
+    show_default=True,
+    help="--dev-roundtrip: the dev relay's backoff cap in seconds.",
+)
+@click.option(
+    "--dev-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="--dev-roundtrip: the dev hub's port (default: a free one).",
+)
+@click.option(
+    "--fleet-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="--dev-roundtrip: the fleet hub's port (default: a free one; it must be free).",
+)
 @click.option("--keep", is_flag=True, help="--dev-roundtrip: keep the temporary directory (workspaces, logs).")
 @click.pass_context
 def accept(
@@ -66,8 +84,14 @@ def accept(
         from devhub.testing.roundtrip import run_dev_roundtrip
         from devhub.testing.roundtrip_render import render_roundtrip
 
-        result = run_dev_roundtrip(ctx.obj.config(), writes=writes, backoff_cap=backoff_cap, keep=keep,
-                                   dev_port=dev_port, fleet_port=fleet_port)
+        result = run_dev_roundtrip(
+            ctx.obj.config(),
+            writes=writes,
+            backoff_cap=backoff_cap,
+            keep=keep,
+            dev_port=dev_port,
+            fleet_port=fleet_port,
+        )
         if as_json:
             import json
 
@@ -75,8 +99,11 @@ def accept(
         else:
             render_roundtrip(result)
         ctx.exit(0 if result["verdict"] == "pass" else 1)
-    stray = [f"--{name.replace('_', '-')}" for name in ROUNDTRIP_OPTIONS
-             if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+    stray = [
+        f"--{name.replace('_', '-')}"
+        for name in ROUNDTRIP_OPTIONS
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+    ]
     if stray:
         raise click.UsageError(f"{', '.join(stray)}: only with --dev-roundtrip")
     if spec_path is None:

@@ -6,8 +6,12 @@ import click
 
 
 @click.command()
-@click.option("--profile", "profile_name", default=None,
-              help="dev: this data dir's daemon (started if needed); fleet: the profile's api_url.")
+@click.option(
+    "--profile",
+    "profile_name",
+    default=None,
+    help="dev: this data dir's daemon (started if needed); fleet: the profile's api_url.",
+)
 @click.pass_context
 def mcp(ctx: click.Context, profile_name: str | None) -> None:
     """Serve the dev-hub MCP server over stdio, talking to the hub's REST API."""

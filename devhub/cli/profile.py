@@ -82,14 +82,17 @@ def _print_profiles(profiles: dict[str, Profile], active: str) -> None:
         relay = f"on → {item.relay.upstream}" if item.relay.enabled else "off"
         mcp = f"{item.mcp.transport} {item.mcp.url or 'devhub mcp'}"
         marker = "*" if item.name == active else ""
-        table.add_row(marker, item.name, item.api_url, mcp, relay, item.token_env or "-", item.origin,
-                      item.description)
+        table.add_row(marker, item.name, item.api_url, mcp, relay, item.token_env or "-", item.origin, item.description)
     Console(width=200).print(table)
 
 
 @profile.command("show")
-@click.option("--project", type=click.Path(path_type=Path, file_okay=False), default=".",
-              help="Project whose .mcp.json, .cursor/ and .vscode/ configs to read (default: cwd).")
+@click.option(
+    "--project",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=".",
+    help="Project whose .mcp.json, .cursor/ and .vscode/ configs to read (default: cwd).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
 def show(ctx: click.Context, project: Path, as_json: bool) -> None:
@@ -112,8 +115,7 @@ def show(ctx: click.Context, project: Path, as_json: bool) -> None:
             what = f"{state.state}: {state.detail}"
         else:
             what = state.state
-        click.echo(f"{state.target.client:<15} {state.target.scope:<8} {_home_relative(state.target.path)}  "
-                   f"{what}")
+        click.echo(f"{state.target.client:<15} {state.target.scope:<8} {_home_relative(state.target.path)}  {what}")
 
 
 @profile.command("env")
@@ -147,15 +149,23 @@ def _describe(outcome: Outcome) -> str:
 
 @profile.command("use")
 @click.argument("name")
-@click.option("--client", "clients", multiple=True, type=click.Choice(CLIENTS),
-              help="Only these clients; their config is created if missing. Repeatable.")
-@click.option("--project", type=click.Path(path_type=Path, file_okay=False), default=".",
-              help="Project for the project-level configs (default: cwd).")
+@click.option(
+    "--client",
+    "clients",
+    multiple=True,
+    type=click.Choice(CLIENTS),
+    help="Only these clients; their config is created if missing. Repeatable.",
+)
+@click.option(
+    "--project",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=".",
+    help="Project for the project-level configs (default: cwd).",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would change; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
-def use(ctx: click.Context, name: str, clients: tuple[str, ...], project: Path, dry_run: bool,
-        as_json: bool) -> None:
+def use(ctx: click.Context, name: str, clients: tuple[str, ...], project: Path, dry_run: bool, as_json: bool) -> None:
     """Point every existing (or each named) MCP client config's dev-hub entry at profile NAME."""
     config = _config(ctx)
     chosen = get_profile(config, name)
@@ -170,14 +180,21 @@ def use(ctx: click.Context, name: str, clients: tuple[str, ...], project: Path, 
     recorded = None if dry_run else record_active_profile(config, chosen.name)
     failed = [o for o in outcomes if o.status == "error"]
     if as_json:
-        click.echo(json.dumps({"profile": chosen.name, "dry_run": dry_run,
-                               "active_profile_file": str(recorded) if recorded else None,
-                               "clients": [o.as_json() for o in outcomes]}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "profile": chosen.name,
+                    "dry_run": dry_run,
+                    "active_profile_file": str(recorded) if recorded else None,
+                    "clients": [o.as_json() for o in outcomes],
+                },
+                indent=2,
+            )
+        )
     else:
         for outcome in outcomes:
             target = outcome.target
-            click.echo(f"{target.client:<15} {target.scope:<8} {_home_relative(target.path)}  "
-                       f"{_describe(outcome)}")
+            click.echo(f"{target.client:<15} {target.scope:<8} {_home_relative(target.path)}  {_describe(outcome)}")
         if not outcomes:
             click.echo("no MCP client configs found; name one with --client to create it")
         if recorded:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ def _config(ctx: click.Context) -> Settings:
 async def _caught_up(hub: HubPort, change: Change) -> bool:
     from devhub.errors import DevhubError
 
+    item: Mapping[str, Any]
     try:
         if change.kind == "task":
             item = await hub.task(change.id, change.repo)

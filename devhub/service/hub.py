@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from devhub._version import __version__
 from devhub.agents.profiles import DEFAULT_PROFILE
 from devhub.errors import ReadModelUnavailable, StorageFull
+from devhub.records import HealthView
 from devhub.registry import RegisterOutcome, Registry, Repo
 from devhub.service.events import EventBus
 from devhub.service.follow import RepoFollower
@@ -500,7 +501,7 @@ class Hub:
 
     # -- status -------------------------------------------------------------------------------------------
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> HealthView:
         return {"status": "ok", "role": self.config.role, "version": __version__, "profile": self.profile_name}
 
     def relay_status(self) -> RelayStatus:

@@ -26,21 +26,21 @@ if TYPE_CHECKING:
         ConsistencyReport,
         DaemonState,
         ErrorsReport,
-        Health,
-        MessageRecord,
+        HealthView,
+        MessageView,
         Orientation,
         ProgressFilters,
-        ProgressRecord,
+        ProgressView,
         RegisteredRepo,
         RelayState,
-        RepoRecord,
+        RepoView,
         SearchHit,
         Summary,
         TaskFilters,
-        TaskRecord,
+        TaskView,
         WorkplanFilters,
         WorkplanIndexEntry,
-        WorkplanRecord,
+        WorkplanView,
         WriteBody,
         WriteResult,
     )
@@ -125,7 +125,10 @@ def rebuild_read_model(config: Settings) -> tuple[list[Repo], SyncReport]:
     repos = Registry(config.registry_path).repos()
     with delayed_progress("Rebuilding") as progress:
         report = rebuild_model(
-            config.database_path, repos, journal_envelopes(config), progress=progress,
+            config.database_path,
+            repos,
+            journal_envelopes(config),
+            progress=progress,
             max_file_bytes=config.max_workplan_bytes,
         )
     return repos, report
@@ -171,7 +174,7 @@ class LocalHub:
 
     # -- reads -------------------------------------------------------------------------------------
 
-    async def health(self) -> Health:
+    async def health(self) -> HealthView:
         return self.hub.health()
 
     async def orient(self, repo: str | None = None, domain: str | None = None) -> Orientation:
@@ -184,7 +187,7 @@ class LocalHub:
 
         return self._with_relay(await self.hub.read(summary))
 
-    async def workplans(self, filters: WorkplanFilters) -> list[WorkplanRecord]:
+    async def workplans(self, filters: WorkplanFilters) -> list[WorkplanView]:
         from devhub.store import queries
 
         args: dict[str, Any] = dict(filters)
@@ -195,23 +198,23 @@ class LocalHub:
 
         return await self.hub.read(queries.workplan_index)
 
-    async def workplan(self, ident: str, repo: str | None = None) -> WorkplanRecord:
+    async def workplan(self, ident: str, repo: str | None = None) -> WorkplanView:
         from devhub.store import queries
 
         return await self.hub.read(lambda r: queries.get_workplan(r, ident, repo))
 
-    async def tasks(self, filters: TaskFilters) -> list[TaskRecord]:
+    async def tasks(self, filters: TaskFilters) -> list[TaskView]:
         from devhub.store import queries
 
         args: dict[str, Any] = dict(filters)
         return await self.hub.read(lambda r: queries.list_tasks(r, **args))
 
-    async def task(self, ident: str, repo: str | None = None) -> TaskRecord:
+    async def task(self, ident: str, repo: str | None = None) -> TaskView:
         from devhub.store import queries
 
         return await self.hub.read(lambda r: queries.get_task(r, ident, repo))
 
-    async def progress(self, filters: ProgressFilters) -> list[ProgressRecord]:
+    async def progress(self, filters: ProgressFilters) -> list[ProgressView]:
         from devhub.adapters.api.params import timestamp
         from devhub.store import activity
 
@@ -220,7 +223,7 @@ class LocalHub:
         args["until"] = timestamp("until", args.get("until"))
         return await self.hub.read(lambda r: activity.list_progress(r, **args))
 
-    async def messages(self, to_agent: str | None = None, unread_only: bool = False) -> list[MessageRecord]:
+    async def messages(self, to_agent: str | None = None, unread_only: bool = False) -> list[MessageView]:
         from devhub.store import activity
 
         return await self.hub.read(lambda r: activity.list_messages(r, to_agent=to_agent, unread_only=unread_only))
@@ -230,7 +233,7 @@ class LocalHub:
 
         return await self.hub.read(lambda r: activity.search(r, q, limit=limit), search=True)
 
-    async def repos(self) -> list[RepoRecord]:
+    async def repos(self) -> list[RepoView]:
         from devhub.store import activity
 
         return await self.hub.read(activity.list_repos)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
+from devhub.records import HealthView, MessageView, ProgressView, RepoView, TaskView, WorkplanView
 from devhub.store.activity import PROGRESS_LIMIT_DEFAULT, PROGRESS_LIMIT_MAX
 
 __all__ = ["PROGRESS_LIMIT_DEFAULT", "PROGRESS_LIMIT_MAX", "HubPort"]
@@ -25,16 +26,10 @@ if TYPE_CHECKING:
 JsonObject = dict[str, Any]
 Orientation = JsonObject  # GET /orient: active workplans, in progress, ready, needs-human, problems, relay
 Summary = JsonObject  # GET /state/summary: counts by status, active workplans, problems, relay
-WorkplanRecord = JsonObject  # one row of GET /workplans, or GET /workplans/{id} with its tasks
 WorkplanIndexEntry = JsonObject  # one row of GET /workplans/index
-TaskRecord = JsonObject  # GET /tasks/{id}: effective status and where each value came from
-ProgressRecord = JsonObject  # one progress event
-MessageRecord = JsonObject  # one message
 SearchHit = JsonObject  # one hit of GET /search
-RepoRecord = JsonObject  # one row of GET /repos
 RelayState = JsonObject  # GET /relay
 DaemonState = JsonObject  # GET /state/daemon
-Health = JsonObject  # GET /state/health
 WriteBody = dict[str, Any]  # a write's JSON body, as the REST API takes it
 
 
@@ -123,29 +118,29 @@ class HubPort(Protocol):
 
     # -- reads ---------------------------------------------------------------------------------------
 
-    async def health(self) -> Health: ...  # GET /state/health
+    async def health(self) -> HealthView: ...  # GET /state/health
 
     async def orient(self, repo: str | None = None, domain: str | None = None) -> Orientation: ...  # GET /orient
 
     async def summary(self) -> Summary: ...  # GET /state/summary
 
-    async def workplans(self, filters: WorkplanFilters) -> list[WorkplanRecord]: ...  # GET /workplans
+    async def workplans(self, filters: WorkplanFilters) -> list[WorkplanView]: ...  # GET /workplans
 
     async def workplan_index(self) -> list[WorkplanIndexEntry]: ...  # GET /workplans/index
 
-    async def workplan(self, ident: str, repo: str | None = None) -> WorkplanRecord: ...  # GET /workplans/{id}
+    async def workplan(self, ident: str, repo: str | None = None) -> WorkplanView: ...  # GET /workplans/{id}
 
-    async def tasks(self, filters: TaskFilters) -> list[TaskRecord]: ...  # GET /tasks
+    async def tasks(self, filters: TaskFilters) -> list[TaskView]: ...  # GET /tasks
 
-    async def task(self, ident: str, repo: str | None = None) -> TaskRecord: ...  # GET /tasks/{id}
+    async def task(self, ident: str, repo: str | None = None) -> TaskView: ...  # GET /tasks/{id}
 
-    async def progress(self, filters: ProgressFilters) -> list[ProgressRecord]: ...  # GET /progress
+    async def progress(self, filters: ProgressFilters) -> list[ProgressView]: ...  # GET /progress
 
-    async def messages(self, to_agent: str | None = None, unread_only: bool = False) -> list[MessageRecord]: ...
+    async def messages(self, to_agent: str | None = None, unread_only: bool = False) -> list[MessageView]: ...
 
     async def search(self, q: str, limit: int = 50) -> list[SearchHit]: ...  # GET /search
 
-    async def repos(self) -> list[RepoRecord]: ...  # GET /repos
+    async def repos(self) -> list[RepoView]: ...  # GET /repos
 
     async def errors(self, repo: str | None = None) -> ErrorsReport: ...  # GET /errors
 

@@ -41,21 +41,21 @@ if TYPE_CHECKING:
         ConsistencyReport,
         DaemonState,
         ErrorsReport,
-        Health,
-        MessageRecord,
+        HealthView,
+        MessageView,
         Orientation,
         ProgressFilters,
-        ProgressRecord,
+        ProgressView,
         RegisteredRepo,
         RelayState,
-        RepoRecord,
+        RepoView,
         SearchHit,
         Summary,
         TaskFilters,
-        TaskRecord,
+        TaskView,
         WorkplanFilters,
         WorkplanIndexEntry,
-        WorkplanRecord,
+        WorkplanView,
         WriteBody,
         WriteResult,
     )
@@ -190,8 +190,9 @@ class RemoteHub:
                 problem = json.loads(raw)
             except ValueError:
                 problem = {"detail": raw.decode(errors="replace").strip()[:500] or exc.reason}
-            raise from_problem(status, problem if isinstance(problem, dict) else {"detail": str(problem)},
-                               str(exc.reason)) from None
+            raise from_problem(
+                status, problem if isinstance(problem, dict) else {"detail": str(problem)}, str(exc.reason)
+            ) from None
         return _Answer(status, {k.lower(): v for k, v in answer_headers.items()}, json.loads(raw) if raw else None)
 
     async def _url(self) -> str:
@@ -200,8 +201,14 @@ class RemoteHub:
         return self.base_url
 
     async def _call(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
-        key: str | None = None, agent: str | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        key: str | None = None,
+        agent: str | None = None,
     ) -> _Answer:
         from devhub.service.idempotency import checked_key
 
@@ -221,8 +228,10 @@ class RemoteHub:
             url = base + path + _query(params)
             if len(url) > MAX_URL_CHARS:
                 shown = path if len(path) <= 120 else path[:120] + "…"
-                raise BadRequest(f"{method} {shown} cannot be sent to the hub: its URL is {len(url)} characters, "
-                                 f"over the {MAX_URL_CHARS} a request line may hold")
+                raise BadRequest(
+                    f"{method} {shown} cannot be sent to the hub: its URL is {len(url)} characters, "
+                    f"over the {MAX_URL_CHARS} a request line may hold"
+                )
             try:
                 return await asyncio.to_thread(self._send, url, method, data, headers)
             except DevhubError:
@@ -244,7 +253,12 @@ class RemoteHub:
         return (await self._call("GET", path, params=params)).payload
 
     async def _write(
-        self, method: str, path: str, body: WriteBody, key: str | None, agent: str | None,
+        self,
+        method: str,
+        path: str,
+        body: WriteBody,
+        key: str | None,
+        agent: str | None,
         params: Mapping[str, Any] | None = None,
     ) -> WriteResult:
         from devhub.service.port import WriteResult
@@ -255,8 +269,8 @@ class RemoteHub:
 
     # -- reads -----------------------------------------------------------------------------------------
 
-    async def health(self) -> Health:
-        result: Health = await self._get("/state/health")
+    async def health(self) -> HealthView:
+        result: HealthView = await self._get("/state/health")
         return result
 
     async def orient(self, repo: str | None = None, domain: str | None = None) -> Orientation:
@@ -267,40 +281,40 @@ class RemoteHub:
         result: Summary = await self._get("/state/summary")
         return result
 
-    async def workplans(self, filters: WorkplanFilters) -> list[WorkplanRecord]:
-        result: list[WorkplanRecord] = await self._get("/workplans/", dict(filters))
+    async def workplans(self, filters: WorkplanFilters) -> list[WorkplanView]:
+        result: list[WorkplanView] = await self._get("/workplans/", dict(filters))
         return result
 
     async def workplan_index(self) -> list[WorkplanIndexEntry]:
         result: list[WorkplanIndexEntry] = await self._get("/workplans/index")
         return result
 
-    async def workplan(self, ident: str, repo: str | None = None) -> WorkplanRecord:
-        result: WorkplanRecord = await self._get(f"/workplans/{_segment(ident)}", {"repo": repo})
+    async def workplan(self, ident: str, repo: str | None = None) -> WorkplanView:
+        result: WorkplanView = await self._get(f"/workplans/{_segment(ident)}", {"repo": repo})
         return result
 
-    async def tasks(self, filters: TaskFilters) -> list[TaskRecord]:
-        result: list[TaskRecord] = await self._get("/tasks/", dict(filters))
+    async def tasks(self, filters: TaskFilters) -> list[TaskView]:
+        result: list[TaskView] = await self._get("/tasks/", dict(filters))
         return result
 
-    async def task(self, ident: str, repo: str | None = None) -> TaskRecord:
-        result: TaskRecord = await self._get(f"/tasks/{_segment(ident)}", {"repo": repo})
+    async def task(self, ident: str, repo: str | None = None) -> TaskView:
+        result: TaskView = await self._get(f"/tasks/{_segment(ident)}", {"repo": repo})
         return result
 
-    async def progress(self, filters: ProgressFilters) -> list[ProgressRecord]:
-        result: list[ProgressRecord] = await self._get("/progress/", dict(filters))
+    async def progress(self, filters: ProgressFilters) -> list[ProgressView]:
+        result: list[ProgressView] = await self._get("/progress/", dict(filters))
         return result
 
-    async def messages(self, to_agent: str | None = None, unread_only: bool = False) -> list[MessageRecord]:
-        result: list[MessageRecord] = await self._get("/messages/", {"to_agent": to_agent, "unread_only": unread_only})
+    async def messages(self, to_agent: str | None = None, unread_only: bool = False) -> list[MessageView]:
+        result: list[MessageView] = await self._get("/messages/", {"to_agent": to_agent, "unread_only": unread_only})
         return result
 
     async def search(self, q: str, limit: int = 50) -> list[SearchHit]:
         result: list[SearchHit] = await self._get("/search", {"q": q, "limit": limit})
         return result
 
-    async def repos(self) -> list[RepoRecord]:
-        result: list[RepoRecord] = await self._get("/repos")
+    async def repos(self) -> list[RepoView]:
+        result: list[RepoView] = await self._get("/repos")
         return result
 
     async def errors(self, repo: str | None = None) -> ErrorsReport:

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
+from devhub.records import MessageView, ProgressView, RepoView
 from devhub.store.presence import REPO_MISSING
 from devhub.store.queries import fts_query, search_budget
 from devhub.store.reader import Reader
@@ -14,7 +15,7 @@ PROGRESS_LIMIT_DEFAULT = 100
 PROGRESS_LIMIT_MAX = 10_000
 
 
-def progress_dict(row: sqlite3.Row) -> dict[str, Any]:
+def progress_dict(row: sqlite3.Row) -> ProgressView:
     return {
         "id": row["id"],
         "event_type": row["event_type"],
@@ -41,7 +42,7 @@ async def list_progress(
     until: str | None = None,
     limit: int = PROGRESS_LIMIT_DEFAULT,
     offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[ProgressView]:
     """Progress events, newest first; `since`/`until` are normalised ISO timestamps (inclusive/exclusive)."""
     where: list[str] = []
     params: list[Any] = []
@@ -68,7 +69,7 @@ async def list_progress(
     return [progress_dict(row) for row in await reader.all(sql, params)]
 
 
-def message_dict(row: sqlite3.Row) -> dict[str, Any]:
+def message_dict(row: sqlite3.Row) -> MessageView:
     return {
         "id": row["id"],
         "from_agent": row["from_agent"],
@@ -82,9 +83,7 @@ def message_dict(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-async def list_messages(
-    reader: Reader, *, to_agent: str | None = None, unread_only: bool = False
-) -> list[dict[str, Any]]:
+async def list_messages(reader: Reader, *, to_agent: str | None = None, unread_only: bool = False) -> list[MessageView]:
     """Messages, newest first, optionally to one agent and only unread ones."""
     where: list[str] = []
     params: list[Any] = []
@@ -100,12 +99,12 @@ async def list_messages(
     return [message_dict(row) for row in await reader.all(sql, params)]
 
 
-async def get_message(reader: Reader, message_id: str) -> dict[str, Any] | None:
+async def get_message(reader: Reader, message_id: str) -> MessageView | None:
     row = await reader.one("SELECT * FROM messages WHERE id = ?", (message_id,))
     return None if row is None else message_dict(row)
 
 
-async def list_repos(reader: Reader) -> list[dict[str, Any]]:
+async def list_repos(reader: Reader) -> list[RepoView]:
     """Registered repos with their git state and what the read model holds of each."""
     rows = await reader.all(
         """SELECT r.*,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from devhub.model import TASK_STATUSES, WORKPLAN_STATUSES
@@ -12,7 +13,7 @@ from devhub.store.reader import Reader
 OPEN_WORKPLAN_STATUSES = ("active", "ready", "blocked")
 
 
-def compact_task(task: dict[str, Any]) -> dict[str, Any]:
+def compact_task(task: Mapping[str, Any]) -> dict[str, Any]:
     keys = (
         "id",
         "title",

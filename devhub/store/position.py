@@ -22,9 +22,7 @@ class AppliedPosition:
     envelope_id: str | None = None  # None in a model written before the id was recorded
 
 
-def journal_divergence(
-    position: AppliedPosition, records: Callable[[int], Iterable[Mapping[str, Any]]]
-) -> str | None:
+def journal_divergence(position: AppliedPosition, records: Callable[[int], Iterable[Mapping[str, Any]]]) -> str | None:
     """Why the journal no longer holds `position` (None when it does, or nothing can be told).
 
     `records(after_seq)` yields the journal's envelopes after a seq, in seq order. A

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from devhub.errors import Ambiguous, BadRequest, NotFound
 from devhub.model import PRIORITIES
+from devhub.records import TaskView, WorkplanView
 from devhub.store.reader import Reader
 
 READY_SQL = "t.ready = 1"  # materialised by the writer (store.ready)
@@ -40,9 +41,9 @@ WORKPLAN_COLUMNS = """w.key, w.id, w.repo, w.path, w.archived, w.type, w.title, 
     (SELECT COUNT(*) FROM tasks c WHERE c.workplan_key = w.key AND c.status = 'done') AS tasks_done"""
 
 
-def task_dict(row: sqlite3.Row, *, with_body: bool = False) -> dict[str, Any]:
+def task_dict(row: sqlite3.Row, *, with_body: bool = False) -> TaskView:
     """One task row as the API shape."""
-    task: dict[str, Any] = {
+    task: TaskView = {
         "id": row["id"],
         "state_hub_task_id": row["state_hub_task_id"],
         "workplan_id": row["workplan_id"],
@@ -76,7 +77,7 @@ def _json_object(raw: str | None) -> dict[str, Any]:
     return {} if not raw or raw == "{}" else dict(json.loads(raw))
 
 
-def workplan_dict(row: sqlite3.Row) -> dict[str, Any]:
+def workplan_dict(row: sqlite3.Row) -> WorkplanView:
     """One workplan row as the API shape (without its tasks)."""
     return {
         "id": row["id"],
@@ -149,7 +150,7 @@ async def list_workplans(
     q: str | None = None,
     statuses: tuple[str, ...] = (),
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[WorkplanView]:
     """Workplans matching every given filter, in the one workplan order (WORKPLAN_ORDER_SQL)."""
     where: list[str] = []
     params: list[Any] = []
@@ -196,7 +197,7 @@ async def workplan_index(reader: Reader) -> list[dict[str, Any]]:
     ]
 
 
-async def get_workplan(reader: Reader, ident: str, repo: str | None = None) -> dict[str, Any]:
+async def get_workplan(reader: Reader, ident: str, repo: str | None = None) -> WorkplanView:
     """One workplan with its tasks (file order) and its references in and out."""
     row = await resolve_workplan_row(reader, ident, repo)
     workplan = workplan_dict(row)
@@ -273,7 +274,7 @@ async def list_tasks(
     ready: bool | None = None,
     priority: str | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[TaskView]:
     """Tasks matching every given filter; ready tasks come by priority, the rest in file order."""
     where, params = _task_filters(
         status=status,
@@ -301,7 +302,7 @@ async def count_tasks(reader: Reader, **filters: Any) -> int:
     return int(row["n"]) if row else 0
 
 
-async def get_task(reader: Reader, ident: str, repo: str | None = None) -> dict[str, Any]:
+async def get_task(reader: Reader, ident: str, repo: str | None = None) -> TaskView:
     """One task with its body, where each value came from, its local write history and conflicts."""
     row = await resolve_task_row(reader, ident, repo)
     task = task_dict(row, with_body=True)
@@ -334,8 +335,9 @@ async def get_task(reader: Reader, ident: str, repo: str | None = None) -> dict[
         for name in ("status", "needs_human", "intervention_note", "blocking_reason")
     }
     task["pending_local"] = {name: e["value"] for name, e in latest.items() if e["state"] == "pending"}
+    file_values: Mapping[str, Any] = task
     task["conflicts"] = [
-        {"field": name, "local": e["value"], "file": task[name] if name != "needs_human" else task["needs_human"]}
+        {"field": name, "local": e["value"], "file": file_values[name]}
         for name, e in latest.items()
         if e["state"] == "conflict"
     ]

@@ -56,8 +56,12 @@ class Check:
     required: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "verdict": "pass" if self.holds else "fail",
-                "observed": self.observed, "required": self.required}
+        return {
+            "name": self.name,
+            "verdict": "pass" if self.holds else "fail",
+            "observed": self.observed,
+            "required": self.required,
+        }
 
 
 @dataclass
@@ -159,8 +163,12 @@ def run_dev_roundtrip(
     finally:
         codes = {hub.name: hub.stop() for hub in run.hubs}
         if len(codes) == 2:
-            run.check("both hubs stop gracefully", all(code == 0 for code in codes.values()),
-                      ", ".join(f"{name} exit {code}" for name, code in codes.items()), "SIGTERM -> exit 0")
+            run.check(
+                "both hubs stop gracefully",
+                all(code == 0 for code in codes.values()),
+                ", ".join(f"{name} exit {code}" for name, code in codes.items()),
+                "SIGTERM -> exit 0",
+            )
         if keep:
             run.settings["workdir"] = str(root)
         else:
@@ -177,15 +185,29 @@ def _execute(run: RoundtripRun, fixtures: Path, dev_port: int | None, fleet_port
     fleet_url = f"http://127.0.0.1:{fleet_port}"
     dev_repos = build_demo_workspace(run.root / "dev-workspace", fixtures)
     fleet_repos = build_demo_workspace(run.root / "fleet-workspace", fixtures)
-    run.settings.update(writes=run.writes, backoff_cap_seconds=run.backoff_cap, drain_timeout_seconds=run.drain_timeout,
-                        dev_url=f"http://127.0.0.1:{dev_port}", fleet_url=fleet_url, workdir=None)
+    run.settings.update(
+        writes=run.writes,
+        backoff_cap_seconds=run.backoff_cap,
+        drain_timeout_seconds=run.drain_timeout,
+        dev_url=f"http://127.0.0.1:{dev_port}",
+        fleet_url=fleet_url,
+        workdir=None,
+    )
 
     # 1. A fresh dev hub, its upstream down.
     started = time.monotonic()
-    dev = _spawn(run, "dev", dev_port, ["--role", "dev", "--upstream", fleet_url], dev_repos,
-                 {"DEVHUB_RELAY_BACKOFF_CAP": str(run.backoff_cap)})
-    with httpx.Client(base_url=dev.url, timeout=10.0) as dev_http, \
-            httpx.Client(base_url=fleet_url, timeout=10.0) as fleet_http:
+    dev = _spawn(
+        run,
+        "dev",
+        dev_port,
+        ["--role", "dev", "--upstream", fleet_url],
+        dev_repos,
+        {"DEVHUB_RELAY_BACKOFF_CAP": str(run.backoff_cap)},
+    )
+    with (
+        httpx.Client(base_url=dev.url, timeout=10.0) as dev_http,
+        httpx.Client(base_url=fleet_url, timeout=10.0) as fleet_http,
+    ):
         _wait_healthy(dev, START_TIMEOUT_SECONDS)
         run.timings["offline_ready_seconds"] = round(time.monotonic() - started, 3)
 
@@ -214,6 +236,7 @@ def _choose_ports(dev_port: int | None, fleet_port: int | None) -> tuple[int, in
 
     held: list[socket.socket] = []
     try:
+
         def free() -> int:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.bind(("127.0.0.1", 0))
@@ -251,8 +274,9 @@ def _child_env(config: Settings, data_dir: Path, config_dir: Path, extra: Mappin
     return env
 
 
-def _spawn(run: RoundtripRun, name: str, port: int, args: list[str], repos: list[Path],
-           extra_env: Mapping[str, str]) -> SpawnedHub:
+def _spawn(
+    run: RoundtripRun, name: str, port: int, args: list[str], repos: list[Path], extra_env: Mapping[str, str]
+) -> SpawnedHub:
     home = run.root / name
     data_dir, config_dir = home / "data", home / "config"
     data_dir.mkdir(parents=True)
@@ -311,26 +335,35 @@ def _make_writes(run: RoundtripRun, dev_http: httpx.Client, plan: list[Write]) -
             body = {"summary": write.summary, "event_type": "note", "task_id": write.task["id"]}
             answer = dev_http.post("/progress/", json=body, headers=headers)
         else:
-            answer = dev_http.patch(f"/tasks/{write.task['id']}", params={"repo": write.task["repo"]},
-                                    json={"status": write.status}, headers=headers)
+            answer = dev_http.patch(
+                f"/tasks/{write.task['id']}",
+                params={"repo": write.task["repo"]},
+                json={"status": write.status},
+                headers=headers,
+            )
         if answer.is_success:
             accepted.append(write)
         else:
             refused.append(f"{write.key}: {answer.status_code} {answer.text[:200]}")
     run.counts.update(
-        writes=len(plan), accepted=len(accepted),
+        writes=len(plan),
+        accepted=len(accepted),
         progress_events=sum(w.kind == "progress" for w in accepted),
         task_patches=sum(w.kind == "task" for w in accepted),
         tasks=len({w.task["id"] for w in plan}),
     )
-    run.check("offline hub accepts every write", not refused,
-              f"{len(accepted)}/{len(plan)} accepted" + (f"; first refusal {refused[0]}" if refused else ""),
-              "every write 2xx")
+    run.check(
+        "offline hub accepts every write",
+        not refused,
+        f"{len(accepted)}/{len(plan)} accepted" + (f"; first refusal {refused[0]}" if refused else ""),
+        "every write 2xx",
+    )
     return accepted
 
 
 def _check_buffered(run: RoundtripRun, dev_http: httpx.Client, accepted: list[Write]) -> None:
     """GET /relay must show the writes pending, none held, and the relay offline."""
+
     def buffered() -> dict[str, Any] | None:
         status: dict[str, Any] = dev_http.get("/relay").json()
         # The oldest-pending age is filled on the relay's next offline probe, at most one cap away.
@@ -342,13 +375,17 @@ def _check_buffered(run: RoundtripRun, dev_http: httpx.Client, accepted: list[Wr
     run.counts["held_offline"] = status["held"]
     run.counts["oldest_pending_age_seconds"] = status.get("oldest_pending_age_seconds")
     holds = status["state"] == "offline" and status["pending"] == len(accepted) and status["held"] == 0
-    run.check("writes buffered while the upstream is down", holds,
-              f"state {status['state']}, pending {status['pending']}, held {status['held']}",
-              f"state offline, pending {len(accepted)}, held 0")
+    run.check(
+        "writes buffered while the upstream is down",
+        holds,
+        f"state {status['state']}, pending {status['pending']}, held {status['held']}",
+        f"state offline, pending {len(accepted)}, held 0",
+    )
 
 
-def _watch_delivery(run: RoundtripRun, dev_http: httpx.Client, fleet_http: httpx.Client, expected: int,
-                    back: float) -> None:
+def _watch_delivery(
+    run: RoundtripRun, dev_http: httpx.Client, fleet_http: httpx.Client, expected: int, back: float
+) -> None:
     """Time, from the upstream's return, the fleet's first and last journaled write and the dev relay's drain."""
     deadline = back + run.drain_timeout
     first = last = drained = None
@@ -369,27 +406,40 @@ def _watch_delivery(run: RoundtripRun, dev_http: httpx.Client, fleet_http: httpx
         first_delivery_seconds=_rounded(first), last_delivery_seconds=_rounded(last), drained_seconds=_rounded(drained)
     )
     bound = run.backoff_cap + RESUME_SLACK_SECONDS
-    run.check("relay resumes unprompted within the backoff cap", first is not None and first <= bound,
-              "no delivery" if first is None else f"first delivery {first:.3f}s after the upstream answered",
-              f"<= cap {run.backoff_cap:g}s + {RESUME_SLACK_SECONDS:g}s slack")
-    run.check("relay drains", drained is not None,
-              f"pending {relay.get('pending')}, held {relay.get('held')}"
-              + (f" after {drained:.3f}s" if drained is not None else f" at the {run.drain_timeout:g}s deadline"),
-              "pending 0, held 0")
+    run.check(
+        "relay resumes unprompted within the backoff cap",
+        first is not None and first <= bound,
+        "no delivery" if first is None else f"first delivery {first:.3f}s after the upstream answered",
+        f"<= cap {run.backoff_cap:g}s + {RESUME_SLACK_SECONDS:g}s slack",
+    )
+    run.check(
+        "relay drains",
+        drained is not None,
+        f"pending {relay.get('pending')}, held {relay.get('held')}"
+        + (f" after {drained:.3f}s" if drained is not None else f" at the {run.drain_timeout:g}s deadline"),
+        "pending 0, held 0",
+    )
 
 
-def _verify_fleet(run: RoundtripRun, dev_http: httpx.Client, fleet_http: httpx.Client,
-                  accepted: list[Write]) -> None:
+def _verify_fleet(run: RoundtripRun, dev_http: httpx.Client, fleet_http: httpx.Client, accepted: list[Write]) -> None:
     relay = dev_http.get("/relay").json()
     run.counts.update(delivered=relay["delivered"], dead_letters=relay["dead_letters"], retries=relay["retries"])
     run.settings["last_success"] = relay["last_success"]
-    run.check("no dead letters", relay["dead_letters"] == 0,
-              f"{relay['dead_letters']} dead letters" + (f"; last error {relay['last_error']}"
-                                                         if relay["dead_letters"] else ""), "0")
+    run.check(
+        "no dead letters",
+        relay["dead_letters"] == 0,
+        f"{relay['dead_letters']} dead letters"
+        + (f"; last error {relay['last_error']}" if relay["dead_letters"] else ""),
+        "0",
+    )
     journaled = fleet_http.get("/state/daemon").json()["journal"]["last_seq"]
     run.counts["fleet_journaled"] = journaled
-    run.check("fleet journaled each write once", journaled == len(accepted),
-              f"{journaled} writes journaled", f"{len(accepted)}")
+    run.check(
+        "fleet journaled each write once",
+        journaled == len(accepted),
+        f"{journaled} writes journaled",
+        f"{len(accepted)}",
+    )
     fleet_seq = _verify_progress(run, fleet_http, accepted)
     fleet_seq.update(_verify_tasks(run, fleet_http, accepted))
     _verify_order(run, accepted, fleet_seq)
@@ -399,18 +449,22 @@ def _verify_progress(run: RoundtripRun, fleet_http: httpx.Client, accepted: list
     """Each progress event written is on the fleet exactly once; returns write key -> fleet journal seq."""
     written = {w.summary: w.key for w in accepted if w.kind == "progress"}
     prefix = next(iter(written)).rsplit("#", 1)[0] if written else "\0"
-    events = [e for e in fleet_http.get("/progress/", params={"limit": 10_000}).json()
-              if str(e["summary"]).startswith(prefix)]
+    events = [
+        e for e in fleet_http.get("/progress/", params={"limit": 10_000}).json() if str(e["summary"]).startswith(prefix)
+    ]
     seen = Counter(str(e["summary"]) for e in events)
     duplicates = sorted(s for s, n in seen.items() if n > 1)
     missing = sorted(set(written) - set(seen))
     extra = sorted(set(seen) - set(written))
     run.counts.update(progress_on_fleet=len(events), duplicates=len(duplicates), missing=len(missing))
     wrong = duplicates + missing + extra
-    run.check("progress events arrive exactly once", not wrong,
-              f"{len(events)} on the fleet, {len(duplicates)} duplicated, {len(missing)} missing, {len(extra)} unknown"
-              + (f"; e.g. {wrong[0]!r}" if wrong else ""),
-              f"each of the {len(written)} written exactly once")
+    run.check(
+        "progress events arrive exactly once",
+        not wrong,
+        f"{len(events)} on the fleet, {len(duplicates)} duplicated, {len(missing)} missing, {len(extra)} unknown"
+        + (f"; e.g. {wrong[0]!r}" if wrong else ""),
+        f"each of the {len(written)} written exactly once",
+    )
     # The earliest copy counts for the order check when there are duplicates.
     return {written[e["summary"]]: e["seq"] for e in sorted(events, key=lambda e: -e["seq"]) if e["summary"] in written}
 
@@ -434,10 +488,12 @@ def _verify_tasks(run: RoundtripRun, fleet_http: httpx.Client, accepted: list[Wr
         if task["status"] != writes[-1].status or statuses != [w.status for w in writes]:
             mismatches.append(f"{task_id} is {task['status']} after {statuses}, written {[w.status for w in writes]}")
         fleet_seq.update({w.key: h["seq"] for w, h in zip(writes, history, strict=False)})
-    run.check("task statuses on the fleet", not mismatches,
-              f"{len(per_task) - len(mismatches)}/{len(per_task)} tasks match" + (f"; {mismatches[0]}" if mismatches
-                                                                                  else ""),
-              "each task's status history = the statuses written, ending with the last")
+    run.check(
+        "task statuses on the fleet",
+        not mismatches,
+        f"{len(per_task) - len(mismatches)}/{len(per_task)} tasks match" + (f"; {mismatches[0]}" if mismatches else ""),
+        "each task's status history = the statuses written, ending with the last",
+    )
     return fleet_seq
 
 
@@ -453,10 +509,16 @@ def _verify_order(run: RoundtripRun, accepted: list[Write], fleet_seq: dict[str,
         observed = f"{absent} writes not found on the fleet"
     else:
         assert late is not None
-        observed = (f"write #{late} ({accepted[late].key}) got fleet seq {seqs[late]}, "
-                    f"after #{late - 1} with seq {seqs[late - 1]}")
-    run.check("every write applied in write order", in_order, observed,
-              "fleet journal seq order = write order, progress and status changes alike")
+        observed = (
+            f"write #{late} ({accepted[late].key}) got fleet seq {seqs[late]}, "
+            f"after #{late - 1} with seq {seqs[late - 1]}"
+        )
+    run.check(
+        "every write applied in write order",
+        in_order,
+        observed,
+        "fleet journal seq order = write order, progress and status changes alike",
+    )
 
 
 def _poll(condition: Callable[[], T | None], timeout: float) -> T | None:

@@ -52,7 +52,11 @@ def render_roundtrip(report: dict[str, Any]) -> None:
         console.print(f"kept {settings['workdir']} (daemon logs in dev/ and fleet/)", markup=False)
     failed = report["failed"]
     if failed:
-        console.print(Text(f"ROUND TRIP FAILS: {len(failed)} of {len(report['checks'])} checks failed: "
-                           + ", ".join(failed), style="bold red"))
+        console.print(
+            Text(
+                f"ROUND TRIP FAILS: {len(failed)} of {len(report['checks'])} checks failed: " + ", ".join(failed),
+                style="bold red",
+            )
+        )
     else:
         console.print(Text(f"ROUND TRIP HOLDS: all {len(report['checks'])} checks pass", style="bold green"))

@@ -9,6 +9,7 @@ from litestar.params import Parameter
 
 from devhub.adapters.api.params import OFFSET_MAX, bounded, choice, timestamp
 from devhub.model import PRIORITIES, TASK_STATUSES, WORKPLAN_STATUSES
+from devhub.records import HealthView, MessageView, ProgressView, RepoView, TaskView, WorkplanView
 from devhub.service.local import LocalHub
 from devhub.service.port import PROGRESS_LIMIT_DEFAULT, PROGRESS_LIMIT_MAX
 
@@ -20,7 +21,7 @@ def hub_of(request: Request[Any, Any, Any]) -> LocalHub:
 
 
 @get("/state/health", summary="Liveness, role, version and profile")
-async def health(request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def health(request: Request[Any, Any, Any]) -> HealthView:
     return await hub_of(request).health()
 
 
@@ -37,7 +38,7 @@ async def workplans(
     repo: str | None = None,
     topic_slug: str | None = None,
     q: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[WorkplanView]:
     choice("status", status, WORKPLAN_STATUSES)
     return await hub_of(request).workplans(
         {"status": status, "domain": domain, "repo": repo, "topic_slug": topic_slug, "q": q}
@@ -50,7 +51,7 @@ async def workplans_index(request: Request[Any, Any, Any]) -> list[dict[str, Any
 
 
 @get("/workplans/{ident:str}", summary="One workplan (file id or State Hub UUID) with its tasks")
-async def workplan(request: Request[Any, Any, Any], ident: str, repo: str | None = None) -> dict[str, Any]:
+async def workplan(request: Request[Any, Any, Any], ident: str, repo: str | None = None) -> WorkplanView:
     return await hub_of(request).workplan(ident, repo)
 
 
@@ -65,7 +66,7 @@ async def tasks(
     ready: bool | None = None,
     priority: str | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[TaskView]:
     choice("status", status, TASK_STATUSES)
     choice("priority", priority, PRIORITIES)
     bounded("limit", limit, 1, 100_000)
@@ -83,7 +84,7 @@ async def tasks(
 
 
 @get("/tasks/{ident:str}", summary="One task with its effective status and where each value came from")
-async def task(request: Request[Any, Any, Any], ident: str, repo: str | None = None) -> dict[str, Any]:
+async def task(request: Request[Any, Any, Any], ident: str, repo: str | None = None) -> TaskView:
     return await hub_of(request).task(ident, repo)
 
 
@@ -99,7 +100,7 @@ async def progress(
     until: str | None = None,
     limit: Annotated[int, Parameter(ge=1, le=PROGRESS_LIMIT_MAX)] = PROGRESS_LIMIT_DEFAULT,
     offset: Annotated[int, Parameter(ge=0, le=OFFSET_MAX)] = 0,
-) -> list[dict[str, Any]]:
+) -> list[ProgressView]:
     timestamp("since", since), timestamp("until", until)  # refused here, before anything is read
     return await hub_of(request).progress(
         {
@@ -118,12 +119,12 @@ async def progress(
 @get("/messages", summary="Messages, newest first")
 async def messages(
     request: Request[Any, Any, Any], to_agent: str | None = None, unread_only: bool = False
-) -> list[dict[str, Any]]:
+) -> list[MessageView]:
     return await hub_of(request).messages(to_agent, unread_only)
 
 
 @get("/repos", summary="Registered repos with their sync state")
-async def repos(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
+async def repos(request: Request[Any, Any, Any]) -> list[RepoView]:
     return await hub_of(request).repos()
 
 

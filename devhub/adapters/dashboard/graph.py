@@ -96,7 +96,7 @@ def layout(task_ids: Sequence[str], edges: Sequence[Edge]) -> list[Placed]:
 def short_id(task_id: str, workplan_id: str) -> str:
     """`CUST-WP-0054-T01` inside CUST-WP-0054 reads as `T01`."""
     prefix = workplan_id + "-"
-    return task_id[len(prefix):] if task_id.startswith(prefix) else task_id
+    return task_id[len(prefix) :] if task_id.startswith(prefix) else task_id
 
 
 def _clip(text: str, limit: int) -> str:

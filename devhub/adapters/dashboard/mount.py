@@ -10,5 +10,6 @@ from devhub.service.hub import Hub
 
 def extension(hub: Hub) -> Extension:
     """The dashboard's routes: `/`, `/ui/...` pages, the `/ui/events` stream and `/ui/static` assets."""
-    return Extension(route_handlers=make_handlers(JournalBacklog()), name="dashboard",
-                     info={"url": "/", "events": "/ui/events"})
+    return Extension(
+        route_handlers=make_handlers(JournalBacklog()), name="dashboard", info={"url": "/", "events": "/ui/events"}
+    )

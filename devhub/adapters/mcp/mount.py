@@ -30,8 +30,9 @@ def transport_security(host: str, port: int) -> Any:
     origins = [f"{scheme}://{h}" for scheme in ("http", "https") for h in hosts]
     # A wildcard bind answers to any name; the daemon then requires a bearer token on every request.
     enabled = host not in ("0.0.0.0", "::")
-    return TransportSecuritySettings(enable_dns_rebinding_protection=enabled, allowed_hosts=hosts,
-                                     allowed_origins=origins)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=enabled, allowed_hosts=hosts, allowed_origins=origins
+    )
 
 
 def extension(hub: Hub) -> Extension:

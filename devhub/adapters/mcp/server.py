@@ -133,8 +133,13 @@ class DevHubTools:
     ) -> CallToolResult:
         """Tasks matching every given filter; ready tasks by priority, the rest in file order (GET /tasks/)."""
         filters = TaskFilters(
-            status=status, workplan_id=workplan_id, repo=repo, needs_human=needs_human, ready=ready,
-            priority=priority, limit=limit,
+            status=status,
+            workplan_id=workplan_id,
+            repo=repo,
+            needs_human=needs_human,
+            ready=ready,
+            priority=priority,
+            limit=limit,
         )
         return await self._run(self.backend.tasks(filters))
 
@@ -144,12 +149,11 @@ class DevHubTools:
         """
         return await self._run(self.backend.task(task_id, repo))
 
-    async def list_blocked_tasks(
-        self, repo: Repo = None, workplan_id: str | None = None
-    ) -> CallToolResult:
+    async def list_blocked_tasks(self, repo: Repo = None, workplan_id: str | None = None) -> CallToolResult:
         """Tasks in status `wait` (blocked), each with its blocking_reason (GET /tasks/?status=wait)."""
-        filters = TaskFilters(status="wait", workplan_id=workplan_id, repo=repo, needs_human=None, ready=None,
-                       priority=None, limit=None)
+        filters = TaskFilters(
+            status="wait", workplan_id=workplan_id, repo=repo, needs_human=None, ready=None, priority=None, limit=None
+        )
         return await self._run(self.backend.tasks(filters))
 
     async def get_next_steps(
@@ -161,8 +165,9 @@ class DevHubTools:
         """Ready tasks by priority: todo, in an active/ready workplan, every dependency done or cancelled (GET
         /tasks/?ready=true).
         """
-        filters = TaskFilters(status=None, workplan_id=workplan_id, repo=repo, needs_human=None, ready=True,
-                       priority=None, limit=limit)
+        filters = TaskFilters(
+            status=None, workplan_id=workplan_id, repo=repo, needs_human=None, ready=True, priority=None, limit=limit
+        )
         return await self._run(self.backend.tasks(filters))
 
     async def get_recent_progress(
@@ -175,8 +180,9 @@ class DevHubTools:
         since: Annotated[str | None, Field(description="ISO-8601 timestamp, e.g. 2026-08-01T00:00:00Z")] = None,
     ) -> CallToolResult:
         """Progress events, newest first (GET /progress/)."""
-        filters = ProgressFilters(event_type=event_type, task_id=task_id, workplan_id=workplan_id, author=author,
-                       since=since, limit=limit)
+        filters = ProgressFilters(
+            event_type=event_type, task_id=task_id, workplan_id=workplan_id, author=author, since=since, limit=limit
+        )
         return await self._run(self.backend.progress(filters))
 
     async def search(
@@ -191,8 +197,9 @@ class DevHubTools:
         """Tasks flagged needs_human, with the intervention_note saying what a person must do (GET
         /tasks/?needs_human=true).
         """
-        filters = TaskFilters(status=None, workplan_id=None, repo=repo, needs_human=True, ready=None, priority=None,
-                       limit=None)
+        filters = TaskFilters(
+            status=None, workplan_id=None, repo=repo, needs_human=True, ready=None, priority=None, limit=None
+        )
         return await self._run(self.backend.tasks(filters))
 
     async def get_messages(
@@ -223,8 +230,15 @@ class DevHubTools:
         idempotency_key: IdempotencyKey = None,
     ) -> CallToolResult:
         """Record a progress event (POST /progress/)."""
-        body = _without_none(summary=summary, event_type=event_type, author=author, workplan_id=workplan_id,
-                             task_id=task_id, detail=detail, session_id=session_id)
+        body = _without_none(
+            summary=summary,
+            event_type=event_type,
+            author=author,
+            workplan_id=workplan_id,
+            task_id=task_id,
+            detail=detail,
+            session_id=session_id,
+        )
         return await self._run(self.backend.add_progress(body, idempotency_key))
 
     async def update_task_status(
@@ -239,8 +253,9 @@ class DevHubTools:
         idempotency_key: IdempotencyKey = None,
     ) -> CallToolResult:
         """Set a task's status (PATCH /tasks/{id}); held locally until the file says otherwise."""
-        body = _without_none(status=status, note=note, blocking_reason=blocking_reason, agent=agent,
-                             session_id=session_id)
+        body = _without_none(
+            status=status, note=note, blocking_reason=blocking_reason, agent=agent, session_id=session_id
+        )
         return await self._run(self.backend.patch_task(task_id, repo, body, idempotency_key))
 
     async def bulk_update_task_statuses(
@@ -266,8 +281,7 @@ class DevHubTools:
         idempotency_key: IdempotencyKey = None,
     ) -> CallToolResult:
         """Flag a task as needing a person (PATCH /tasks/{id} with needs_human=true and the note)."""
-        body = _without_none(needs_human=True, intervention_note=intervention_note, agent=agent,
-                             session_id=session_id)
+        body = _without_none(needs_human=True, intervention_note=intervention_note, agent=agent, session_id=session_id)
         return await self._run(self.backend.patch_task(task_id, repo, body, idempotency_key))
 
     async def clear_human_flag(
@@ -293,8 +307,9 @@ class DevHubTools:
         idempotency_key: IdempotencyKey = None,
     ) -> CallToolResult:
         """Send a message to another agent (POST /messages/)."""
-        payload = _without_none(from_agent=from_agent, to_agent=to_agent, subject=subject, body=body,
-                                thread_id=thread_id)
+        payload = _without_none(
+            from_agent=from_agent, to_agent=to_agent, subject=subject, body=body, thread_id=thread_id
+        )
         return await self._run(self.backend.send_message(payload, idempotency_key))
 
     async def mark_message_read(self, message_id: str, idempotency_key: IdempotencyKey = None) -> CallToolResult:
@@ -317,13 +332,30 @@ class DevHubTools:
 
 
 READ_TOOLS = (
-    "orient", "get_state_summary", "list_workplans", "get_workplan", "list_tasks", "get_task",
-    "list_blocked_tasks", "get_next_steps", "get_recent_progress", "search", "list_human_interventions",
-    "get_messages", "relay_status", "check_repo_consistency",
+    "orient",
+    "get_state_summary",
+    "list_workplans",
+    "get_workplan",
+    "list_tasks",
+    "get_task",
+    "list_blocked_tasks",
+    "get_next_steps",
+    "get_recent_progress",
+    "search",
+    "list_human_interventions",
+    "get_messages",
+    "relay_status",
+    "check_repo_consistency",
 )
 WRITE_TOOLS = (
-    "add_progress_event", "update_task_status", "bulk_update_task_statuses", "flag_for_human",
-    "clear_human_flag", "send_message", "mark_message_read", "register_repo",
+    "add_progress_event",
+    "update_task_status",
+    "bulk_update_task_statuses",
+    "flag_for_human",
+    "clear_human_flag",
+    "send_message",
+    "mark_message_read",
+    "register_repo",
 )
 TOOL_NAMES = READ_TOOLS + WRITE_TOOLS
 
@@ -344,13 +376,21 @@ def build_server(backend: HubPort) -> MCPServer:
     for name in TOOL_NAMES:
         server.add_tool(getattr(tools, name), name=name, annotations=READ if name in READ_TOOLS else WRITE)
 
-    @server.resource("workplan://{workplan_id}", name="workplan", mime_type="text/markdown",
-                     description="A workplan file's markdown, as it is on disk (id like CUST-WP-0054)")
+    @server.resource(
+        "workplan://{workplan_id}",
+        name="workplan",
+        mime_type="text/markdown",
+        description="A workplan file's markdown, as it is on disk (id like CUST-WP-0054)",
+    )
     async def workplan_resource(workplan_id: str) -> str:
         return await _resource(lambda: backend.workplan_markdown(workplan_id))
 
-    @server.resource("brief://{repo}", name="brief", mime_type="text/markdown",
-                     description="The offline orientation brief for a registered repo (slug)")
+    @server.resource(
+        "brief://{repo}",
+        name="brief",
+        mime_type="text/markdown",
+        description="The offline orientation brief for a registered repo (slug)",
+    )
     async def brief_resource(repo: str) -> str:
         return await _resource(lambda: backend.brief(repo))
 

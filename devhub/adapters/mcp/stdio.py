@@ -73,13 +73,22 @@ class LocalDaemon:
     def _launch(self) -> subprocess.Popen[bytes]:
         from devhub.daemon.spawn import devhub_command
 
-        args = devhub_command([
-            "--data-dir", str(self.config.data_dir), "--config-dir", str(self.config.config_dir),
-            "up", "--detach", "--profile", self.profile,
-        ])
+        args = devhub_command(
+            [
+                "--data-dir",
+                str(self.config.data_dir),
+                "--config-dir",
+                str(self.config.config_dir),
+                "up",
+                "--detach",
+                "--profile",
+                self.profile,
+            ]
+        )
         # stdout is the MCP channel: what the starter says is collected and passed on to stderr (the client's log).
-        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                env=dict(os.environ))
+        return subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ)
+        )
 
     async def url(self) -> str:
         """The running daemon's URL, waiting for a start in progress (or starting one)."""
@@ -107,8 +116,10 @@ class LocalDaemon:
                     f"(exit {code}): {reason}"
                 )
             await asyncio.sleep(0.05)
-        raise DaemonStartFailed(f"the daemon for {self.config.data_dir} did not answer within "
-                                f"{DAEMON_START_TIMEOUT_SECONDS:.0f}s; see {self.config.log_path}")
+        raise DaemonStartFailed(
+            f"the daemon for {self.config.data_dir} did not answer within "
+            f"{DAEMON_START_TIMEOUT_SECONDS:.0f}s; see {self.config.log_path}"
+        )
 
 
 def _relay_output(starter: subprocess.Popen[bytes]) -> str:
