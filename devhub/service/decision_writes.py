@@ -308,6 +308,7 @@ async def record_token_event(
         task_ref = _text(body, "task_id", errors)
         workstream = _text(body, "workstream_id", errors)
         workplan_ref = _text(body, "workplan_id", errors) or workstream
+        named_workplan = bool(workplan_ref)
         if upsert:
             for name, value in (("measurement_kind", kind), ("source_provider", provider)):
                 if value is None and name not in errors:
@@ -362,7 +363,7 @@ async def record_token_event(
         upstream = {k: v for k, v in body.items() if k != "workplan_id"}
         if row["task_id"]:
             upstream["task_id"] = row["task_id"]
-        if row["workplan_id"] and (workplan_ref or "workstream_id" in body):
+        if row["workplan_id"] and named_workplan:  # else the fleet fills it in from the task, as here
             upstream["workstream_id"] = row["workplan_id"]
         draft = writes._draft(
             "token_event.upsert" if upsert else "token_event", "POST", path, upstream, ctx, target=target,
