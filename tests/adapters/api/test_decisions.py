@@ -78,7 +78,7 @@ def refusing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon
         ("POST", "/decisions/", {"topic_id": "custodian"}, 422, "title"),
         ("POST", "/decisions/", {"title": "  ", "topic_id": "custodian"}, 422, "title"),
         ("POST", "/decisions/", {"title": "no place"}, 422, "topic_id"),
-        ("POST", "/decisions/", {"title": "t", "topic_id": "custodian", "decision_type": "maybe"}, 422, "decision_type"),
+        ("POST", "/decisions/", {"title": "t", "topic_id": "custodian", "decision_type": "may"}, 422, "decision_type"),
         ("POST", "/decisions/", {"title": "t", "topic_id": "custodian", "deadline": "soon"}, 422, "deadline"),
         ("POST", "/decisions/", {"title": "t", "topic_id": "custodian", "colour": "red"}, 422, "colour"),
         ("POST", "/decisions/", {"title": "t", "topic_id": "no-such-topic"}, 404, None),
@@ -132,7 +132,8 @@ def test_decisions_survive_a_restart_and_a_rebuild_from_the_journal(tmp_path: Pa
         kept = _record(first, title="kept", decision_type="pending", topic_id="custodian")
         gone = _record(first, title="resolved later", decision_type="pending", topic_id="custodian")
         first.request("POST", f"/decisions/{gone['id']}/resolve", json={"rationale": "r", "decided_by": "b"})
-        token = first.request("POST", "/token-events/", json={"tokens_in": 3, "tokens_out": 4, "task_id": "CUST-WP-0054-T05"})
+        tokens = {"tokens_in": 3, "tokens_out": 4, "task_id": "CUST-WP-0054-T05"}
+        token = first.request("POST", "/token-events/", json=tokens)
         assert token.status_code == 201, token.text
         before = first.get("/decisions/").json()
     finally:

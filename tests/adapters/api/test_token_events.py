@@ -47,9 +47,8 @@ def test_a_token_event_is_recorded_with_its_total_and_the_tasks_workplan(hub: Ru
     stored = {k: v for k, v in event.items() if k != "pending_relay"}
     assert hub.get(f"/token-events/{event['id']}").json() == stored
     assert [e["id"] for e in hub.get("/token-events/", params={"note": "manual-1"}).json()] == [event["id"]]
-    assert [e["id"] for e in hub.get("/token-events/", params={"workstream_id": WORKPLAN_UUID, "note": "manual-1"}).json()] == [
-        event["id"]
-    ]
+    by_workplan = hub.get("/token-events/", params={"workstream_id": WORKPLAN_UUID, "note": "manual-1"}).json()
+    assert [e["id"] for e in by_workplan] == [event["id"]]
     assert hub.get("/token-events/", params={"model": "no-such-model"}).json() == []
     # Relayed with the file's ids (the relay maps them to UUIDs at send time) and without an invented workstream.
     [envelope] = [e for e in _journal(hub) if e["kind"] == "token_event" and e["body"].get("note") == "manual-1"]
