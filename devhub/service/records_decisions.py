@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from devhub.store.decisions import DECISION_LIMIT_MAX
+from devhub.store.token_events import TOKEN_EVENT_LIMIT_DEFAULT, TOKEN_EVENT_LIMIT_MAX
+
+__all__ = ["DECISION_LIMIT_MAX", "TOKEN_EVENT_LIMIT_DEFAULT", "TOKEN_EVENT_LIMIT_MAX"]
+
 DECISION_TYPES = ("pending", "made")
 DECISION_STATUSES = ("open", "escalated", "resolved", "superseded")
 # Pending decisions in these categories are escalated for a person (the fleet's constitution §4).

@@ -13,9 +13,15 @@ from litestar import Request, Response, get, patch, post
 from devhub.adapters.api.params import bounded, choice
 from devhub.adapters.api.read_routes import hub_of
 from devhub.adapters.api.write_routes import _agent, _answer, _body, _key
-from devhub.service.records_decisions import DECISION_STATUSES, DECISION_TYPES, MEASUREMENT_KINDS, SOURCE_PROVIDERS
-from devhub.store.decisions import DECISION_LIMIT_MAX
-from devhub.store.token_events import TOKEN_EVENT_LIMIT_DEFAULT, TOKEN_EVENT_LIMIT_MAX
+from devhub.service.records_decisions import (
+    DECISION_LIMIT_MAX,
+    DECISION_STATUSES,
+    DECISION_TYPES,
+    MEASUREMENT_KINDS,
+    SOURCE_PROVIDERS,
+    TOKEN_EVENT_LIMIT_DEFAULT,
+    TOKEN_EVENT_LIMIT_MAX,
+)
 
 
 @get("/decisions", summary="Decisions by deadline (decision_type=pending: the ones holding up work)")
