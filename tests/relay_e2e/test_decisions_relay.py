@@ -13,7 +13,6 @@ from tests.support.repos import make_workspace
 from tests.support.waiting import wait_for
 
 WORKPLAN_UUID = "8a828444-dd49-4d7b-a2d1-9952b5bc929d"  # CUST-WP-0054
-T05_UUID = "e91db8d0-973d-4a31-b3c2-ca37fd002ec7"
 TOPIC_UUID = "5b0f3a52-6c1e-4d8e-9a35-0c7f1e2d3b4a"
 
 
