@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         DecisionRecord,
         TokenEventFilters,
         TokenEventRecord,
+        TokenSummary,
     )
     from devhub.service.writes import WriteOutcome
 
@@ -438,3 +439,8 @@ class LocalHub:
 
         outcome = await record_token_event(self.hub.writes, body, write_context(body, key, agent), upsert=upsert)
         return _result(outcome)
+
+    async def token_summary(self, scope: str, ident: str) -> TokenSummary:
+        from devhub.store.token_events import token_summary
+
+        return cast("TokenSummary", await self.hub.read(lambda r: token_summary(r, scope, ident)))

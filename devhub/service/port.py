@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         DecisionRecord,
         TokenEventFilters,
         TokenEventRecord,
+        TokenSummary,
     )
     from devhub.service.writes import WriteContext
 
@@ -225,3 +226,5 @@ class HubPort(Protocol):
     async def record_token_event(
         self, body: WriteBody, key: str | None = None, agent: str | None = None, *, upsert: bool = False
     ) -> WriteResult: ...  # POST /token-events/ (upsert: POST /token-events/upsert)
+
+    async def token_summary(self, scope: str, ident: str) -> TokenSummary: ...  # GET /token-events/summary/

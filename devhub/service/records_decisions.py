@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from devhub.store.decisions import DECISION_LIMIT_MAX
-from devhub.store.token_events import TOKEN_EVENT_LIMIT_DEFAULT, TOKEN_EVENT_LIMIT_MAX
+from devhub.store.token_events import SUMMARY_SCOPES, TOKEN_EVENT_LIMIT_DEFAULT, TOKEN_EVENT_LIMIT_MAX
 
-__all__ = ["DECISION_LIMIT_MAX", "TOKEN_EVENT_LIMIT_DEFAULT", "TOKEN_EVENT_LIMIT_MAX"]
+__all__ = ["DECISION_LIMIT_MAX", "SUMMARY_SCOPES", "TOKEN_EVENT_LIMIT_DEFAULT", "TOKEN_EVENT_LIMIT_MAX"]
 
 DECISION_TYPES = ("pending", "made")
 DECISION_STATUSES = ("open", "escalated", "resolved", "superseded")
@@ -111,3 +111,25 @@ class TokenEventFilters(TypedDict, total=False):
     source_provider: str | None
     source_id: str | None
     limit: int
+
+
+class ModelTokens(TypedDict):
+    """One model's share of a token summary."""
+
+    model: str | None
+    events: int
+    tokens_in: int
+    tokens_out: int
+    tokens_total: int
+
+
+class TokenSummary(TypedDict):
+    """GET /token-events/summary/?scope=&id=: one scope's totals, and by model (superseded rows not counted)."""
+
+    scope: str
+    id: str
+    events: int
+    tokens_in: int
+    tokens_out: int
+    tokens_total: int
+    by_model: list[ModelTokens]

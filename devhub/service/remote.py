@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         DecisionRecord,
         TokenEventFilters,
         TokenEventRecord,
+        TokenSummary,
     )
     from devhub.settings import Settings
 
@@ -390,6 +391,10 @@ class RemoteHub:
         self, body: WriteBody, key: str | None = None, agent: str | None = None, *, upsert: bool = False
     ) -> WriteResult:
         return await self._write("POST", "/token-events/upsert" if upsert else "/token-events/", body, key, agent)
+
+    async def token_summary(self, scope: str, ident: str) -> TokenSummary:
+        result: TokenSummary = await self._get("/token-events/summary/", {"scope": scope, "id": ident})
+        return result
 
     # -- no REST endpoint: forwarded to the daemon's /mcp -------------------------------------------------
 

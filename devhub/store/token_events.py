@@ -136,3 +136,45 @@ async def list_token_events(
     sql += " ORDER BY created_at DESC, seq DESC LIMIT ?"
     params.append(limit)
     return [token_event_dict(row) for row in await reader.all(sql, params)]
+
+
+# The scopes of GET /token-events/summary/ (the fleet's, plus `session`), each a WHERE on one identity.
+SUMMARY_SCOPES = ("task", "workstream", "repo", "commit", "release", "session")
+
+
+async def token_summary(reader: Reader, scope: str, ident: str) -> dict[str, Any]:
+    """Totals of one scope's token events, overall and by model; superseded rows are kept but not counted."""
+    lowered = ident.lower()
+    where, params = {
+        "task": ("(task_id = ? OR state_hub_task_id = ?)", [ident, lowered]),
+        "workstream": ("(workplan_id = ? OR state_hub_workstream_id = ?)", [ident, lowered]),
+        "repo": ("(repo_id = ? OR repo = ?)", [lowered, ident]),
+        "commit": ("(ref_type = 'commit' AND ref_id = ?)", [ident]),
+        "release": ("(ref_type = 'release' AND ref_id = ?)", [ident]),
+        "session": ("session_id = ?", [ident]),
+    }[scope]
+    rows = await reader.all(
+        "SELECT model, COUNT(*) AS events, COALESCE(SUM(tokens_in), 0) AS tokens_in,"
+        " COALESCE(SUM(tokens_out), 0) AS tokens_out FROM token_events"
+        f" WHERE {where} AND COALESCE(measurement_kind, '') != 'superseded' GROUP BY model ORDER BY model",
+        params,
+    )
+    by_model = [
+        {
+            "model": row["model"],
+            "events": row["events"],
+            "tokens_in": row["tokens_in"],
+            "tokens_out": row["tokens_out"],
+            "tokens_total": row["tokens_in"] + row["tokens_out"],
+        }
+        for row in rows
+    ]
+    return {
+        "scope": scope,
+        "id": ident,
+        "events": sum(m["events"] for m in by_model),
+        "tokens_in": sum(m["tokens_in"] for m in by_model),
+        "tokens_out": sum(m["tokens_out"] for m in by_model),
+        "tokens_total": sum(m["tokens_total"] for m in by_model),
+        "by_model": by_model,
+    }

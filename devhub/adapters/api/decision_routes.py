@@ -6,9 +6,10 @@ upstream (service/relay_link.py).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, patch, post
+from litestar.params import Parameter
 
 from devhub.adapters.api.params import bounded, choice
 from devhub.adapters.api.read_routes import hub_of
@@ -19,6 +20,7 @@ from devhub.service.records_decisions import (
     DECISION_TYPES,
     MEASUREMENT_KINDS,
     SOURCE_PROVIDERS,
+    SUMMARY_SCOPES,
     TOKEN_EVENT_LIMIT_DEFAULT,
     TOKEN_EVENT_LIMIT_MAX,
 )
@@ -116,6 +118,17 @@ async def token_events(
     )
 
 
+@get("/token-events/summary", summary="Token totals of one task, workstream, repo, commit, release or session")
+async def token_summary(
+    request: Request[Any, Any, Any],
+    # `scope` and `id` are the fleet's names; Litestar reserves `scope` for the ASGI scope.
+    summary_scope: Annotated[str, Parameter(query="scope")],
+    ident: Annotated[str, Parameter(query="id")],
+) -> Any:
+    choice("scope", summary_scope, SUMMARY_SCOPES)
+    return await hub_of(request).token_summary(summary_scope, ident)
+
+
 @get("/token-events/{event_id:str}", summary="One token event")
 async def token_event(request: Request[Any, Any, Any], event_id: str) -> Any:
     return await hub_of(request).token_event(event_id)
@@ -140,6 +153,7 @@ DECISION_ROUTES = [
     patch_decision,
     resolve_decision,
     token_events,
+    token_summary,
     token_event,
     record_token_event,
     upsert_token_event,

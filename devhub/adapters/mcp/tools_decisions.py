@@ -6,13 +6,15 @@ endpoint it mirrors and answers the same JSON.
 
 # No `from __future__ import annotations`: the SDK reads these signatures at runtime.
 
+import json
 from collections.abc import Awaitable
 from typing import Annotated, Any, Literal
 
-from mcp_types import CallToolResult
+from mcp_types import CallToolResult, TextContent
 from pydantic import Field
 
 from devhub.service.port import HubPort
+from devhub.service.records_decisions import TokenSummary
 
 DecisionType = Literal["made", "pending"]
 DecisionStatus = Literal["open", "escalated", "resolved", "superseded"]
@@ -27,12 +29,31 @@ Key = Annotated[
 Count = Annotated[int, Field(ge=0)]
 OptionalCount = Annotated[int | None, Field(ge=0)]
 
-DECISION_READ_TOOLS = ("list_pending_decisions",)
+SummaryScope = Literal["task", "workstream", "repo", "commit", "release", "session"]
+
+DECISION_READ_TOOLS = ("list_pending_decisions", "get_token_summary")
 DECISION_WRITE_TOOLS = ("record_decision", "resolve_decision", "record_token_event")
 
 
 def _given(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
+
+
+def summary_table(summary: TokenSummary) -> str:
+    """The fleet's get_token_summary answer: a formatted table (by model, then the total) of GET
+    /token-events/summary/."""
+    rows = [(m["model"] or "(none)", m["events"], m["tokens_in"], m["tokens_out"], m["tokens_total"])
+            for m in summary["by_model"]]
+    rows.append(("total", summary["events"], summary["tokens_in"], summary["tokens_out"], summary["tokens_total"]))
+    header = ("model", "events", "tokens_in", "tokens_out", "tokens_total")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(row: tuple[Any, ...]) -> str:
+        cells = enumerate(zip(row, widths, strict=True))
+        return "  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w) for i, (v, w) in cells)
+
+    title = f"Token summary: {summary['scope']} {summary['id']}"
+    return "\n".join([title, line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
 
 
 class DecisionTools:
@@ -48,6 +69,16 @@ class DecisionTools:
         return await self._run(
             self.backend.decisions({"decision_type": "pending", "topic_id": topic_id, "status": None, "limit": None})
         )
+
+    async def get_token_summary(
+        self,
+        scope: Annotated[SummaryScope, Field(description="What to total")],
+        id: Annotated[str, Field(description="Task/workplan id or UUID, repo UUID or slug, commit, release, session")],
+    ) -> CallToolResult:
+        """Token totals of one scope as a formatted table, by model (GET /token-events/summary/)."""
+        answered = await self._run(self.backend.token_summary(scope, id))  # refusals become tool errors there
+        summary: TokenSummary = json.loads("".join(getattr(block, "text", "") for block in answered.content))
+        return CallToolResult(content=[TextContent(type="text", text=summary_table(summary))])
 
     async def record_decision(
         self,

@@ -15,6 +15,7 @@ from tests.support.repos import make_workspace
 
 WORKPLAN_UUID = "8a828444-dd49-4d7b-a2d1-9952b5bc929d"  # CUST-WP-0054's state_hub_workstream_id
 TOPIC_UUID = "5b0f3a52-6c1e-4d8e-9a35-0c7f1e2d3b4a"
+UNKNOWN = "0b6f1c7e-2a44-4e0e-8d1b-53a1f1d0c9e2"  # no decision has this id
 
 
 def _record(daemon: RunningDaemon, **fields: Any) -> dict[str, Any]:
@@ -83,12 +84,12 @@ def refusing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon
         ("POST", "/decisions/", {"title": "t", "topic_id": "custodian", "colour": "red"}, 422, "colour"),
         ("POST", "/decisions/", {"title": "t", "topic_id": "no-such-topic"}, 404, None),
         ("POST", "/decisions/", {"title": "t", "workstream_id": "NOPE-WP-0001"}, 404, None),
-        ("POST", f"/decisions/{uuid.uuid4()}/resolve", {"rationale": "r", "decided_by": "b"}, 404, None),
+        ("POST", f"/decisions/{UNKNOWN}/resolve", {"rationale": "r", "decided_by": "b"}, 404, None),
         ("POST", "/decisions/not-a-uuid/resolve", {"rationale": "r", "decided_by": "b"}, 422, "decision_id"),
-        ("POST", f"/decisions/{uuid.uuid4()}/resolve", {"rationale": "r"}, 422, "decided_by"),
-        ("PATCH", f"/decisions/{uuid.uuid4()}", {"title": "x"}, 404, None),
-        ("PATCH", f"/decisions/{uuid.uuid4()}", {"topic_id": "custodian"}, 422, "topic_id"),
-        ("GET", f"/decisions/{uuid.uuid4()}", None, 404, None),
+        ("POST", f"/decisions/{UNKNOWN}/resolve", {"rationale": "r"}, 422, "decided_by"),
+        ("PATCH", f"/decisions/{UNKNOWN}", {"title": "x"}, 404, None),
+        ("PATCH", f"/decisions/{UNKNOWN}", {"topic_id": "custodian"}, 422, "topic_id"),
+        ("GET", f"/decisions/{UNKNOWN}", None, 404, None),
         ("GET", "/decisions/CUST-WP-0054", None, 422, "decision_id"),
         ("GET", "/decisions/?decision_type=later", None, 400, "decision_type"),
     ],

@@ -121,3 +121,19 @@ def test_token_events_filter_by_the_task_uuid_too(hub: RunningDaemon) -> None:
     task_uuid = hub.get(f"/tasks/{T05}").json()["state_hub_task_id"]
     by_uuid = hub.get("/token-events/", params={"task_id": task_uuid}).json()
     assert by_uuid and all(e["task_id"] == T05 for e in by_uuid)
+
+
+def test_the_summary_totals_a_scope_by_model_without_superseded_rows(hub: RunningDaemon) -> None:
+    for body in (
+        {"tokens_in": 10, "tokens_out": 1, "model": "m1", "ref_type": "commit", "ref_id": "abc123"},
+        {"tokens_in": 20, "tokens_out": 2, "model": "m2", "ref_type": "commit", "ref_id": "abc123"},
+        {"tokens_in": 99, "tokens_out": 9, "model": "m2", "ref_type": "commit", "ref_id": "abc123",
+         "measurement_kind": "superseded"},
+        {"tokens_in": 5, "tokens_out": 5, "model": "m1", "ref_type": "commit", "ref_id": "other"},
+    ):
+        assert hub.request("POST", "/token-events/", json=body).status_code == 201
+    summary = hub.get("/token-events/summary/", params={"scope": "commit", "id": "abc123"}).json()
+    assert (summary["events"], summary["tokens_in"], summary["tokens_out"], summary["tokens_total"]) == (2, 30, 3, 33)
+    assert [(m["model"], m["tokens_total"]) for m in summary["by_model"]] == [("m1", 11), ("m2", 22)]
+    bad = hub.get("/token-events/summary/", params={"scope": "galaxy", "id": "x"})
+    assert bad.status_code == 400 and "scope" in bad.json()["detail"]

@@ -45,6 +45,7 @@ SPEC_TOOLS = frozenset(
         "relay_status",
         # -- decisions and token events (the fleet State Hub's TOOLS.md names) --
         "list_pending_decisions",
+        "get_token_summary",
         "record_decision",
         "resolve_decision",
         "record_token_event",

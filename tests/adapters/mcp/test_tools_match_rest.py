@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.adapters.mcp.helpers import SPEC_TOOLS, connect, payload, run
+from tests.adapters.mcp.helpers import SPEC_TOOLS, connect, payload, run, text_of
 from tests.support.daemon import RunningDaemon
 
 
@@ -223,6 +223,14 @@ def test_every_tool_returns_the_rest_json(daemon: RunningDaemon, transport: str)
             covered.add("resolve_decision")
             tokens = daemon.get("/token-events/", params={"task_id": "CUST-WP-0054-T04"}).json()
             assert [(t["tokens_total"], t["model"]) for t in tokens][:1] == [(1020, "opus")]
+            table = text_of(await client.call_tool("get_token_summary", {"scope": "task", "id": "CUST-WP-0054-T04"}))
+            totals = daemon.get("/token-events/summary/", params={"scope": "task", "id": "CUST-WP-0054-T04"}).json()
+            assert totals["by_model"][0]["model"] == "opus" and totals["tokens_total"] >= 1020
+            assert table.splitlines()[-1].split() == [
+                "total", str(totals["events"]), str(totals["tokens_in"]), str(totals["tokens_out"]),
+                str(totals["tokens_total"]),
+            ], table
+            covered.add("get_token_summary")
             # A second, pending decision so the read comparisons below compare a non-empty list.
             await client.call_tool("record_decision", {"title": f"open {transport}", "decision_type": "pending",
                                                        "workstream_id": "CUST-WP-0054"})
