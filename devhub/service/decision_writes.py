@@ -5,9 +5,10 @@ computes the whole row it leaves in the read model and journals it in the envelo
 a rebuild applies the same rows. The envelope's `body` is what the relay sends upstream (ids
 mapped to the fleet's UUIDs at send time, service/relay_link.py).
 
-Choices the fleet's public pages leave open (docs/compat.md): `decision_type` defaults to `made`
-(a recorded choice); a `made` decision is `resolved` at once, a `pending` one `open` (`escalated`
-when its category is financial or legal); resolving a resolved or superseded decision is 409.
+Choices the fleet's public pages leave open (docs/decisions.md, "Fleet decisions and token events"):
+`decision_type` defaults to `made` (a recorded choice); a `made` decision is `resolved` at once, a
+`pending` one `open` (`escalated` when its category is financial or legal); resolving a resolved or
+superseded decision is 409.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ _TEXT = ("description", "context", "rationale", "decided_by", "category", "autho
 DECISION_FIELDS = frozenset(
     {"title", "decision_type", "status", "topic_id", "workstream_id", "workplan_id", "deadline", "options", *_TEXT}
 )
-PATCH_FIELDS = DECISION_FIELDS - {"topic_id", "workstream_id", "workplan_id"}
 RESOLVE_FIELDS = frozenset({"rationale", "decided_by", "write_log", "author", "agent", "session_id"})
 TOKEN_COUNTS = ("tokens_in", "tokens_out", "cached_input_tokens", "reasoning_output_tokens", "raw_total_tokens")
 TOKEN_TEXT = (

@@ -2,7 +2,7 @@
 
 The fleet State Hub's DecisionRead and TokenEventRead were not visible on its public pages in
 full; the field names below are those its TOOLS.md, dashboard docs, token-evidence-model.md and
-router excerpts use (docs/compat.md lists what is inferred). devhub adds `topic_slug` and the
+router excerpts use (docs/decisions.md lists what is inferred). devhub adds `topic_slug` and the
 `workplan_id` twin of `workstream_id`.
 """
 

@@ -57,7 +57,7 @@ def test_a_decision_is_recorded_read_back_and_resolved_once(daemon: RunningDaemo
     assert event["summary"] == "Decision resolved: Use SQLite for the read model"
     assert event["detail"]["decision_id"] == made["id"]
 
-    # Decided: resolving a resolved decision again is a 409 (the fleet's answer is not public; see docs/compat.md).
+    # Decided: resolving a resolved decision again is a 409 (the fleet's answer is not public; docs/decisions.md).
     again = daemon.request("POST", f"/decisions/{made['id']}/resolve", json={"rationale": "r", "decided_by": "b"})
     assert again.status_code == 409 and "already resolved" in again.json()["detail"]
 
