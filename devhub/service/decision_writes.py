@@ -1,6 +1,6 @@
-"""Decision and token-event writes: validate -> journal -> overlay, through the one `Writes` commit path.
+"""Decision writes: validate -> journal -> overlay, through the one `Writes` commit path.
 
-Decisions and token events live only in the journal (no workplan file holds them), so each write
+Decisions (like token events, service/token_writes.py) live only in the journal, so each write
 computes the whole row it leaves in the read model and journals it in the envelope's `record`;
 a rebuild applies the same rows. The envelope's `body` is what the relay sends upstream (ids
 mapped to the fleet's UUIDs at send time, service/relay_link.py).
@@ -13,7 +13,6 @@ superseded decision is 409.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
 from functools import partial
@@ -21,56 +20,22 @@ from typing import Any
 
 from devhub.errors import Conflict, NotFound, ValidationFailed
 from devhub.redact import redact
+from devhub.service.record_fields import choice_field, is_uuid, raise_if_invalid, refuse_unknown
+from devhub.service.record_fields import text_field as _text
 from devhub.service.records_decisions import (
     DECISION_STATUSES,
     DECISION_TYPES,
     ESCALATED_CATEGORIES,
-    MEASUREMENT_KINDS,
-    SOURCE_PROVIDERS,
 )
-from devhub.service.token_rows import count_field as _count
-from devhub.service.token_rows import text_field as _text
-from devhub.service.token_rows import token_row as _token_row
 from devhub.service.writes import WriteContext, WriteOutcome, Writes, new_record_id, now_iso
 from devhub.store import queries
 from devhub.store.decisions import decision_row, decision_view, topic_exists
-from devhub.store.token_events import find_by_source
 
 _TEXT = ("description", "context", "rationale", "decided_by", "category", "author", "agent", "session_id")
 DECISION_FIELDS = frozenset(
     {"title", "decision_type", "status", "topic_id", "workstream_id", "workplan_id", "deadline", "options", *_TEXT}
 )
 RESOLVE_FIELDS = frozenset({"rationale", "decided_by", "write_log", "author", "agent", "session_id"})
-TOKEN_COUNTS = ("tokens_in", "tokens_out", "cached_input_tokens", "reasoning_output_tokens", "raw_total_tokens")
-TOKEN_TEXT = (
-    "model", "agent", "session_id", "note", "ref_type", "ref_id", "source_id", "source_path",
-    "source_created_at", "parser_version", "ingested_at",
-)
-TOKEN_EVENT_FIELDS = frozenset(
-    {
-        *TOKEN_COUNTS, *TOKEN_TEXT, "task_id", "workstream_id", "workplan_id", "repo_id", "measurement_kind",
-        "source_provider", "confidence", "raw_metadata",
-    }
-)
-
-
-def _raise_if(errors: dict[str, str], what: str) -> None:
-    if errors:
-        raise ValidationFailed(f"invalid {what}: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
-
-
-def _unknown(body: Mapping[str, Any], allowed: frozenset[str], errors: dict[str, str]) -> None:
-    """No argument is ignored silently: a field devhub does not know is refused by name."""
-    for name in sorted(set(body) - allowed):
-        errors[name] = "unknown field"
-
-
-def _choice(body: Mapping[str, Any], name: str, allowed: tuple[str, ...], errors: dict[str, str]) -> str | None:
-    value = _text(body, name, errors)
-    if value is not None and value not in allowed:
-        errors[name] = f"unknown value {value!r}; use one of {', '.join(allowed)}"
-        return None
-    return value
 
 
 def _when(body: Mapping[str, Any], name: str, errors: dict[str, str]) -> str | None:
@@ -86,14 +51,6 @@ def _when(body: Mapping[str, Any], name: str, errors: dict[str, str]) -> str | N
         except ValueError:
             errors[name] = f"not an ISO-8601 date or timestamp: {value!r}"
     return value
-
-
-def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return len(value) == 36
 
 
 def _decision_id(ident: str) -> str:
@@ -124,10 +81,10 @@ async def record_decision(writes: Writes, body: Mapping[str, Any], ctx: WriteCon
 
     async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
         errors: dict[str, str] = {}
-        _unknown(body, DECISION_FIELDS, errors)
+        refuse_unknown(body, DECISION_FIELDS, errors)
         title = _text(body, "title", errors, required=True)
-        decision_type = _choice(body, "decision_type", DECISION_TYPES, errors) or "made"
-        status = _choice(body, "status", DECISION_STATUSES, errors)
+        decision_type = choice_field(body, "decision_type", DECISION_TYPES, errors) or "made"
+        status = choice_field(body, "status", DECISION_STATUSES, errors)
         texts = {name: _text(body, name, errors) for name in _TEXT}
         deadline = _when(body, "deadline", errors)
         topic = _text(body, "topic_id", errors)
@@ -138,7 +95,7 @@ async def record_decision(writes: Writes, body: Mapping[str, Any], ctx: WriteCon
         workplan = workplan or workstream
         if not topic and not workplan and "topic_id" not in errors:
             errors["topic_id"] = "give topic_id (a topic slug or UUID) or workstream_id / workplan_id"
-        _raise_if(errors, "decision")
+        raise_if_invalid(errors, "decision")
         target: dict[str, Any] = {"kind": "decision"}
         row: dict[str, Any] = {"topic_id": topic, "topic_slug": None}
         if topic and not is_uuid(topic):
@@ -195,22 +152,22 @@ async def patch_decision(writes: Writes, ident: str, body: Mapping[str, Any], ct
         errors: dict[str, str] = {}
         for name in sorted(set(body) & {"topic_id", "workstream_id", "workplan_id"}):
             errors[name] = "cannot be changed; record a new decision (and supersede this one) instead"
-        _unknown(body, DECISION_FIELDS, errors)
+        refuse_unknown(body, DECISION_FIELDS, errors)
         changes: dict[str, Any] = {}
         for name in ("title", "description", "context", "rationale", "decided_by", "category"):
             if name in body:
                 changes[name] = _text(body, name, errors, required=name == "title")
         if "decision_type" in body:
-            changes["decision_type"] = _choice(body, "decision_type", DECISION_TYPES, errors)
+            changes["decision_type"] = choice_field(body, "decision_type", DECISION_TYPES, errors)
         if "status" in body:
-            changes["status"] = _choice(body, "status", DECISION_STATUSES, errors)
+            changes["status"] = choice_field(body, "status", DECISION_STATUSES, errors)
         if "deadline" in body:
             changes["deadline"] = _when(body, "deadline", errors)
         if "options" in body:
             changes["options"] = body["options"]
         if not changes and not errors:
             errors["body"] = "nothing to change: give title, status, deadline, rationale or another decision field"
-        _raise_if(errors, "decision update")
+        raise_if_invalid(errors, "decision update")
         current = await _existing_decision(writes, ident)
         now = now_iso()
         changes["updated_at"] = now
@@ -234,12 +191,12 @@ async def resolve_decision(writes: Writes, ident: str, body: Mapping[str, Any], 
 
     async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
         errors: dict[str, str] = {}
-        _unknown(body, RESOLVE_FIELDS, errors)
+        refuse_unknown(body, RESOLVE_FIELDS, errors)
         rationale = _text(body, "rationale", errors, required=True)
         decided_by = _text(body, "decided_by", errors, required=True)
         if body.get("write_log") is not None and not isinstance(body.get("write_log"), bool):
             errors["write_log"] = "must be true or false"
-        _raise_if(errors, "decision resolution")
+        raise_if_invalid(errors, "decision resolution")
         current = await _existing_decision(writes, ident)
         if current["status"] in ("resolved", "superseded"):
             raise Conflict(f"Decision {current['id']} is already {current['status']}")
@@ -275,109 +232,3 @@ async def resolve_decision(writes: Writes, ident: str, body: Mapping[str, Any], 
         return [draft], 200, decision_view(current | changes) | {"pending_relay": writes._pending_relay}
 
     return await writes._commit(ctx, "POST", f"/decisions/{ident}/resolve", body, build)
-
-
-# -- token events ---------------------------------------------------------------------------------
-
-
-async def record_token_event(
-    writes: Writes, body: Mapping[str, Any], ctx: WriteContext, *, upsert: bool = False
-) -> WriteOutcome:
-    """POST /token-events/ (201) or /token-events/upsert (201 new, 200 updated): tokens_total computed,
-    the workplan filled in from the task."""
-    path = "/token-events/upsert" if upsert else "/token-events/"
-
-    async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
-        errors: dict[str, str] = {}
-        _unknown(body, TOKEN_EVENT_FIELDS, errors)
-        required = ("tokens_in", "tokens_out")
-        counts = {name: _count(body, name, errors, required=name in required) for name in TOKEN_COUNTS}
-        texts = {name: _text(body, name, errors) for name in TOKEN_TEXT}
-        kind = _choice(body, "measurement_kind", tuple(MEASUREMENT_KINDS), errors)
-        provider = _choice(body, "source_provider", SOURCE_PROVIDERS, errors)
-        confidence = body.get("confidence")
-        if confidence is not None and (
-            isinstance(confidence, bool) or not isinstance(confidence, int | float) or not 0 <= confidence <= 1
-        ):
-            errors["confidence"] = "must be a number from 0 to 1"
-        if body.get("raw_metadata") is not None and not isinstance(body.get("raw_metadata"), dict):
-            errors["raw_metadata"] = "must be an object"
-        repo_id = _text(body, "repo_id", errors)
-        if repo_id and not is_uuid(repo_id):
-            errors["repo_id"] = "must be the fleet repo's UUID"
-        task_ref = _text(body, "task_id", errors)
-        workstream = _text(body, "workstream_id", errors)
-        workplan_ref = _text(body, "workplan_id", errors) or workstream
-        named_workplan = bool(workplan_ref)
-        if upsert:
-            for name, value in (("measurement_kind", kind), ("source_provider", provider)):
-                if value is None and name not in errors:
-                    errors[name] = "required by the upsert (with source_id)"
-            if not texts["source_id"] and "source_id" not in errors:
-                errors["source_id"] = "required by the upsert (with measurement_kind and source_provider)"
-        _raise_if(errors, "token event")
-        target: dict[str, Any] = {"kind": "token_event"}
-        now = now_iso()
-        row = _token_row(new_record_id(), now)
-        if task_ref:
-            task = await writes._read(partial(queries.resolve_task_row, ident=task_ref))
-            row.update(task_id=task["id"], repo=task["repo"], state_hub_task_id=task["state_hub_task_id"])
-            workplan_ref = workplan_ref or task["workplan_id"]
-        if workplan_ref:
-            workplan = await writes._read(
-                partial(queries.resolve_workplan_row, ident=workplan_ref, repo=row["repo"])
-            )
-            row.update(
-                workplan_id=workplan["id"], repo=workplan["repo"],
-                state_hub_workstream_id=workplan["state_hub_workstream_id"],
-            )
-        row.update(counts, **texts)
-        row.update(
-            repo_id=repo_id.lower() if repo_id else None,
-            measurement_kind=kind,
-            source_provider=provider,
-            confidence=confidence if confidence is not None else MEASUREMENT_KINDS.get(kind or ""),
-            raw_metadata=body.get("raw_metadata"),
-            agent=texts["agent"] or ctx.agent,
-            session_id=texts["session_id"] or ctx.session,
-            origin="upsert" if upsert else "post",
-        )
-        status_code = 201
-        if kind and provider and texts["source_id"]:
-            earlier = await writes._read(
-                partial(find_by_source, measurement_kind=kind, source_provider=provider, source_id=texts["source_id"])
-            )
-            if earlier is not None and not upsert:
-                raise Conflict(
-                    f"a token event for ({kind}, {provider}, {texts['source_id']}) exists ({earlier['id']}); "
-                    "POST /token-events/upsert updates it"
-                )
-            if earlier is not None:
-                row.update(id=earlier["id"], created_at=earlier["created_at"])
-                status_code = 200
-        row = redact(row)
-        target.update(
-            repo=row["repo"], task_id=row["task_id"], workplan_id=row["workplan_id"],
-            state_hub_task_id=row["state_hub_task_id"], state_hub_workstream_id=row["state_hub_workstream_id"],
-        )
-        upstream = {k: v for k, v in body.items() if k != "workplan_id"}
-        if row["task_id"]:
-            upstream["task_id"] = row["task_id"]
-        if row["workplan_id"] and named_workplan:  # else the fleet fills it in from the task, as here
-            upstream["workstream_id"] = row["workplan_id"]
-        draft = writes._draft(
-            "token_event.upsert" if upsert else "token_event", "POST", path, upstream, ctx, target=target,
-            record={"token_event": row},
-        )
-        return [draft], status_code, token_event_view(row) | {"pending_relay": writes._pending_relay}
-
-    return await writes._commit(ctx, "POST", path, body, build)
-
-
-def token_event_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The REST shape of a token event row a write computed (the same keys GET /token-events/ answers)."""
-    hidden = ("repo", "state_hub_task_id", "state_hub_workstream_id")
-    data = {k: v for k, v in row.items() if k not in hidden}
-    data["workstream_id"] = row["state_hub_workstream_id"] or row["workplan_id"]
-    data["tokens_total"] = (row["tokens_in"] or 0) + (row["tokens_out"] or 0)
-    return data

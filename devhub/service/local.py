@@ -374,7 +374,7 @@ class LocalHub:
 
     async def decision(self, decision_id: str) -> DecisionRecord:
         from devhub.errors import NotFound
-        from devhub.service.decision_writes import is_uuid
+        from devhub.service.record_fields import is_uuid
         from devhub.store.decisions import get_decision
 
         if not is_uuid(decision_id):
@@ -434,8 +434,8 @@ class LocalHub:
     async def record_token_event(
         self, body: WriteBody, key: str | None = None, agent: str | None = None, *, upsert: bool = False
     ) -> WriteResult:
-        from devhub.service.decision_writes import record_token_event
         from devhub.service.port import write_context
+        from devhub.service.token_writes import record_token_event
 
         outcome = await record_token_event(self.hub.writes, body, write_context(body, key, agent), upsert=upsert)
         return _result(outcome)

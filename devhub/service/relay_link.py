@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devhub.service.record_fields import is_uuid
 from devhub.settings import RelayConfig, read_env_var
 
 if TYPE_CHECKING:
@@ -160,14 +161,14 @@ class Router:
             workplan_uuid = await self._workplan_uuid(repo, body["workstream_id"]) or target.get(
                 "state_hub_workstream_id"
             )
-            if not workplan_uuid and _looks_like_uuid(str(body["workstream_id"])):
+            if not workplan_uuid and is_uuid(str(body["workstream_id"])):
                 workplan_uuid = str(body["workstream_id"])
             if not workplan_uuid:
                 return f"workplan {body['workstream_id']} ({repo}) has no state_hub_workstream_id yet; the write waits"
             body["workstream_id"] = workplan_uuid
         if kind == "decision":
             topic = body.get("topic_id")
-            if topic and not _looks_like_uuid(str(topic)):
+            if topic and not is_uuid(str(topic)):
                 if not body.get("workstream_id"):
                     return f"topic {topic!r} is a slug and the fleet's topic UUID is not known here yet"
                 del body["topic_id"]  # the workplan's UUID places the decision; the fleet wants a UUID here
@@ -201,16 +202,6 @@ class Router:
 
 DECISION_KINDS = ("decision", "decision.patch", "decision.resolve")
 TOKEN_KINDS = ("token_event", "token_event.upsert")
-
-
-def _looks_like_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return len(value) == 36
 
 
 async def start_relay(

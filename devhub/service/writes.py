@@ -24,7 +24,7 @@ from devhub.model import TASK_STATUSES, WORKPLAN_STATUSES, canonical_task_status
 from devhub.redact import redact
 from devhub.service.idempotency import checked_key, derived_key
 from devhub.service.json_values import value_problems
-from devhub.service.token_rows import TASK_TOKEN_COUNTS, task_token_event, task_token_problems
+from devhub.service.record_fields import TASK_TOKEN_COUNTS, task_token_event, task_token_problems
 from devhub.settings import IDEMPOTENCY_RETENTION_SECONDS, MAX_BODY_BYTES
 from devhub.store import queries
 from devhub.store.activity import get_message
@@ -232,7 +232,7 @@ class Writes:
                 ctx.idempotency_key, body.get("agent") or ctx.agent, body.get("session_id") or ctx.session
             )
             draft = self._task_draft(row, change, dict(body), ctx2)
-            if carries_tokens(body):  # stored as a token event too, never dropped (service/token_rows.py)
+            if carries_tokens(body):  # stored as a token event too, never dropped (service/record_fields.py)
                 draft["record"] = {
                     "token_event": task_token_event(
                         row, body, agent=ctx2.agent, session=ctx2.session, event_id=new_record_id(), now=now_iso()

@@ -1,4 +1,4 @@
-"""Token-event rows and the token fields of a task update, shared by `Writes` and the token-event writes.
+"""Field checks and token-event rows shared by the decision, token-event and task writes.
 
 PATCH /tasks/{id} (and update_task_status) takes the fleet TaskUpdate's token passthrough fields:
 tokens_in, tokens_out, workplan_tokens_in, workplan_tokens_out and model. They are journaled with the
@@ -8,12 +8,33 @@ recorded here as a local token event so GET /token-events/ shows them at once.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from devhub.errors import ValidationFailed
 from devhub.redact import redact
 
 TASK_TOKEN_COUNTS = ("tokens_in", "tokens_out", "workplan_tokens_in", "workplan_tokens_out")
+
+
+def raise_if_invalid(errors: dict[str, str], what: str) -> None:
+    if errors:
+        raise ValidationFailed(f"invalid {what}: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+
+
+def refuse_unknown(body: Mapping[str, Any], allowed: frozenset[str], errors: dict[str, str]) -> None:
+    """No argument is ignored silently: a field devhub does not know is refused by name."""
+    for name in sorted(set(body) - allowed):
+        errors[name] = "unknown field"
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36
 
 
 def text_field(body: Mapping[str, Any], name: str, errors: dict[str, str], *, required: bool = False) -> str | None:
@@ -38,6 +59,14 @@ def count_field(body: Mapping[str, Any], name: str, errors: dict[str, str], *, r
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         errors[name] = "must be a non-negative integer"
+        return None
+    return value
+
+
+def choice_field(body: Mapping[str, Any], name: str, allowed: tuple[str, ...], errors: dict[str, str]) -> str | None:
+    value = text_field(body, name, errors)
+    if value is not None and value not in allowed:
+        errors[name] = f"unknown value {value!r}; use one of {', '.join(allowed)}"
         return None
     return value
 
