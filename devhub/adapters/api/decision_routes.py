@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, patch, post
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from devhub.adapters.api.params import bounded, choice
 from devhub.adapters.api.read_routes import hub_of
@@ -122,8 +122,8 @@ async def token_events(
 async def token_summary(
     request: Request[Any, Any, Any],
     # `scope` and `id` are the fleet's names; Litestar reserves `scope` for the ASGI scope.
-    summary_scope: Annotated[str, Parameter(query="scope")],
-    ident: Annotated[str, Parameter(query="id")],
+    summary_scope: Annotated[str, QueryParameter(name="scope")],
+    ident: Annotated[str, QueryParameter(name="id")],
 ) -> Any:
     choice("scope", summary_scope, SUMMARY_SCOPES)
     return await hub_of(request).token_summary(summary_scope, ident)
