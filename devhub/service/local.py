@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from devhub.daemon.discovery import lock_holder
 from devhub.daemon.lockfile import FileLock, FileLockHeld
@@ -43,6 +43,13 @@ if TYPE_CHECKING:
         WorkplanView,
         WriteBody,
         WriteResult,
+    )
+    from devhub.service.records_decisions import (
+        DecisionFilters,
+        DecisionRecord,
+        TokenEventFilters,
+        TokenEventRecord,
+        TokenSummary,
     )
     from devhub.service.writes import WriteOutcome
 
@@ -358,3 +365,95 @@ class LocalHub:
         from devhub.reconcile.writeback import collect_pending, pending_as_json
 
         return pending_as_json(await self.hub.read(lambda r: collect_pending(r, repo)))
+
+    # -- decisions and token events ---------------------------------------------------------------
+
+    async def decisions(self, filters: DecisionFilters) -> list[DecisionRecord]:
+        from devhub.store.decisions import DECISION_LIMIT_DEFAULT, list_decisions
+
+        args: dict[str, Any] = dict(filters)
+        found = await self.hub.read(
+            lambda r: list_decisions(
+                r,
+                decision_type=args.get("decision_type"),
+                topic=args.get("topic_id"),
+                status=args.get("status"),
+                domain=args.get("domain"),
+                blocking=bool(args.get("blocking")),
+                limit=args.get("limit") or DECISION_LIMIT_DEFAULT,
+            )
+        )
+        return cast("list[DecisionRecord]", found)
+
+    async def decision(self, decision_id: str) -> DecisionRecord:
+        from devhub.errors import NotFound
+        from devhub.service.record_fields import is_uuid
+        from devhub.store.decisions import get_decision
+
+        if not is_uuid(decision_id):
+            from devhub.errors import ValidationFailed
+
+            raise ValidationFailed(f"decision_id {decision_id!r} is not a UUID", {"decision_id": "must be a UUID"})
+        found = await self.hub.read(lambda r: get_decision(r, decision_id))
+        if found is None:
+            raise NotFound(f"Decision {decision_id} not found")
+        return cast("DecisionRecord", found)
+
+    async def pending_decisions(self, topic: str | None = None, domain: str | None = None) -> list[DecisionRecord]:
+        from devhub.store.decisions import pending_decisions
+
+        found = await self.hub.read(lambda r: pending_decisions(r, topic=topic, domain=domain))
+        return cast("list[DecisionRecord]", found)
+
+    async def record_decision(self, body: WriteBody, key: str | None = None, agent: str | None = None) -> WriteResult:
+        from devhub.service.decision_writes import record_decision
+        from devhub.service.port import write_context
+
+        return _result(await record_decision(self.hub.writes, body, write_context(body, key, agent)))
+
+    async def patch_decision(
+        self, decision_id: str, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        from devhub.service.decision_writes import patch_decision
+        from devhub.service.port import write_context
+
+        return _result(await patch_decision(self.hub.writes, decision_id, body, write_context(body, key, agent)))
+
+    async def resolve_decision(
+        self, decision_id: str, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        from devhub.service.decision_writes import resolve_decision
+        from devhub.service.port import write_context
+
+        return _result(await resolve_decision(self.hub.writes, decision_id, body, write_context(body, key, agent)))
+
+    async def token_events(self, filters: TokenEventFilters) -> list[TokenEventRecord]:
+        from devhub.store.token_events import TOKEN_EVENT_LIMIT_DEFAULT, list_token_events
+
+        args: dict[str, Any] = dict(filters)
+        limit: int = args.pop("limit", None) or TOKEN_EVENT_LIMIT_DEFAULT
+        found = await self.hub.read(lambda r: list_token_events(r, filters=args, limit=limit))
+        return cast("list[TokenEventRecord]", found)
+
+    async def token_event(self, event_id: str) -> TokenEventRecord:
+        from devhub.errors import NotFound
+        from devhub.store.token_events import get_token_event
+
+        found = await self.hub.read(lambda r: get_token_event(r, event_id))
+        if found is None:
+            raise NotFound("Token event not found")
+        return cast("TokenEventRecord", found)
+
+    async def record_token_event(
+        self, body: WriteBody, key: str | None = None, agent: str | None = None, *, upsert: bool = False
+    ) -> WriteResult:
+        from devhub.service.port import write_context
+        from devhub.service.token_writes import record_token_event
+
+        outcome = await record_token_event(self.hub.writes, body, write_context(body, key, agent), upsert=upsert)
+        return _result(outcome)
+
+    async def token_summary(self, scope: str, ident: str) -> TokenSummary:
+        from devhub.store.token_events import token_summary
+
+        return cast("TokenSummary", await self.hub.read(lambda r: token_summary(r, scope, ident)))

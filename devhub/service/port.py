@@ -19,6 +19,13 @@ __all__ = ["PROGRESS_LIMIT_DEFAULT", "PROGRESS_LIMIT_MAX", "HubPort"]
 
 if TYPE_CHECKING:
     from devhub.reconcile.writeback import PendingJson
+    from devhub.service.records_decisions import (
+        DecisionFilters,
+        DecisionRecord,
+        TokenEventFilters,
+        TokenEventRecord,
+        TokenSummary,
+    )
     from devhub.service.writes import WriteContext
 
 # -- what comes back: JSON objects and lists, named by what they hold ------------------------------
@@ -187,3 +194,35 @@ class HubPort(Protocol):
     async def brief(self, repo: str) -> str: ...
 
     async def pending_writeback(self, repo: str | None = None) -> PendingJson: ...  # GET /writeback/pending
+
+    # -- decisions and token events (journaled like every write; service/decision_writes.py) --------------
+
+    async def decisions(self, filters: DecisionFilters) -> list[DecisionRecord]: ...  # GET /decisions/
+
+    async def decision(self, decision_id: str) -> DecisionRecord: ...  # GET /decisions/{id}
+
+    async def pending_decisions(
+        self, topic: str | None = None, domain: str | None = None
+    ) -> list[DecisionRecord]: ...  # blocking decisions (pending, open/escalated) for the summaries
+
+    async def record_decision(
+        self, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # POST /decisions/
+
+    async def patch_decision(
+        self, decision_id: str, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # PATCH /decisions/{id}
+
+    async def resolve_decision(
+        self, decision_id: str, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # POST /decisions/{id}/resolve
+
+    async def token_events(self, filters: TokenEventFilters) -> list[TokenEventRecord]: ...  # GET /token-events/
+
+    async def token_event(self, event_id: str) -> TokenEventRecord: ...  # GET /token-events/{id}
+
+    async def record_token_event(
+        self, body: WriteBody, key: str | None = None, agent: str | None = None, *, upsert: bool = False
+    ) -> WriteResult: ...  # POST /token-events/ (upsert: POST /token-events/upsert)
+
+    async def token_summary(self, scope: str, ident: str) -> TokenSummary: ...  # GET /token-events/summary/

@@ -7,6 +7,12 @@ Routing needs the read model, so it lives here. An envelope becomes one upstream
     progress         POST  /progress/   task_id / workplan_id as State Hub UUIDs when known, else file ids
     message          POST  /messages/   (the upstream's new id is remembered for message.read)
     message.read     PATCH /messages/{upstream id, else local id}/read
+    decision         POST  /decisions/   topic_id / workstream_id as fleet UUIDs; held while only a
+                     topic slug or a workplan without a UUID names it (the upstream's id is remembered)
+    decision.patch   PATCH /decisions/{upstream id}           held until the decision's POST is acknowledged
+    decision.resolve POST  /decisions/{upstream id}/resolve   likewise
+    token_event      POST  /token-events/ (and token_event.upsert: /token-events/upsert), task_id /
+                     workstream_id as fleet UUIDs; held while the task or workplan has none
     anything else    the envelope's own method and path
 
 Ids are looked up at send time (a file may have gained its id since the write); the ids
@@ -24,6 +30,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devhub.service.record_fields import is_uuid
 from devhub.settings import RelayConfig, read_env_var
 
 if TYPE_CHECKING:
@@ -46,15 +53,18 @@ def order_key(envelope: dict[str, Any]) -> Hashable | None:
         return ("task", target.get("repo"), target.get("id"))
     if kind == "workplan.patch":
         return ("workplan", target.get("repo"), target.get("id"))
+    if kind in ("decision", "decision.patch", "decision.resolve"):
+        return ("decision", target.get("id"))
     return None
 
 
 class Router:
     """Maps envelopes to upstream calls using the hub's read model."""
 
-    def __init__(self, read: ReadFn, message_ids: IdMap) -> None:
+    def __init__(self, read: ReadFn, message_ids: IdMap, decision_ids: IdMap | None = None) -> None:
         self._read_model = read
         self._message_ids = message_ids
+        self._decision_ids = decision_ids or message_ids
 
     async def _read(self, query: Any) -> Any:
         from relay.errors import RouteUnavailable
@@ -120,10 +130,56 @@ class Router:
         elif kind == "message.read":
             local = str(target.get("id"))
             path = f"/messages/{self._message_ids.get(local) or local}/read"
+        elif kind in DECISION_KINDS or kind in TOKEN_KINDS:
+            routed = await self._route_decision_or_tokens(str(kind), target, body)
+            if isinstance(routed, str):
+                return Hold(routed)
+            path = routed[0]
         return Send(UpstreamRequest(method, path, body, key))
 
+    # -- decisions and token events --
+
+    async def _route_decision_or_tokens(
+        self, kind: str, target: dict[str, Any], body: dict[str, Any]
+    ) -> tuple[str] | str:
+        """The upstream path (body ids rewritten to fleet UUIDs in place), or why the envelope must wait."""
+        repo = target.get("repo")
+        if kind in ("decision.patch", "decision.resolve"):
+            upstream = self._decision_ids.get(str(target.get("id")))
+            if not upstream:
+                return (
+                    f"decision {target.get('id')} has no upstream id yet: its POST /decisions/ has not been "
+                    "acknowledged"
+                )
+            return (f"/decisions/{upstream}/resolve" if kind == "decision.resolve" else f"/decisions/{upstream}",)
+        if body.get("task_id"):
+            task_uuid = await self._task_uuid(repo, body["task_id"]) or target.get("state_hub_task_id")
+            if not task_uuid:
+                return f"task {body['task_id']} ({repo}) has no state_hub_task_id yet; the token event waits for it"
+            body["task_id"] = task_uuid
+        if body.get("workstream_id"):
+            workplan_uuid = await self._workplan_uuid(repo, body["workstream_id"]) or target.get(
+                "state_hub_workstream_id"
+            )
+            if not workplan_uuid and is_uuid(str(body["workstream_id"])):
+                workplan_uuid = str(body["workstream_id"])
+            if not workplan_uuid:
+                return f"workplan {body['workstream_id']} ({repo}) has no state_hub_workstream_id yet; the write waits"
+            body["workstream_id"] = workplan_uuid
+        if kind == "decision":
+            topic = body.get("topic_id")
+            if topic and not is_uuid(str(topic)):
+                if not body.get("workstream_id"):
+                    return f"topic {topic!r} is a slug and the fleet's topic UUID is not known here yet"
+                del body["topic_id"]  # the workplan's UUID places the decision; the fleet wants a UUID here
+            return ("/decisions/",)
+        return ("/token-events/upsert" if kind == "token_event.upsert" else "/token-events/",)
+
     async def on_ack(self, envelope: dict[str, Any], answer: Answer) -> None:
-        """Remember the upstream's id for a message created here, so a later message.read can address it."""
+        """Remember the upstream's id for a message or decision created here, so later writes can address it."""
+        if envelope.get("kind") == "decision":
+            await self._remember(self._decision_ids, envelope, answer)
+            return
         if envelope.get("kind") != "message":
             return
         local = (envelope.get("record") or {}).get("id")
@@ -133,6 +189,19 @@ class Router:
             import asyncio
 
             await asyncio.to_thread(self._message_ids.put, local, upstream)
+
+    async def _remember(self, ids: IdMap, envelope: dict[str, Any], answer: Answer) -> None:
+        import asyncio
+
+        local = (envelope.get("record") or {}).get("id")
+        document = answer.json()
+        upstream = document.get("id") if isinstance(document, dict) else None
+        if isinstance(local, str) and isinstance(upstream, str):
+            await asyncio.to_thread(ids.put, local, upstream)
+
+
+DECISION_KINDS = ("decision", "decision.patch", "decision.resolve")
+TOKEN_KINDS = ("token_event", "token_event.upsert")
 
 
 async def start_relay(
@@ -160,7 +229,7 @@ async def start_relay(
         # Re-read so a changed token is used (and lifts an auth pause) without a restart.
         return (read_env_var(token_env) or secret(token_env)) if token_env else None
 
-    router = Router(read, IdMap(relay_dir / "message_ids.jsonl"))
+    router = Router(read, IdMap(relay_dir / "message_ids.jsonl"), IdMap(relay_dir / "decision_ids.jsonl"))
     forwarder = Forwarder(
         journal=journal,
         position_file=PositionFile(relay_dir / POSITION_FILE),

@@ -59,6 +59,13 @@ if TYPE_CHECKING:
         WriteBody,
         WriteResult,
     )
+    from devhub.service.records_decisions import (
+        DecisionFilters,
+        DecisionRecord,
+        TokenEventFilters,
+        TokenEventRecord,
+        TokenSummary,
+    )
     from devhub.settings import Settings
 
 REQUEST_TIMEOUT_SECONDS = 60.0
@@ -357,6 +364,51 @@ class RemoteHub:
 
     async def relay_now(self) -> RelayState:
         result: RelayState = (await self._call("POST", "/relay/now", body={})).payload
+        return result
+
+    # -- decisions and token events ---------------------------------------------------------------------
+
+    async def decisions(self, filters: DecisionFilters) -> list[DecisionRecord]:
+        result: list[DecisionRecord] = await self._get("/decisions/", dict(filters))
+        return result
+
+    async def decision(self, decision_id: str) -> DecisionRecord:
+        result: DecisionRecord = await self._get(f"/decisions/{_segment(decision_id)}")
+        return result
+
+    async def pending_decisions(self, topic: str | None = None, domain: str | None = None) -> list[DecisionRecord]:
+        query = {"decision_type": "pending", "blocking": "true", "topic_id": topic, "domain": domain, "limit": 10_000}
+        result: list[DecisionRecord] = await self._get("/decisions/", query)
+        return result
+
+    async def record_decision(self, body: WriteBody, key: str | None = None, agent: str | None = None) -> WriteResult:
+        return await self._write("POST", "/decisions/", body, key, agent)
+
+    async def patch_decision(
+        self, decision_id: str, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        return await self._write("PATCH", f"/decisions/{_segment(decision_id)}", body, key, agent)
+
+    async def resolve_decision(
+        self, decision_id: str, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        return await self._write("POST", f"/decisions/{_segment(decision_id)}/resolve", body, key, agent)
+
+    async def token_events(self, filters: TokenEventFilters) -> list[TokenEventRecord]:
+        result: list[TokenEventRecord] = await self._get("/token-events/", dict(filters))
+        return result
+
+    async def token_event(self, event_id: str) -> TokenEventRecord:
+        result: TokenEventRecord = await self._get(f"/token-events/{_segment(event_id)}")
+        return result
+
+    async def record_token_event(
+        self, body: WriteBody, key: str | None = None, agent: str | None = None, *, upsert: bool = False
+    ) -> WriteResult:
+        return await self._write("POST", "/token-events/upsert" if upsert else "/token-events/", body, key, agent)
+
+    async def token_summary(self, scope: str, ident: str) -> TokenSummary:
+        result: TokenSummary = await self._get("/token-events/summary/", {"scope": scope, "id": ident})
         return result
 
     # -- no REST endpoint: forwarded to the daemon's /mcp -------------------------------------------------

@@ -24,6 +24,7 @@ from devhub.model import TASK_STATUSES, WORKPLAN_STATUSES, canonical_task_status
 from devhub.redact import redact
 from devhub.service.idempotency import checked_key, derived_key
 from devhub.service.json_values import value_problems
+from devhub.service.record_fields import TASK_TOKEN_COUNTS, task_token_event, task_token_problems
 from devhub.settings import IDEMPOTENCY_RETENTION_SECONDS, MAX_BODY_BYTES
 from devhub.store import queries
 from devhub.store.activity import get_message
@@ -231,6 +232,12 @@ class Writes:
                 ctx.idempotency_key, body.get("agent") or ctx.agent, body.get("session_id") or ctx.session
             )
             draft = self._task_draft(row, change, dict(body), ctx2)
+            if carries_tokens(body):  # stored as a token event too, never dropped (service/record_fields.py)
+                draft["record"] = {
+                    "token_event": task_token_event(
+                        row, body, agent=ctx2.agent, session=ctx2.session, event_id=new_record_id(), now=now_iso()
+                    )
+                }
             task = queries.task_dict(row) | {k: v for k, v in change.items() if k in OVERLAY_TASK_FIELDS}
             if "status" in change:
                 task["status_source"] = "local"
@@ -466,6 +473,10 @@ class Writes:
         return await self._commit(ctx, "PATCH", f"/messages/{message_id}/read", body, build)
 
 
+def carries_tokens(body: Mapping[str, Any]) -> bool:
+    return any(body.get(name) is not None for name in (*TASK_TOKEN_COUNTS, "model"))
+
+
 def _file_values(row: Any) -> dict[str, Any]:
     """What the file itself says for each overlay field (the overlay compares against this)."""
     return {
@@ -491,13 +502,17 @@ def _validate_task_patch(body: Mapping[str, Any], *, current_note: str | None) -
         else:
             change["needs_human"] = flag
     _optional_strings(body, ("intervention_note", "blocking_reason", "note", "agent", "session_id"), errors)
+    tokens = task_token_problems(body, errors)
     for name in ("intervention_note", "blocking_reason"):
         if name in body and name not in errors:
             change[name] = body[name]
     if change.get("needs_human") is True and not (change.get("intervention_note") or "").strip():
         errors["intervention_note"] = "required when needs_human is true: say what the human must do"
-    if not errors and not change and not body.get("note"):
-        errors["body"] = "nothing to change: give status, needs_human, intervention_note, blocking_reason or note"
+    if not errors and not change and not body.get("note") and not tokens:
+        errors["body"] = (
+            "nothing to change: give status, needs_human, intervention_note, blocking_reason, note or tokens_in/"
+            "tokens_out/model"
+        )
     _raise_if(errors, "task update")
     return change
 

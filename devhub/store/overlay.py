@@ -15,7 +15,9 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from devhub.store.decisions import apply_decision
 from devhub.store.position import AppliedPosition
+from devhub.store.token_events import apply_token_event
 
 TASK_FIELDS: tuple[str, ...] = ("status", "needs_human", "intervention_note", "blocking_reason")
 WORKPLAN_FIELDS: tuple[str, ...] = ("status",)
@@ -117,6 +119,9 @@ def apply_envelope(conn: sqlite3.Connection, envelope: Mapping[str, Any]) -> set
             "UPDATE messages SET read_at = ? WHERE id = ? AND read_at IS NULL",
             ((envelope.get("record") or {}).get("read_at") or envelope.get("ts"), target["id"]),
         )
+    # -- decisions and token events --
+    apply_decision(conn, envelope)
+    apply_token_event(conn, envelope)
     response = envelope.get("response")
     request = envelope.get("request")
     if request and response is not None:

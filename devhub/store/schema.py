@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Columns per table, in a fixed order (the order is part of the byte-for-byte dump).
 TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
@@ -159,6 +159,72 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
         {"key": str, "body_hash": str, "seq": int, "status_code": int, "response": str, "created_at": str},
         "key",
     ),
+    # -- decisions and token events (journal-only records; store/decisions.py, store/token_events.py) --
+    "decisions": (
+        {
+            "id": str,
+            "seq": int,
+            "title": str,
+            "description": str,
+            "context": str,
+            "options": str,
+            "decision_type": str,
+            "status": str,
+            "category": str,
+            "topic_id": str,
+            "topic_slug": str,
+            "workplan_id": str,
+            "workplan_repo": str,
+            "state_hub_workstream_id": str,
+            "deadline": str,
+            "rationale": str,
+            "decided_by": str,
+            "resolved_at": str,
+            "author": str,
+            "session_id": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        "id",
+    ),
+    "token_events": (
+        {
+            "id": str,
+            "seq": int,
+            "task_id": str,
+            "workplan_id": str,
+            "repo": str,
+            "state_hub_task_id": str,
+            "state_hub_workstream_id": str,
+            "repo_id": str,
+            "tokens_in": int,
+            "tokens_out": int,
+            "workplan_tokens_in": int,
+            "workplan_tokens_out": int,
+            "model": str,
+            "agent": str,
+            "session_id": str,
+            "note": str,
+            "ref_type": str,
+            "ref_id": str,
+            "measurement_kind": str,
+            "source_provider": str,
+            "source_id": str,
+            "source_path": str,
+            "source_created_at": str,
+            "parser_version": str,
+            "ingested_at": str,
+            "confidence": float,
+            "cached_input_tokens": int,
+            "reasoning_output_tokens": int,
+            "raw_total_tokens": int,
+            "raw_metadata": str,
+            "origin": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        "id",
+    ),
 }
 
 INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -183,6 +249,12 @@ INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("progress", ("created_at",)),
     ("progress", ("task_id",)),
     ("messages", ("to_agent",)),
+    # -- decisions and token events --
+    ("decisions", ("decision_type", "status")),
+    ("decisions", ("topic_slug",)),
+    ("token_events", ("measurement_kind", "source_provider", "source_id")),
+    ("token_events", ("task_id",)),
+    ("token_events", ("created_at",)),
 )
 
 FTS_COLUMNS: dict[str, tuple[str, ...]] = {

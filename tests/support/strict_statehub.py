@@ -59,7 +59,13 @@ Inferred (not shown on the public pages)
 - The key's fingerprint covers method, path and the JSON body (canonicalised).
 - Response shapes beyond the fields named above (TaskRead, DecisionRead, ...), the decisions and
   token-events models, `bulk-status-sync`'s answer `{"updated": [...], "events": [...]}`, resolving
-  an already resolved decision -> 409, `/token-events/upsert` keyed by `source_id` (201 new, 200 updated).
+  an already resolved (or superseded) decision -> 409, a decision with neither topic_id nor
+  workstream_id -> 422 (TOOLS.md: "at least one ... required"), decision statuses open/escalated/
+  resolved/superseded (dashboard docs/decisions.md; resolve sets `resolved` and `decision_type=made`),
+  `/token-events/upsert` keyed by (measurement_kind, source_provider, source_id) (token-evidence-model.md;
+  201 new, 200 updated), `tokens_total` computed and workstream_id filled from the task (token_events.py
+  d65bc70), and the token event a PATCH /tasks writes only when the status becomes `done`, with the
+  sent tokens or the 1000/500 heuristic (api/schemas/task.py fdfd436; the prorated tier is left out).
 - Bearer auth: when a token is configured every route but GET /state/health needs
   `Authorization: Bearer <token>`, else 401.
 """
@@ -90,6 +96,9 @@ WORKPLAN_STATUSES = ("proposed", "ready", "active", "blocked", "backlog", "finis
 WORKPLAN_ALIASES = {"done": "finished", "completed": "finished"}
 PRIORITIES = ("low", "medium", "high", "critical")
 DECISION_TYPES = ("pending", "made")
+DECISION_STATUSES = ("open", "escalated", "resolved", "superseded")
+MEASUREMENT_KINDS = ("measured", "allocated", "estimated", "superseded")
+SOURCE_PROVIDERS = ("codex_session", "claude_transcript", "llm_connect", "manual", "task_fallback")
 SUBJECT_MAX = 500
 TRANSITION_REFUSED = 409  # inferred: see the module docstring
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
@@ -452,10 +461,12 @@ class StrictStateHub:
             ("GET", "/messages/{message_id}/thread", self._thread),
             ("POST", "/decisions/", self._record_decision),
             ("GET", "/decisions/", self._list_decisions),
+            ("GET", "/decisions/{decision_id}", self._get_decision),
             ("PATCH", "/decisions/{decision_id}", self._patch_decision),
             ("POST", "/decisions/{decision_id}/resolve", self._resolve_decision),
             ("POST", "/token-events/", self._token_event),
             ("POST", "/token-events/upsert", self._token_upsert),
+            ("GET", "/token-events/", self._list_token_events),
         ]
         for collection in ("/workstreams", "/workplans"):
             table += [
@@ -596,13 +607,27 @@ class StrictStateHub:
             if name in fields.data
         }
         needs_human = fields.boolean("needs_human")
-        for name in ("tokens_in", "tokens_out", "workplan_tokens_in", "workplan_tokens_out"):
-            fields.integer(name)
+        counts = {
+            name: fields.integer(name)
+            for name in ("tokens_in", "tokens_out", "workplan_tokens_in", "workplan_tokens_out")
+        }
         task = self._existing(self.tasks, ident, "Task")
         assert task is not None
         if status is not None:
             self._check_transition(task, status, texts.get("blocking_reason"))
             task["status"] = status
+        if status == "done":  # the fleet writes a token event on done: the sent counts, else its heuristic
+            exact = counts["tokens_in"] is not None or counts["tokens_out"] is not None
+            tokens_in = counts["tokens_in"] or 0 if exact else 1000
+            tokens_out = counts["tokens_out"] or 0 if exact else 500
+            self._new_token_event(
+                {
+                    "task_id": task["id"], "workstream_id": task["workstream_id"], "tokens_in": tokens_in,
+                    "tokens_out": tokens_out, "tokens_total": tokens_in + tokens_out, "model": texts.get("model"),
+                    "agent": texts.get("agent"), "session_id": texts.get("session_id"),
+                    "note": None if exact else "heuristic",
+                }
+            )
         for name in ("blocking_reason", "intervention_note"):
             if name in texts:
                 task[name] = texts[name]
@@ -771,18 +796,25 @@ class StrictStateHub:
     # -- decisions ---------------------------------------------------------------------------------
 
     def _new_decision(self, fields: Mapping[str, Any], ident: str) -> dict[str, Any]:
+        decision_type = fields.get("decision_type") or "pending"
+        now = _now()
         decision = {
             "id": ident,
             "title": fields.get("title"),
-            "decision_type": fields.get("decision_type") or "pending",
+            "decision_type": decision_type,
+            "status": fields.get("status") or ("resolved" if decision_type == "made" else "open"),
             "topic_id": fields.get("topic_id"),
             "workstream_id": fields.get("workstream_id"),
+            "description": fields.get("description"),
             "context": fields.get("context"),
             "options": fields.get("options"),
+            "category": fields.get("category"),
+            "deadline": fields.get("deadline"),
             "rationale": fields.get("rationale"),
             "decided_by": fields.get("decided_by"),
             "resolved_at": None,
-            "created_at": _now(),
+            "created_at": now,
+            "updated_at": now,
         }
         self.decisions[ident] = decision
         return decision
@@ -792,33 +824,42 @@ class StrictStateHub:
         values = {
             "title": fields.text("title", required=True, non_empty=True),
             "decision_type": fields.choice("decision_type", DECISION_TYPES),
+            "status": fields.choice("status", DECISION_STATUSES),
             "topic_id": fields.uuid("topic_id"),
             "workstream_id": fields.uuid("workstream_id"),
-            "context": fields.text("context"),
-            "rationale": fields.text("rationale"),
-            "decided_by": fields.text("decided_by"),
+            **{name: fields.text(name) for name in ("description", "context", "rationale", "decided_by", "category")},
+            "deadline": fields.text("deadline"),
             "options": request.body().get("options"),
         }
+        if values["topic_id"] is None and values["workstream_id"] is None:
+            raise _invalid(("body",), "value_error", "topic_id or workstream_id is required", fields.data)
         self._existing(self.topics, values["topic_id"], "Topic")
         self._existing(self.workstreams, values["workstream_id"], "Workstream")
+        if values["decision_type"] == "pending" and (values["category"] or "") in ("financial", "legal"):
+            values["status"] = values["status"] or "escalated"
         return 201, self._new_decision(values, _new_id())
 
     def _list_decisions(self, request: _Request) -> tuple[int, Any]:
         rows = list(self.decisions.values())
-        for name in ("decision_type", "topic_id"):
+        for name in ("decision_type", "topic_id", "status"):
             if name in request.query:
                 rows = [d for d in rows if d[name] == request.query[name]]
-        return 200, rows
+        return 200, sorted(rows, key=lambda d: (d["deadline"] is None, d["deadline"] or "", d["created_at"]))
+
+    def _get_decision(self, request: _Request) -> tuple[int, Any]:
+        return 200, self._existing(self.decisions, self._path_uuid(request, "decision_id"), "Decision")
 
     def _patch_decision(self, request: _Request) -> tuple[int, Any]:
         ident = self._path_uuid(request, "decision_id")
         fields = _Fields(request.body())
-        changes = {
-            name: fields.text(name) for name in ("title", "context", "rationale", "decided_by") if name in fields.data
-        }
+        texts = ("title", "description", "context", "rationale", "decided_by", "category", "deadline")
+        changes: dict[str, Any] = {name: fields.text(name) for name in texts if name in fields.data}
+        for name, allowed in (("status", DECISION_STATUSES), ("decision_type", DECISION_TYPES)):
+            if name in fields.data:
+                changes[name] = fields.choice(name, allowed)
         decision = self._existing(self.decisions, ident, "Decision")
         assert decision is not None
-        decision.update(changes)
+        decision.update(changes, updated_at=_now())
         return 200, decision
 
     def _resolve_decision(self, request: _Request) -> tuple[int, Any]:
@@ -826,47 +867,80 @@ class StrictStateHub:
         fields = _Fields(request.body())
         rationale = fields.text("rationale", required=True, non_empty=True)
         decided_by = fields.text("decided_by", required=True, non_empty=True)
+        fields.boolean("write_log")
         decision = self._existing(self.decisions, ident, "Decision")
         assert decision is not None
-        if decision["decision_type"] == "made":
-            raise Problem(409, f"Decision {ident} is already resolved")
-        decision.update(decision_type="made", rationale=rationale, decided_by=decided_by, resolved_at=_now())
+        if decision["status"] in ("resolved", "superseded"):
+            raise Problem(409, f"Decision {ident} is already {decision['status']}")
+        now = _now()
+        decision.update(
+            status="resolved", decision_type="made", rationale=rationale, decided_by=decided_by, resolved_at=now,
+            updated_at=now,
+        )
+        self._new_progress(
+            {
+                "summary": f"Decision resolved: {decision['title']}",
+                "event_type": "decision_resolved",
+                "author": decided_by,
+                "topic_id": decision["topic_id"],
+                "workstream_id": decision["workstream_id"],
+                "decision_id": ident,
+            }
+        )
         return 200, decision
 
     # -- token events ------------------------------------------------------------------------------
 
     def _token_fields(self, request: _Request) -> dict[str, Any]:
         fields = _Fields(request.body())
-        values = {
+        values: dict[str, Any] = {
             "tokens_in": fields.integer("tokens_in", required=True),
             "tokens_out": fields.integer("tokens_out", required=True),
-            "model": fields.text("model"),
-            "agent": fields.text("agent"),
-            "session_id": fields.text("session_id"),
-            "source_id": fields.text("source_id"),
+            **{
+                name: fields.text(name)
+                for name in ("model", "agent", "session_id", "note", "ref_type", "ref_id", "source_id", "source_path")
+            },
+            "measurement_kind": fields.choice("measurement_kind", MEASUREMENT_KINDS),
+            "source_provider": fields.choice("source_provider", SOURCE_PROVIDERS),
+            "cached_input_tokens": fields.integer("cached_input_tokens"),
+            "reasoning_output_tokens": fields.integer("reasoning_output_tokens"),
             "task_id": fields.uuid("task_id"),
             "workstream_id": fields.uuid("workstream_id"),
+            "repo_id": fields.uuid("repo_id"),
         }
-        self._existing(self.tasks, values["task_id"], "Task")
+        task = self._existing(self.tasks, values["task_id"], "Task")
         self._existing(self.workstreams, values["workstream_id"], "Workstream")
+        if task is not None and values["workstream_id"] is None:
+            values["workstream_id"] = task["workstream_id"]  # auto-filled from the task
+        values["tokens_total"] = values["tokens_in"] + values["tokens_out"]
         return values
 
-    def _token_event(self, request: _Request) -> tuple[int, Any]:
-        event = {"id": _new_id(), **self._token_fields(request), "created_at": _now()}
+    def _new_token_event(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        event = {"id": _new_id(), **values, "created_at": _now()}
         self.token_events[event["id"]] = event
-        return 201, event
+        return event
+
+    def _token_event(self, request: _Request) -> tuple[int, Any]:
+        return 201, self._new_token_event(self._token_fields(request))
 
     def _token_upsert(self, request: _Request) -> tuple[int, Any]:
         values = self._token_fields(request)
-        if not values["source_id"]:
-            raise _invalid(("body", "source_id"), "missing", "Field required", values)
+        key = ("measurement_kind", "source_provider", "source_id")
+        for name in key:
+            if not values[name]:
+                raise _invalid(("body", name), "missing", "Field required", values)
         for event in self.token_events.values():
-            if event["source_id"] == values["source_id"]:
+            if all(event.get(name) == values[name] for name in key):
                 event.update(values)
                 return 200, event
-        event = {"id": _new_id(), **values, "created_at": _now()}
-        self.token_events[event["id"]] = event
-        return 201, event
+        return 201, self._new_token_event(values)
+
+    def _list_token_events(self, request: _Request) -> tuple[int, Any]:
+        rows = sorted(self.token_events.values(), key=lambda e: e["created_at"], reverse=True)
+        for name in ("task_id", "workstream_id", "repo_id", "model", "agent", "session_id", "ref_id", "note"):
+            if name in request.query:
+                rows = [e for e in rows if e.get(name) == request.query[name]]
+        return 200, rows[: _limit(request, 100)]
 
 
 def _limit(request: _Request, default: int) -> int:

@@ -294,13 +294,30 @@ def test_created_objects_get_server_assigned_uuids(client: httpx.Client, hub: St
     assert len({record["id"] for record in made.values()}) == len(made)
 
 
-def test_token_upsert_is_keyed_by_source_id(client: httpx.Client) -> None:
-    source = f"src-{uuid.uuid4()}"
-    first = client.post("/token-events/upsert", json={"tokens_in": 1, "tokens_out": 1, "source_id": source})
-    second = client.post("/token-events/upsert", json={"tokens_in": 5, "tokens_out": 1, "source_id": source})
+def test_token_upsert_is_keyed_by_kind_provider_and_source_id(client: httpx.Client) -> None:
+    source = {"measurement_kind": "measured", "source_provider": "manual", "source_id": f"src-{uuid.uuid4()}"}
+    first = client.post("/token-events/upsert", json={"tokens_in": 1, "tokens_out": 1, **source})
+    second = client.post("/token-events/upsert", json={"tokens_in": 5, "tokens_out": 1, **source})
     assert (first.status_code, second.status_code) == (201, 200)
-    assert first.json()["id"] == second.json()["id"] and second.json()["tokens_in"] == 5
-    assert client.post("/token-events/upsert", json={"tokens_in": 1, "tokens_out": 1}).status_code == 422
+    assert first.json()["id"] == second.json()["id"] and second.json()["tokens_total"] == 6
+    other_kind = client.post("/token-events/upsert", json={"tokens_in": 1, "tokens_out": 1, **source,
+                                                            "measurement_kind": "estimated"})
+    assert other_kind.status_code == 201 and other_kind.json()["id"] != first.json()["id"]
+    no_kind = {"tokens_in": 1, "tokens_out": 1, "source_provider": "manual", "source_id": "s"}
+    assert client.post("/token-events/upsert", json=no_kind).status_code == 422
+
+
+def test_a_task_done_writes_a_token_event_with_the_sent_or_heuristic_counts(
+    client: httpx.Client, hub: StrictStateHub
+) -> None:
+    workstream = hub.seed_workstream(title="tokens")
+    sent, guessed = hub.seed_task(workstream, "sent"), hub.seed_task(workstream, "guessed")
+    assert client.patch(f"/tasks/{sent}", json={"status": "done", "tokens_in": 7, "tokens_out": 3}).status_code == 200
+    assert client.patch(f"/tasks/{guessed}", json={"status": "done"}).status_code == 200
+    assert client.patch(f"/tasks/{guessed}", json={"tokens_in": 9}).status_code == 200  # not done: none
+    totals = {e["task_id"]: (e["tokens_total"], e["note"]) for e in client.get("/token-events/").json()}
+    assert totals[sent] == (10, None) and totals[guessed] == (1500, "heuristic")
+    assert [e["workstream_id"] for e in client.get("/token-events/", params={"task_id": sent}).json()] == [workstream]
 
 
 def test_messages_threads_and_read_marks(client: httpx.Client, hub: StrictStateHub) -> None:
@@ -318,8 +335,11 @@ def test_messages_threads_and_read_marks(client: httpx.Client, hub: StrictStateH
     assert client.get("/messages/", params={"to_agent": "laptop", "unread_only": "true"}).json() == []
 
 
-def test_decisions_record_patch_resolve_and_list(client: httpx.Client) -> None:
-    decision = client.post("/decisions/", json={"title": "which cluster"}).json()["id"]
+def test_decisions_record_patch_resolve_and_list(client: httpx.Client, hub: StrictStateHub) -> None:
+    topic = hub.seed_topic(f"decide-{uuid.uuid4()}")
+    assert client.post("/decisions/", json={"title": "nowhere"}).status_code == 422  # topic or workstream needed
+    decision = client.post("/decisions/", json={"title": "which cluster", "topic_id": topic}).json()["id"]
+    assert client.get(f"/decisions/{decision}").json()["status"] == "open"
     assert client.patch(f"/decisions/{decision}", json={"context": "more"}).json()["context"] == "more"
     pending = client.get("/decisions/", params={"decision_type": "pending"}).json()
     assert decision in [d["id"] for d in pending]

@@ -16,6 +16,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from devhub._version import __version__
+from devhub.adapters.mcp.tools_decisions import DECISION_READ_TOOLS, DECISION_WRITE_TOOLS, DecisionTools
 from devhub.errors import DevhubError, NotFound
 from devhub.service.port import HubPort, ProgressFilters, TaskFilters, WorkplanFilters, WriteResult
 
@@ -74,7 +75,7 @@ def _without_none(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-class DevHubTools:
+class DevHubTools(DecisionTools):
     """One method per tool; each calls the HubPort method of the REST endpoint it mirrors."""
 
     def __init__(self, backend: HubPort) -> None:
@@ -251,10 +252,26 @@ class DevHubTools:
         session_id: SessionId = None,
         repo: Repo = None,
         idempotency_key: IdempotencyKey = None,
+        tokens_in: Annotated[int | None, Field(ge=0, description="Input tokens spent (a token event)")] = None,
+        tokens_out: Annotated[int | None, Field(ge=0, description="Output tokens spent")] = None,
+        workplan_tokens_in: Annotated[int | None, Field(ge=0)] = None,
+        workplan_tokens_out: Annotated[int | None, Field(ge=0)] = None,
+        model: Annotated[str | None, Field(description="The model that spent them")] = None,
     ) -> CallToolResult:
-        """Set a task's status (PATCH /tasks/{id}); held locally until the file says otherwise."""
+        """Set a task's status (PATCH /tasks/{id}); held locally until the file says otherwise. Token counts
+        and model are stored as a token event and relayed as sent.
+        """
         body = _without_none(
-            status=status, note=note, blocking_reason=blocking_reason, agent=agent, session_id=session_id
+            status=status,
+            note=note,
+            blocking_reason=blocking_reason,
+            agent=agent,
+            session_id=session_id,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            workplan_tokens_in=workplan_tokens_in,
+            workplan_tokens_out=workplan_tokens_out,
+            model=model,
         )
         return await self._run(self.backend.patch_task(task_id, repo, body, idempotency_key))
 
@@ -346,6 +363,7 @@ READ_TOOLS = (
     "get_messages",
     "relay_status",
     "check_repo_consistency",
+    *DECISION_READ_TOOLS,
 )
 WRITE_TOOLS = (
     "add_progress_event",
@@ -356,6 +374,7 @@ WRITE_TOOLS = (
     "send_message",
     "mark_message_read",
     "register_repo",
+    *DECISION_WRITE_TOOLS,
 )
 TOOL_NAMES = READ_TOOLS + WRITE_TOOLS
 

@@ -43,6 +43,12 @@ SPEC_TOOLS = frozenset(
         "register_repo",
         "check_repo_consistency",
         "relay_status",
+        # -- decisions and token events (the fleet State Hub's TOOLS.md names) --
+        "list_pending_decisions",
+        "get_token_summary",
+        "record_decision",
+        "resolve_decision",
+        "record_token_event",
     ]
 )
 

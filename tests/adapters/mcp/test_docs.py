@@ -24,5 +24,8 @@ def test_the_tool_table_matches_the_server_and_the_spec() -> None:
         "send_message",
         "mark_message_read",
         "register_repo",
+        "record_decision",
+        "resolve_decision",
+        "record_token_event",
     }
     assert not writes & set(READ_TOOLS), "a write tool must not be annotated read-only"

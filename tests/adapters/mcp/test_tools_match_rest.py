@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.adapters.mcp.helpers import SPEC_TOOLS, connect, payload, run
+from tests.adapters.mcp.helpers import SPEC_TOOLS, connect, payload, run, text_of
 from tests.support.daemon import RunningDaemon
 
 
@@ -97,6 +97,28 @@ WRITES: list[tuple[str, dict[str, Any], str, str, dict[str, Any]]] = [
         "/messages/",
         {"from_agent": "mcp-test", "to_agent": "reviewer", "subject": "T05", "body": "please review"},
     ),
+    # -- decisions and token events --
+    (
+        "update_task_status",
+        {"task_id": "CUST-WP-0054-T04", "status": "progress", "tokens_in": 900, "tokens_out": 120, "model": "opus"},
+        "PATCH",
+        "/tasks/CUST-WP-0054-T04",
+        {"status": "progress", "tokens_in": 900, "tokens_out": 120, "model": "opus"},
+    ),
+    (
+        "record_decision",
+        {"title": "Keep the journal", "decision_type": "pending", "topic_id": "custodian", "deadline": "2026-12-31"},
+        "POST",
+        "/decisions/",
+        {"title": "Keep the journal", "decision_type": "pending", "topic_id": "custodian", "deadline": "2026-12-31"},
+    ),
+    (
+        "record_token_event",
+        {"tokens_in": 40, "tokens_out": 2, "task_id": "CUST-WP-0054-T05", "model": "haiku"},
+        "POST",
+        "/token-events/",
+        {"tokens_in": 40, "tokens_out": 2, "task_id": "CUST-WP-0054-T05", "model": "haiku"},
+    ),
 ]
 
 # (tool, arguments, REST path, query): read after the writes above, so the lists are not empty.
@@ -144,6 +166,13 @@ READS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
     ("list_human_interventions", {}, "/tasks/", {"needs_human": "true"}),
     ("get_messages", {"to_agent": "reviewer"}, "/messages/", {"to_agent": "reviewer"}),
     ("relay_status", {}, "/relay", {}),
+    ("list_pending_decisions", {}, "/decisions/", {"decision_type": "pending"}),
+    (
+        "list_pending_decisions",
+        {"topic_id": "custodian"},
+        "/decisions/",
+        {"decision_type": "pending", "topic_id": "custodian"},
+    ),
 ]
 
 
@@ -179,6 +208,32 @@ def test_every_tool_returns_the_rest_json(daemon: RunningDaemon, transport: str)
             replay = _rest(daemon, "PATCH", f"/messages/{message_id}/read", json={}, headers={"Idempotency-Key": key})
             assert replay.json() == marked and marked["read"] is True
             covered.add("mark_message_read")
+
+            pending = daemon.get("/decisions/", params={"decision_type": "pending"}).json()
+            decision_id = next(d["id"] for d in pending if d["title"] == "Keep the journal")
+            key, body = f"{transport}-resolve", {"rationale": "it is the truth", "decided_by": "mcp-test"}
+            resolved = payload(
+                await client.call_tool(
+                    "resolve_decision", {"decision_id": decision_id, **body, "idempotency_key": key}
+                )
+            )
+            resolve_path = f"/decisions/{decision_id}/resolve"
+            replay = _rest(daemon, "POST", resolve_path, json=body, headers={"Idempotency-Key": key})
+            assert replay.json() == resolved and resolved["status"] == "resolved"
+            covered.add("resolve_decision")
+            tokens = daemon.get("/token-events/", params={"task_id": "CUST-WP-0054-T04"}).json()
+            assert [(t["tokens_total"], t["model"]) for t in tokens][:1] == [(1020, "opus")]
+            table = text_of(await client.call_tool("get_token_summary", {"scope": "task", "id": "CUST-WP-0054-T04"}))
+            totals = daemon.get("/token-events/summary/", params={"scope": "task", "id": "CUST-WP-0054-T04"}).json()
+            assert totals["by_model"][0]["model"] == "opus" and totals["tokens_total"] >= 1020
+            assert table.splitlines()[-1].split() == [
+                "total", str(totals["events"]), str(totals["tokens_in"]), str(totals["tokens_out"]),
+                str(totals["tokens_total"]),
+            ], table
+            covered.add("get_token_summary")
+            # A second, pending decision so the read comparisons below compare a non-empty list.
+            await client.call_tool("record_decision", {"title": f"open {transport}", "decision_type": "pending",
+                                                       "workstream_id": "CUST-WP-0054"})
 
             for tool, arguments, path, query in READS:
                 answered = payload(await client.call_tool(tool, arguments))
