@@ -31,7 +31,7 @@ def api_root_document(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "version": __version__,
         "role": hub.config.role,
         "docs": "/schema",
-        "openapi": "/openapi.json",
+        "openapi": "/schema/openapi.json",
         "health": "/state/health",
         "summary": "/state/summary",
         "mcp": "/mcp",
