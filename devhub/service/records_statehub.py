@@ -154,10 +154,11 @@ class AdrValidation(TypedDict):
 
 
 class WritebackReport(TypedDict):
-    """What `check_repo_consistency(fix=True)` wrote: the local writeback for one repo."""
+    """What `check_repo_consistency(fix=True)` wrote and committed: the local writeback for one repo."""
 
     repo: str
     changes: list[JsonObject]
     conflicts: list[JsonObject]
     skipped: list[JsonObject]
     written_paths: list[str]
+    commits: list[JsonObject]  # one commit of exactly the written files (sha, or why it failed)

@@ -164,14 +164,15 @@ class StateHubReads:
         )
 
     async def writeback_repo(self, repo_slug: str) -> WritebackReport:
-        """The local writeback for one repo (as `devhub writeback --repo`, without a commit), then the read
-        model re-reads the files it wrote so the next check sees them."""
+        """The local writeback for one repo, as `devhub writeback --commit --repo` (the fix the pending-writeback
+        finding names): files edited, one commit; then the read model re-reads them so the next check sees them."""
         from devhub.reconcile import writeback as wb
 
         repo = await self.repo(repo_slug)
         pending = await self.hub.read(lambda r: wb.collect_pending(r, repo["slug"]))
         plan = wb.plan_writeback(pending, max_file_bytes=self.hub.config.max_workplan_bytes)
         written = await asyncio.to_thread(wb.apply_plan, plan)
+        commits = await asyncio.to_thread(wb.commit_edits, written) if written else []
         paths = sorted({edit.path for edit in written})
         if paths:
             await self.hub.sync_files(repo["slug"], paths)
@@ -181,6 +182,7 @@ class StateHubReads:
             "conflicts": wb.as_dicts(plan.refusals),
             "skipped": list(plan.skipped),
             "written_paths": paths,
+            "commits": wb.as_dicts(commits),
         }
 
 

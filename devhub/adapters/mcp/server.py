@@ -147,7 +147,7 @@ class DevHubTools:
     ) -> CallToolResult:
         """Tasks matching every given filter; ready tasks by priority, the rest in file order (GET /tasks/)."""
         filters = TaskFilters(
-            status=status, workplan_id=one_workplan_id(workplan_id, workstream_id), repo=repo,
+            status=status, workplan_id=_one_workplan_id(workplan_id, workstream_id), repo=repo,
             needs_human=needs_human, ready=ready, priority=priority, limit=limit,
         )
         return await self._run(self.backend.tasks(filters))
@@ -162,7 +162,7 @@ class DevHubTools:
         self, repo: Repo = None, workplan_id: str | None = None, workstream_id: str | None = None
     ) -> CallToolResult:
         """Tasks in status `wait` (blocked), each with its blocking_reason (GET /tasks/?status=wait)."""
-        filters = TaskFilters(status="wait", workplan_id=one_workplan_id(workplan_id, workstream_id), repo=repo,
+        filters = TaskFilters(status="wait", workplan_id=_one_workplan_id(workplan_id, workstream_id), repo=repo,
                               needs_human=None, ready=None, priority=None, limit=None)
         return await self._run(self.backend.tasks(filters))
 
@@ -335,6 +335,14 @@ class DevHubTools:
             raise BadRequest("fix=true needs repo_slug: the writeback runs for one repo", {"repo_slug": "required"})
         fixed = await self.backend.writeback_repo(repo_slug)
         return {**await self.backend.check_consistency(repo_slug), "fix": fixed}
+
+
+def _one_workplan_id(workplan_id: str | None, workstream_id: str | None) -> str | None:
+    """`workplan_id` or its legacy name `workstream_id` (service/filters.py); a refusal is a tool error."""
+    try:
+        return one_workplan_id(workplan_id, workstream_id)
+    except DevhubError as exc:
+        raise ToolError(tool_error_text(exc)) from exc
 
 
 def one_repo_slug(repo_slug: str | None, repo: str | None) -> str | None:
