@@ -154,7 +154,12 @@ class StateHubReads:
         }
 
     async def _registered(self, path_or_slug: str) -> CatalogRepo:
-        wanted = str(Path(path_or_slug).expanduser().resolve()) if "/" in path_or_slug else None
+        wanted: str | None = None
+        if "/" in path_or_slug:
+            try:
+                wanted = str(Path(path_or_slug).expanduser().resolve())
+            except (OSError, RuntimeError, ValueError):  # a NUL byte, ~unknown-user, a loop: no registered repo
+                wanted = None
         for repo in await self.repos():
             if path_or_slug == repo["slug"] or (wanted is not None and str(Path(repo["path"]).resolve()) == wanted):
                 return repo

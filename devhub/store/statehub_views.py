@@ -179,7 +179,7 @@ async def domain_summary(reader: Reader, domain: dict[str, Any], repos: list[dic
     in_domain = {w["id"] for w in await list_workplans(reader, domain=slug)}
     return {
         "domain": domain,
-        "topic": topics[0] if len(topics) == 1 else (topics[0] if topics else None),
+        "topic": topics[0] if topics else None,  # the real summary names one topic; every one is in `topics`
         "topics": topics,
         "active_workstreams": active,
         "blocking_decisions": await pending_decisions(reader, domain=slug),

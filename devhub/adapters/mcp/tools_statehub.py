@@ -146,17 +146,23 @@ class StateHubTools:
         idempotency_key: IdempotencyKey = None,
     ) -> CallToolResult:
         """Set a workplan's status (PATCH /workplans/{id}); journaled, works offline."""
-        ident = one_workplan_id(workplan_id, workstream_id)
-        if ident is None:
-            from devhub.errors import BadRequest
-
-            return await self._run(_refuse(BadRequest("workplan_id is required", {"workplan_id": "required"})))
         body = {"status": status} | ({"agent": agent} if agent else {})
-        return await self._run(self.backend.patch_workplan(ident, repo, body, idempotency_key))
+        return await self._run(self._patch_workplan(workplan_id, workstream_id, repo, body, idempotency_key))
 
+    async def _patch_workplan(
+        self,
+        workplan_id: str | None,
+        workstream_id: str | None,
+        repo: str | None,
+        body: dict[str, Any],
+        key: str | None,
+    ) -> Any:
+        from devhub.errors import BadRequest
 
-async def _refuse(error: Exception) -> Any:
-    raise error
+        ident = one_workplan_id(workplan_id, workstream_id)  # a refusal here is a tool error, raised in _run
+        if ident is None:
+            raise BadRequest("workplan_id is required", {"workplan_id": "required"})
+        return await self.backend.patch_workplan(ident, repo, body, key)
 
 
 STATEHUB_READ_TOOLS = (
