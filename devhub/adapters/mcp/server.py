@@ -180,10 +180,12 @@ class DevHubTools:
         workplan_id: str | None = None,
         author: str | None = None,
         since: Annotated[str | None, Field(description="ISO-8601 timestamp, e.g. 2026-08-01T00:00:00Z")] = None,
+        workstream_id: Annotated[str | None, Field(description="Legacy name of workplan_id")] = None,
     ) -> CallToolResult:
         """Progress events, newest first (GET /progress/)."""
-        filters = ProgressFilters(event_type=event_type, task_id=task_id, workplan_id=workplan_id, author=author,
-                       since=since, limit=limit)
+        filters = ProgressFilters(event_type=event_type, task_id=task_id,
+                                  workplan_id=_one_workplan_id(workplan_id, workstream_id), author=author,
+                                  since=since, limit=limit)
         return await self._run(self.backend.progress(filters))
 
     async def search(

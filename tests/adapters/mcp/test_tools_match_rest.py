@@ -173,6 +173,12 @@ READS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
         "/progress/",
         {"task_id": "CUST-WP-0054-T05", "limit": 20},
     ),
+    (
+        "get_recent_progress",
+        {"workstream_id": "CUST-WP-0054"},
+        "/progress/",
+        {"workplan_id": "CUST-WP-0054", "limit": 20},
+    ),
     ("search", {"q": "tunnel"}, "/search", {"q": "tunnel"}),
     ("list_human_interventions", {}, "/tasks/", {"needs_human": "true"}),
     ("get_messages", {"to_agent": "reviewer"}, "/messages/", {"to_agent": "reviewer"}),
