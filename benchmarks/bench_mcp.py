@@ -30,7 +30,7 @@ DAEMON_START_TIMEOUT_S = 60.0
 # tool -> (arguments, the REST path and query it wraps)
 CALLS: dict[str, tuple[dict[str, Any], str, dict[str, str]]] = {
     "orient": ({}, "/orient", {}),
-    "get_next_steps": ({}, "/tasks/", {"ready": "true"}),
+    "get_next_steps": ({}, "/state/next_steps", {}),
 }
 
 

@@ -174,7 +174,5 @@ def test_the_relay_link_gets_what_it_needs_injected_not_the_hub() -> None:
     import ast
 
     source = (Path(__file__).resolve().parents[1] / "devhub" / "service" / "relay_link.py").read_text()
-    imported = {
-        node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom) and node.module
-    }
+    imported = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom) and node.module}
     assert "devhub.service.hub" not in imported

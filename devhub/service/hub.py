@@ -519,6 +519,14 @@ class Hub:
     def watcher_status(self) -> dict[str, Any]:
         return self.watcher.state.as_dict() if self.watcher else {"mode": "stopped"}
 
+    # -- statehub read parity --
+
+    async def sync_files(self, repo_slug: str, paths: list[str]) -> None:
+        """Re-read these files of a registered repo now (as the watcher would), e.g. after a writeback."""
+        repo = next((r for r in self.repos if r.slug == repo_slug), None)
+        if repo is not None and self.writer is not None:
+            await self._files_changed(repo, set(paths))
+
 
 def _file_identity(path: Path) -> tuple[int, int] | None:
     """(device, inode) of a file, or None when it does not exist."""

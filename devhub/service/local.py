@@ -51,6 +51,18 @@ if TYPE_CHECKING:
         TokenEventRecord,
         TokenSummary,
     )
+    from devhub.service.records_statehub import (
+        AdrValidation,
+        CatalogRepo,
+        DomainRecord,
+        DomainSummary,
+        NextStep,
+        RepoDispatch,
+        RepoFilters,
+        TopicDetail,
+        TopicRecord,
+        WritebackReport,
+    )
     from devhub.service.writes import WriteOutcome
 
 T = TypeVar("T")
@@ -172,7 +184,10 @@ class LocalHub:
     """Every HubPort operation served from an in-process Hub, with the very queries REST has always run."""
 
     def __init__(self, hub: Hub) -> None:
+        from devhub.service.statehub_reads import StateHubReads
+
         self.hub = hub
+        self.statehub = StateHubReads(hub)
 
     def _with_relay(self, data: dict[str, Any]) -> dict[str, Any]:
         """A summary-like answer plus the relay state: decided here, once, for /orient and /state/summary."""
@@ -192,12 +207,21 @@ class LocalHub:
     async def summary(self) -> Summary:
         from devhub.store.orient import summary
 
-        return self._with_relay(await self.hub.read(summary))
+        # devhub's own keys (repos, workplans, tasks, problems, relay …) plus the real hub's (totals, …).
+        return self._with_relay({**await self.hub.read(summary), **await self.statehub.state_overview()})
 
     async def workplans(self, filters: WorkplanFilters) -> list[WorkplanView]:
+        from devhub.service.filters import workplan_status_filter
         from devhub.store import queries
 
         args: dict[str, Any] = dict(filters)
+        args["status"] = workplan_status_filter(args.get("status"))
+        topic_id = args.pop("topic_id", None)
+        if topic_id is not None:
+            slug = await self.statehub.topic_slug(topic_id)
+            if slug is None or args.get("topic_slug") not in (None, slug):
+                return []  # no topic has this slug or fleet UUID: the filter matches nothing
+            args["topic_slug"] = slug
         return await self.hub.read(lambda r: queries.list_workplans(r, **args), search=bool(args.get("q")))
 
     async def workplan_index(self) -> list[WorkplanIndexEntry]:
@@ -211,9 +235,11 @@ class LocalHub:
         return await self.hub.read(lambda r: queries.get_workplan(r, ident, repo))
 
     async def tasks(self, filters: TaskFilters) -> list[TaskView]:
+        from devhub.service.filters import task_status_filter
         from devhub.store import queries
 
         args: dict[str, Any] = dict(filters)
+        args["status"] = task_status_filter(args.get("status"))
         return await self.hub.read(lambda r: queries.list_tasks(r, **args))
 
     async def task(self, ident: str, repo: str | None = None) -> TaskView:
@@ -457,3 +483,38 @@ class LocalHub:
         from devhub.store.token_events import token_summary
 
         return cast("TokenSummary", await self.hub.read(lambda r: token_summary(r, scope, ident)))
+
+    # -- statehub read parity (served by service/statehub_reads.py) ---------------------------------
+
+    async def domains(self) -> list[DomainRecord]:
+        return await self.statehub.domains()
+
+    async def domain(self, slug: str) -> DomainRecord:
+        return await self.statehub.domain(slug)
+
+    async def topics(self, domain: str | None = None) -> list[TopicRecord]:
+        return await self.statehub.topics(domain)
+
+    async def topic(self, slug: str) -> TopicDetail:
+        return await self.statehub.topic(slug)
+
+    async def repo_catalog(self, filters: RepoFilters | None = None) -> list[CatalogRepo]:
+        return await self.statehub.repos(filters)
+
+    async def repo(self, slug: str) -> CatalogRepo:
+        return await self.statehub.repo(slug)
+
+    async def repo_dispatch(self, slug: str) -> RepoDispatch:
+        return await self.statehub.repo_dispatch(slug)
+
+    async def domain_summary(self, domain_slug: str) -> DomainSummary:
+        return await self.statehub.domain_summary(domain_slug)
+
+    async def next_steps(self) -> list[NextStep]:
+        return await self.statehub.next_steps()
+
+    async def validate_repo_adr(self, repo_path: str, domain_slug: str | None = None) -> AdrValidation:
+        return await self.statehub.validate_repo_adr(repo_path, domain_slug)
+
+    async def writeback_repo(self, repo_slug: str) -> WritebackReport:
+        return await self.statehub.writeback_repo(repo_slug)

@@ -26,6 +26,18 @@ if TYPE_CHECKING:
         TokenEventRecord,
         TokenSummary,
     )
+    from devhub.service.records_statehub import (
+        AdrValidation,
+        CatalogRepo,
+        DomainRecord,
+        DomainSummary,
+        NextStep,
+        RepoDispatch,
+        RepoFilters,
+        TopicDetail,
+        TopicRecord,
+        WritebackReport,
+    )
     from devhub.service.writes import WriteContext
 
 # -- what comes back: JSON objects and lists, named by what they hold ------------------------------
@@ -81,6 +93,7 @@ class WorkplanFilters(TypedDict, total=False):
     domain: str | None
     repo: str | None
     topic_slug: str | None
+    topic_id: str | None  # the State Hub's filter: a topic slug, or the fleet UUID recorded for the topic
     q: str | None
 
 
@@ -226,3 +239,27 @@ class HubPort(Protocol):
     ) -> WriteResult: ...  # POST /token-events/ (upsert: POST /token-events/upsert)
 
     async def token_summary(self, scope: str, ident: str) -> TokenSummary: ...  # GET /token-events/summary/
+
+    # -- statehub read parity: domains, topics, repos, the real overview shapes --------------------------
+
+    async def domains(self) -> list[DomainRecord]: ...  # GET /domains/
+
+    async def domain(self, slug: str) -> DomainRecord: ...  # GET /domains/{slug}/
+
+    async def topics(self, domain: str | None = None) -> list[TopicRecord]: ...  # GET /topics/
+
+    async def topic(self, slug: str) -> TopicDetail: ...  # GET /topics/{slug}
+
+    async def repo_catalog(self, filters: RepoFilters | None = None) -> list[CatalogRepo]: ...  # GET /repos/
+
+    async def repo(self, slug: str) -> CatalogRepo: ...  # GET /repos/{slug}/
+
+    async def repo_dispatch(self, slug: str) -> RepoDispatch: ...  # GET /repos/{slug}/dispatch
+
+    async def domain_summary(self, domain_slug: str) -> DomainSummary: ...  # GET /domains/{slug}/summary
+
+    async def next_steps(self) -> list[NextStep]: ...  # GET /state/next_steps
+
+    async def validate_repo_adr(self, repo_path: str, domain_slug: str | None = None) -> AdrValidation: ...
+
+    async def writeback_repo(self, repo_slug: str) -> WritebackReport: ...  # check_repo_consistency(fix=True)

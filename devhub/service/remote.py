@@ -66,6 +66,18 @@ if TYPE_CHECKING:
         TokenEventRecord,
         TokenSummary,
     )
+    from devhub.service.records_statehub import (
+        AdrValidation,
+        CatalogRepo,
+        DomainRecord,
+        DomainSummary,
+        NextStep,
+        RepoDispatch,
+        RepoFilters,
+        TopicDetail,
+        TopicRecord,
+        WritebackReport,
+    )
     from devhub.settings import Settings
 
 REQUEST_TIMEOUT_SECONDS = 60.0
@@ -472,6 +484,54 @@ class RemoteHub:
                     f"{what} has no REST endpoint and is served by a devhub daemon's {url}, which did not "
                     f"answer ({type(exc).__name__}: {exc})"
                 ) from None
+
+    # -- statehub read parity ---------------------------------------------------------------------------
+
+    async def domains(self) -> list[DomainRecord]:
+        result: list[DomainRecord] = await self._get("/domains/")
+        return result
+
+    async def domain(self, slug: str) -> DomainRecord:
+        result: DomainRecord = await self._get(f"/domains/{_segment(slug)}/")
+        return result
+
+    async def topics(self, domain: str | None = None) -> list[TopicRecord]:
+        result: list[TopicRecord] = await self._get("/topics/", {"domain": domain})
+        return result
+
+    async def topic(self, slug: str) -> TopicDetail:
+        result: TopicDetail = await self._get(f"/topics/{_segment(slug)}")
+        return result
+
+    async def repo_catalog(self, filters: RepoFilters | None = None) -> list[CatalogRepo]:
+        result: list[CatalogRepo] = await self._get("/repos/", dict(filters or {}))
+        return result
+
+    async def repo(self, slug: str) -> CatalogRepo:
+        result: CatalogRepo = await self._get(f"/repos/{_segment(slug)}/")
+        return result
+
+    async def repo_dispatch(self, slug: str) -> RepoDispatch:
+        result: RepoDispatch = await self._get(f"/repos/{_segment(slug)}/dispatch")
+        return result
+
+    async def domain_summary(self, domain_slug: str) -> DomainSummary:
+        result: DomainSummary = await self._get(f"/domains/{_segment(domain_slug)}/summary")
+        return result
+
+    async def next_steps(self) -> list[NextStep]:
+        result: list[NextStep] = await self._get("/state/next_steps")
+        return result
+
+    async def validate_repo_adr(self, repo_path: str, domain_slug: str | None = None) -> AdrValidation:
+        arguments = {"repo_path": repo_path} | ({"domain_slug": domain_slug} if domain_slug else {})
+        result: AdrValidation = await self._forward_tool("validate_repo_adr", arguments)
+        return result
+
+    async def writeback_repo(self, repo_slug: str) -> WritebackReport:
+        answer = await self._forward_tool("check_repo_consistency", {"repo_slug": repo_slug, "fix": True})
+        result: WritebackReport = answer["fix"]
+        return result
 
 
 def _first_leaf(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:

@@ -22,8 +22,6 @@ from tests.support.waiting import wait_for
 FLAKY_WRITES = 12
 
 
-
-
 def test_every_resend_is_counted_and_a_flaky_link_is_told_from_a_dead_one(tmp_path: Path, fleet: RunningDaemon) -> None:
     before = journal_last_seq(fleet)
     with fault_proxy(fleet.port) as proxy:

@@ -27,8 +27,6 @@ WRITES = 8
 CRASH_AT = {"after_send": 3, "after_ack": 3, "cursor_write": 1}
 
 
-
-
 def _writes(dev: RunningDaemon, tag: str) -> list[str]:
     summaries = []
     with dev.client() as client:

@@ -65,7 +65,10 @@ def test_decisions_resolves_and_token_events_reach_the_fleet_hub(tmp_path: Path)
         moved = decisions["Move the tunnel"]
         assert moved["id"] != placed["id"]  # the fleet assigned its own id; the patch and resolve found it
         assert (moved["status"], moved["rationale"], moved["decided_by"], moved["context"]) == (
-            "resolved", "move it", "bernd", "railiance01 is full",
+            "resolved",
+            "move it",
+            "bernd",
+            "railiance01 is full",
         )
         assert moved["workstream_id"] == WORKPLAN_UUID and moved["topic_id"] is None  # the slug stayed home
         assert decisions["Fleet topic"]["topic_id"] == TOPIC_UUID and by_topic["id"] != decisions["Fleet topic"]["id"]

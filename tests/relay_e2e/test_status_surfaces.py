@@ -97,7 +97,7 @@ def test_every_surface_reports_the_same_relay_counts_and_the_page_lists_the_dead
         assert _counts(json.loads(dev.cli("relay", "status", "--json", check=True).stdout)) == expected
         assert _page_counts(dev) == expected
         assert f'data-dead-id="{dead_id}"' in dev.get("/ui/relay").text
-        overview = dev.get("/").text
+        overview = dev.get("/", headers={"Accept": "text/html"}).text
         assert '<dd data-count="relay-pending">2</dd>' in overview and "<dt>Dead letters</dt><dd>1</dd>" in overview
         text = dev.cli("relay", "status", check=True).stdout
         assert "offline, pending 2, held 1, dead letters 1" in text, text

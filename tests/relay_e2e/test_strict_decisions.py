@@ -19,26 +19,40 @@ def test_decisions_and_tokens_land_at_the_strict_hub_exactly_once(tmp_path: Path
         topic = hub.seed_topic("custodian")
         hub.seed_workstream(topic, title="Workstation Independence", id=WORKPLAN_UUID)
         hub.seed_task(WORKPLAN_UUID, "CUST-WP-0054-T05", id=TASK_UUID, status="todo")
-        dev = start_dev(tmp_path / "dev", make_workspace(tmp_path / "ws", ["the-custodian"]), hub.url,
-                        env={"STATE_HUB_TOKEN": TOKEN})
+        dev = start_dev(
+            tmp_path / "dev",
+            make_workspace(tmp_path / "ws", ["the-custodian"]),
+            hub.url,
+            env={"STATE_HUB_TOKEN": TOKEN},
+        )
         try:
             with dev.client() as client:
-                decision = client.post("/decisions/", json={
-                    "title": "Which cluster", "decision_type": "pending", "workstream_id": "CUST-WP-0054",
-                    "category": "financial",
-                })
+                decision = client.post(
+                    "/decisions/",
+                    json={
+                        "title": "Which cluster",
+                        "decision_type": "pending",
+                        "workstream_id": "CUST-WP-0054",
+                        "category": "financial",
+                    },
+                )
                 assert decision.status_code == 201 and decision.json()["status"] == "escalated", decision.text
                 local_id = decision.json()["id"]
-                resolved = client.post(f"/decisions/{local_id}/resolve",
-                                       json={"rationale": "cheaper", "decided_by": "bernd"})
+                resolved = client.post(
+                    f"/decisions/{local_id}/resolve", json={"rationale": "cheaper", "decided_by": "bernd"}
+                )
                 assert resolved.status_code == 200, resolved.text
                 on_topic = client.post("/decisions/", json={"title": "Topic-wide", "topic_id": topic})
                 assert on_topic.status_code == 201, on_topic.text
-                event = client.post("/token-events/", json={"tokens_in": 30, "tokens_out": 5,
-                                                            "task_id": "CUST-WP-0054-T05", "model": "opus"})
+                event = client.post(
+                    "/token-events/",
+                    json={"tokens_in": 30, "tokens_out": 5, "task_id": "CUST-WP-0054-T05", "model": "opus"},
+                )
                 assert event.status_code == 201, event.text
-                done = client.patch("/tasks/CUST-WP-0054-T05",
-                                    json={"status": "done", "tokens_in": 400, "tokens_out": 100, "model": "opus"})
+                done = client.patch(
+                    "/tasks/CUST-WP-0054-T05",
+                    json={"status": "done", "tokens_in": 400, "tokens_out": 100, "model": "opus"},
+                )
                 assert done.status_code == 200, done.text
             status = wait_drained(dev, timeout=30)
         finally:
@@ -58,7 +72,9 @@ def test_decisions_and_tokens_land_at_the_strict_hub_exactly_once(tmp_path: Path
         assert token_post.body["task_id"] == TASK_UUID and token_post.answer["workstream_id"] == WORKPLAN_UUID
         [patch] = hub.effects_on("PATCH", f"/tasks/{TASK_UUID}")
         assert {k: patch.body[k] for k in ("tokens_in", "tokens_out", "model")} == {
-            "tokens_in": 400, "tokens_out": 100, "model": "opus",
+            "tokens_in": 400,
+            "tokens_out": 100,
+            "model": "opus",
         }
         totals = sorted(e["tokens_total"] for e in hub.token_events.values())
         assert totals == [35, 500]  # the POST, and the event the hub wrote from the done update's tokens

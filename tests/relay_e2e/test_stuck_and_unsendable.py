@@ -88,7 +88,7 @@ def test_a_stuck_relay_names_the_envelope_on_every_surface(tmp_path: Path) -> No
             assert "relay: stuck" in dev.cli("status", check=True).stdout
             page = dev.get("/ui/relay").text
             assert 'data-relay-state="stuck"' in page and envelope_id in page
-            assert html.escape("stuck") in dev.get("/").text
+            assert html.escape("stuck") in dev.get("/", headers={"Accept": "text/html"}).text
 
             upstream.scripts["wedged"].clear()  # the upstream recovers: the envelope goes, then the next
             drained = wait_drained(dev, timeout=15)

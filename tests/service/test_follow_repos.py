@@ -126,7 +126,7 @@ def test_a_deleted_repo_is_missing_then_recreated_content_is_served(
     assert daemon.get("/state/daemon").json()["missing_repos"] == [{"slug": "the-custodian", "path": str(repo)}]
     assert "(missing)" in run_cli("repos", env={**daemon.env, "COLUMNS": "300"}, check=True).stdout
     assert "repo-missing" in daemon.cli("check").stdout
-    page = daemon.get("/").text
+    page = daemon.get("/", headers={"Accept": "text/html"}).text
     assert "repo-missing" in page and str(repo) in page
     assert (_repo_row(daemon, "state-hub") or {}).get("missing") is False
 

@@ -164,4 +164,3 @@ def test_a_workplans_folder_linked_out_of_the_repo_is_not_listed_or_watched(tmp_
         _assert_no_secret(_everything_served(daemon))
     finally:
         daemon.stop()
-

@@ -151,9 +151,7 @@ json_value = st.recursive(
     json_scalar,
     lambda children: st.one_of(
         st.lists(children, max_size=4).map(lambda items: "[" + ",".join(items) + "]"),
-        st.dictionaries(st.one_of(st.sampled_from(FIELD_NAMES), hostile_text), children, max_size=4).map(
-            object_text
-        ),
+        st.dictionaries(st.one_of(st.sampled_from(FIELD_NAMES), hostile_text), children, max_size=4).map(object_text),
     ),
     max_leaves=12,
 )
@@ -179,7 +177,6 @@ json_object_text = st.dictionaries(
     st.one_of(json_value, deep_json, st.sampled_from(STATUS_WORDS).map(json_text), bulk_updates),
     max_size=6,
 ).map(object_text)
-
 
 
 request_body = st.one_of(

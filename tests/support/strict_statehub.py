@@ -622,9 +622,14 @@ class StrictStateHub:
             tokens_out = counts["tokens_out"] or 0 if exact else 500
             self._new_token_event(
                 {
-                    "task_id": task["id"], "workstream_id": task["workstream_id"], "tokens_in": tokens_in,
-                    "tokens_out": tokens_out, "tokens_total": tokens_in + tokens_out, "model": texts.get("model"),
-                    "agent": texts.get("agent"), "session_id": texts.get("session_id"),
+                    "task_id": task["id"],
+                    "workstream_id": task["workstream_id"],
+                    "tokens_in": tokens_in,
+                    "tokens_out": tokens_out,
+                    "tokens_total": tokens_in + tokens_out,
+                    "model": texts.get("model"),
+                    "agent": texts.get("agent"),
+                    "session_id": texts.get("session_id"),
                     "note": None if exact else "heuristic",
                 }
             )
@@ -874,7 +879,11 @@ class StrictStateHub:
             raise Problem(409, f"Decision {ident} is already {decision['status']}")
         now = _now()
         decision.update(
-            status="resolved", decision_type="made", rationale=rationale, decided_by=decided_by, resolved_at=now,
+            status="resolved",
+            decision_type="made",
+            rationale=rationale,
+            decided_by=decided_by,
+            resolved_at=now,
             updated_at=now,
         )
         self._new_progress(

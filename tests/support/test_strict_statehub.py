@@ -300,8 +300,9 @@ def test_token_upsert_is_keyed_by_kind_provider_and_source_id(client: httpx.Clie
     second = client.post("/token-events/upsert", json={"tokens_in": 5, "tokens_out": 1, **source})
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json()["id"] == second.json()["id"] and second.json()["tokens_total"] == 6
-    other_kind = client.post("/token-events/upsert", json={"tokens_in": 1, "tokens_out": 1, **source,
-                                                            "measurement_kind": "estimated"})
+    other_kind = client.post(
+        "/token-events/upsert", json={"tokens_in": 1, "tokens_out": 1, **source, "measurement_kind": "estimated"}
+    )
     assert other_kind.status_code == 201 and other_kind.json()["id"] != first.json()["id"]
     no_kind = {"tokens_in": 1, "tokens_out": 1, "source_provider": "manual", "source_id": "s"}
     assert client.post("/token-events/upsert", json=no_kind).status_code == 422

@@ -8,10 +8,12 @@ from litestar import Request, get
 from litestar.params import Parameter
 
 from devhub.adapters.api.params import OFFSET_MAX, bounded, choice, timestamp
-from devhub.model import PRIORITIES, TASK_STATUSES, WORKPLAN_STATUSES
-from devhub.records import HealthView, MessageView, ProgressView, RepoView, TaskView, WorkplanView
+from devhub.model import PRIORITIES
+from devhub.records import HealthView, MessageView, ProgressView, TaskView, WorkplanView
+from devhub.service.filters import one_workplan_id
 from devhub.service.local import LocalHub
 from devhub.service.port import PROGRESS_LIMIT_DEFAULT, PROGRESS_LIMIT_MAX
+from devhub.service.records_statehub import RepoFilters
 
 
 def hub_of(request: Request[Any, Any, Any]) -> LocalHub:
@@ -30,27 +32,28 @@ async def state_summary(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return await hub_of(request).summary()
 
 
-@get("/workplans", summary="Workplans, filtered")
+# Each workplan route also answers at its legacy /workstreams/ name: one handler, both paths.
+@get(["/workplans", "/workstreams"], summary="Workplans (legacy name: workstreams), filtered")
 async def workplans(
     request: Request[Any, Any, Any],
     status: str | None = None,
     domain: str | None = None,
     repo: str | None = None,
     topic_slug: str | None = None,
+    topic_id: str | None = None,
     q: str | None = None,
 ) -> list[WorkplanView]:
-    choice("status", status, WORKPLAN_STATUSES)
     return await hub_of(request).workplans(
-        {"status": status, "domain": domain, "repo": repo, "topic_slug": topic_slug, "q": q}
+        {"status": status, "domain": domain, "repo": repo, "topic_slug": topic_slug, "topic_id": topic_id, "q": q}
     )
 
 
-@get("/workplans/index", summary="Compact index of every workplan")
+@get(["/workplans/index", "/workstreams/workplan-index"], summary="Compact index of every workplan")
 async def workplans_index(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     return await hub_of(request).workplan_index()
 
 
-@get("/workplans/{ident:str}", summary="One workplan (file id or State Hub UUID) with its tasks")
+@get(["/workplans/{ident:str}", "/workstreams/{ident:str}"], summary="One workplan (file id or UUID) with its tasks")
 async def workplan(request: Request[Any, Any, Any], ident: str, repo: str | None = None) -> WorkplanView:
     return await hub_of(request).workplan(ident, repo)
 
@@ -67,13 +70,12 @@ async def tasks(
     priority: str | None = None,
     limit: int | None = None,
 ) -> list[TaskView]:
-    choice("status", status, TASK_STATUSES)
     choice("priority", priority, PRIORITIES)
     bounded("limit", limit, 1, 100_000)
     return await hub_of(request).tasks(
         {
-            "status": status,
-            "workplan_id": workplan_id or workstream_id,
+            "status": status,  # aliases (in_progress, blocked, …) are mapped by the port's status filter
+            "workplan_id": one_workplan_id(workplan_id, workstream_id),
             "repo": repo,
             "needs_human": needs_human,
             "ready": ready,
@@ -123,9 +125,18 @@ async def messages(
     return await hub_of(request).messages(to_agent, unread_only)
 
 
-@get("/repos", summary="Registered repos with their sync state")
-async def repos(request: Request[Any, Any, Any]) -> list[RepoView]:
-    return await hub_of(request).repos()
+@get("/repos", summary="Registered repos with their sync state and classification, filtered")
+async def repos(
+    request: Request[Any, Any, Any],
+    domain: str | None = None,
+    category: str | None = None,
+    capability_tag: str | None = None,
+    business_stake: str | None = None,
+) -> list[dict[str, Any]]:
+    filters = RepoFilters(
+        domain=domain, category=category, capability_tag=capability_tag, business_stake=business_stake
+    )
+    return [dict(r) for r in await hub_of(request).repo_catalog(filters)]
 
 
 @get("/search", summary="Full-text search across workplans, tasks and progress")

@@ -42,7 +42,7 @@ async def bulk_status_sync(request: Request[Any, Any, Any]) -> Response[dict[str
     return _answer(await hub_of(request).bulk_status_sync(body, _key(request), _agent(request)))
 
 
-@patch("/workplans/{ident:str}", summary="Update a workplan's status")
+@patch(["/workplans/{ident:str}", "/workstreams/{ident:str}"], summary="Update a workplan's (workstream's) status")
 async def patch_workplan(
     request: Request[Any, Any, Any], ident: str, repo: str | None = None
 ) -> Response[dict[str, Any]]:

@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from markupsafe import Markup
 
 from devhub._version import __version__
+from devhub.adapters.api.root import api_root_document, wants_html
 from devhub.adapters.dashboard import pages
 from devhub.errors import Ambiguous, DevhubError
 from devhub.service.hub import Hub
@@ -85,7 +86,9 @@ def make_handlers(backlog: pages.JournalBacklog) -> list[Any]:
     """Every dashboard route; `backlog` keeps the incremental journal count between requests."""
 
     @get("/", include_in_schema=False)
-    async def overview(request: Request[Any, Any, Any]) -> Response[str]:
+    async def overview(request: Request[Any, Any, Any]) -> Response[Any]:
+        if not wants_html(request):  # API clients get the API's metadata, as from the fleet hub's root
+            return Response(api_root_document(request), media_type="application/json")
         hub = port_of(request)
         return await _page("overview.html", lambda: pages.overview(hub, backlog), nav="overview")
 

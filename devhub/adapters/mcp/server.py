@@ -17,7 +17,9 @@ from pydantic import Field
 
 from devhub._version import __version__
 from devhub.adapters.mcp.tools_decisions import DECISION_READ_TOOLS, DECISION_WRITE_TOOLS, DecisionTools
-from devhub.errors import DevhubError, NotFound
+from devhub.adapters.mcp.tools_statehub import STATEHUB_READ_TOOLS, STATEHUB_WRITE_TOOLS, StateHubTools
+from devhub.errors import BadRequest, DevhubError, NotFound
+from devhub.service.filters import one_workplan_id
 from devhub.service.port import HubPort, ProgressFilters, TaskFilters, WorkplanFilters, WriteResult
 
 SERVER_NAME = "dev-hub"
@@ -28,14 +30,21 @@ the registered repos, with writes journaled durably and relayed to the fleet Sta
 
 Call `orient` first in every session (optionally with repo=<slug>): it returns the active
 workplans, in-progress and ready tasks, needs-human flags, recent progress, conflicts, relay state
-and parse problems in one call. Then pick work with `get_next_steps`, read details with
+and parse problems in one call (inside a domain repo, `get_domain_summary(domain_slug)` answers the fleet
+hub's first call too). Then pick work with `list_tasks(ready=true)` or `get_next_steps`, read details with
 `get_task` / `get_workplan` (or the resource workplan://<ID> for the file's markdown), and record
 what you do with `update_task_status` and `add_progress_event`. Pass an `idempotency_key` on
 writes you might retry: the same key with the same arguments is applied once. Writes work offline.
 Ask a person for help with `flag_for_human` (the note says what they must do)."""
 
-TaskStatusFilter = Literal["wait", "todo", "progress", "done", "cancel"]
-WorkplanStatusFilter = Literal["proposed", "ready", "active", "blocked", "backlog", "finished", "archived"]
+# Status filters take the canon words and their legacy aliases (in_progress, blocked, completed, …).
+TaskStatusFilter = Annotated[
+    str | None, Field(description="wait, todo, progress, done or cancel (legacy aliases accepted)")
+]
+WorkplanStatusFilter = Annotated[
+    str | None,
+    Field(description="proposed, ready, active, blocked, backlog, finished, archived (done/completed accepted)"),
+]
 Priority = Literal["critical", "high", "medium", "low"]
 
 Repo = Annotated[str | None, Field(description="Registered repo slug; disambiguates an id used in two repos")]
@@ -101,21 +110,26 @@ class DevHubTools(DecisionTools):
         return await self._run(self.backend.orient(repo, domain))
 
     async def get_state_summary(self) -> CallToolResult:
-        """Counts of workplans and tasks by status, active workplans, problems, conflicts and relay state (GET
-        /state/summary).
+        """Session start across domains: totals, blocking decisions, blocked tasks, open workstreams, the last 20
+        events and next_steps, plus devhub's counts, problems, conflicts and relay state (GET /state/summary).
         """
         return await self._run(self.backend.summary())
 
     async def list_workplans(
         self,
-        status: WorkplanStatusFilter | None = None,
+        status: WorkplanStatusFilter = None,
         domain: str | None = None,
         repo: Repo = None,
         topic_slug: str | None = None,
         q: Annotated[str | None, Field(description="Full-text filter on title and body")] = None,
+        topic_id: Annotated[
+            str | None, Field(description="Topic slug, or the fleet topic UUID recorded for it")
+        ] = None,
     ) -> CallToolResult:
         """Workplans matching every given filter, in planning order (GET /workplans/)."""
-        filters = WorkplanFilters(status=status, domain=domain, repo=repo, topic_slug=topic_slug, q=q)
+        filters = WorkplanFilters(
+            status=status, domain=domain, repo=repo, topic_slug=topic_slug, topic_id=topic_id, q=q
+        )
         return await self._run(self.backend.workplans(filters))
 
     async def get_workplan(self, workplan_id: WorkplanId, repo: Repo = None) -> CallToolResult:
@@ -124,18 +138,19 @@ class DevHubTools(DecisionTools):
 
     async def list_tasks(
         self,
-        status: TaskStatusFilter | None = None,
+        status: TaskStatusFilter = None,
         workplan_id: Annotated[str | None, Field(description="Workplan id or State Hub workstream UUID")] = None,
         repo: Repo = None,
         needs_human: bool | None = None,
         ready: Annotated[bool | None, Field(description="true: only tasks ready to start")] = None,
         priority: Priority | None = None,
         limit: Annotated[int | None, Field(ge=1, le=100_000)] = None,
+        workstream_id: Annotated[str | None, Field(description="Legacy name of workplan_id")] = None,
     ) -> CallToolResult:
         """Tasks matching every given filter; ready tasks by priority, the rest in file order (GET /tasks/)."""
         filters = TaskFilters(
             status=status,
-            workplan_id=workplan_id,
+            workplan_id=_one_workplan_id(workplan_id, workstream_id),
             repo=repo,
             needs_human=needs_human,
             ready=ready,
@@ -150,26 +165,26 @@ class DevHubTools(DecisionTools):
         """
         return await self._run(self.backend.task(task_id, repo))
 
-    async def list_blocked_tasks(self, repo: Repo = None, workplan_id: str | None = None) -> CallToolResult:
+    async def list_blocked_tasks(
+        self, repo: Repo = None, workplan_id: str | None = None, workstream_id: str | None = None
+    ) -> CallToolResult:
         """Tasks in status `wait` (blocked), each with its blocking_reason (GET /tasks/?status=wait)."""
         filters = TaskFilters(
-            status="wait", workplan_id=workplan_id, repo=repo, needs_human=None, ready=None, priority=None, limit=None
+            status="wait",
+            workplan_id=_one_workplan_id(workplan_id, workstream_id),
+            repo=repo,
+            needs_human=None,
+            ready=None,
+            priority=None,
+            limit=None,
         )
         return await self._run(self.backend.tasks(filters))
 
-    async def get_next_steps(
-        self,
-        repo: Repo = None,
-        workplan_id: str | None = None,
-        limit: Annotated[int | None, Field(ge=1, le=100_000, description="At most this many tasks")] = None,
-    ) -> CallToolResult:
-        """Ready tasks by priority: todo, in an active/ready workplan, every dependency done or cancelled (GET
-        /tasks/?ready=true).
+    async def get_next_steps(self) -> CallToolResult:
+        """Suggested next actions, derived on each call: a cleared workplan dependency points to the first todo
+        task it unblocks (GET /state/next_steps). For every ready task by priority: list_tasks(ready=true).
         """
-        filters = TaskFilters(
-            status=None, workplan_id=workplan_id, repo=repo, needs_human=None, ready=True, priority=None, limit=limit
-        )
-        return await self._run(self.backend.tasks(filters))
+        return await self._run(self.backend.next_steps())
 
     async def get_recent_progress(
         self,
@@ -179,10 +194,16 @@ class DevHubTools(DecisionTools):
         workplan_id: str | None = None,
         author: str | None = None,
         since: Annotated[str | None, Field(description="ISO-8601 timestamp, e.g. 2026-08-01T00:00:00Z")] = None,
+        workstream_id: Annotated[str | None, Field(description="Legacy name of workplan_id")] = None,
     ) -> CallToolResult:
         """Progress events, newest first (GET /progress/)."""
         filters = ProgressFilters(
-            event_type=event_type, task_id=task_id, workplan_id=workplan_id, author=author, since=since, limit=limit
+            event_type=event_type,
+            task_id=task_id,
+            workplan_id=_one_workplan_id(workplan_id, workstream_id),
+            author=author,
+            since=since,
+            limit=limit,
         )
         return await self._run(self.backend.progress(filters))
 
@@ -341,11 +362,45 @@ class DevHubTools(DecisionTools):
         """Register a repo checkout (like `devhub register PATH --json`); the hub serves and watches it at once."""
         return await self._run(self.backend.register_repo(path))
 
-    async def check_repo_consistency(self, repo: Repo = None) -> CallToolResult:
+    async def check_repo_consistency(
+        self,
+        repo_slug: Annotated[str | None, Field(description="Registered repo slug; default: every repo")] = None,
+        fix: Annotated[
+            bool,
+            Field(
+                description="true: first write pending local status changes into the repo's "
+                "workplan files (the local writeback), then check"
+            ),
+        ] = False,
+        repo: Annotated[str | None, Field(description="Alias of repo_slug")] = None,
+    ) -> CallToolResult:
         """Local consistency findings (rule, severity, place, fix) and exit_code 0 clean / 2 warnings / 1 errors,
-        like `devhub check --json`.
+        like `devhub check --json`; with fix=true also `fix`: what the writeback wrote.
         """
-        return await self._run(self.backend.check_consistency(repo))
+        return await self._run(self._consistency(one_repo_slug(repo_slug, repo), fix))
+
+    async def _consistency(self, repo_slug: str | None, fix: bool) -> Any:
+        if not fix:
+            return await self.backend.check_consistency(repo_slug)
+        if repo_slug is None:
+            raise BadRequest("fix=true needs repo_slug: the writeback runs for one repo", {"repo_slug": "required"})
+        fixed = await self.backend.writeback_repo(repo_slug)
+        return {**await self.backend.check_consistency(repo_slug), "fix": fixed}
+
+
+def _one_workplan_id(workplan_id: str | None, workstream_id: str | None) -> str | None:
+    """`workplan_id` or its legacy name `workstream_id` (service/filters.py); a refusal is a tool error."""
+    try:
+        return one_workplan_id(workplan_id, workstream_id)
+    except DevhubError as exc:
+        raise ToolError(tool_error_text(exc)) from exc
+
+
+def one_repo_slug(repo_slug: str | None, repo: str | None) -> str | None:
+    """`repo_slug` (the real tool's name) or its alias `repo`; two different values are refused."""
+    if repo_slug is not None and repo is not None and repo_slug != repo:
+        raise ToolError(f"repo_slug {repo_slug!r} and repo {repo!r} differ; repo is an alias of repo_slug: give one")
+    return repo_slug if repo_slug is not None else repo
 
 
 READ_TOOLS = (
@@ -362,7 +417,6 @@ READ_TOOLS = (
     "list_human_interventions",
     "get_messages",
     "relay_status",
-    "check_repo_consistency",
     *DECISION_READ_TOOLS,
 )
 WRITE_TOOLS = (
@@ -374,9 +428,10 @@ WRITE_TOOLS = (
     "send_message",
     "mark_message_read",
     "register_repo",
+    "check_repo_consistency",  # a write with fix=true (the local writeback)
     *DECISION_WRITE_TOOLS,
 )
-TOOL_NAMES = READ_TOOLS + WRITE_TOOLS
+TOOL_NAMES = READ_TOOLS + WRITE_TOOLS + STATEHUB_READ_TOOLS + STATEHUB_WRITE_TOOLS
 
 
 async def _resource(read: Callable[[], Awaitable[str]]) -> str:
@@ -392,8 +447,11 @@ def build_server(backend: HubPort) -> MCPServer:
     """The `dev-hub` server: every SPEC §8 tool plus the workplan:// and brief:// resources."""
     server: MCPServer = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
     tools = DevHubTools(backend)
-    for name in TOOL_NAMES:
+    for name in READ_TOOLS + WRITE_TOOLS:
         server.add_tool(getattr(tools, name), name=name, annotations=READ if name in READ_TOOLS else WRITE)
+    statehub = StateHubTools(backend, tools._run)  # the fleet hub's read vocabulary (tools_statehub.py)
+    for name in STATEHUB_READ_TOOLS + STATEHUB_WRITE_TOOLS:
+        server.add_tool(getattr(statehub, name), name=name, annotations=READ if name in STATEHUB_READ_TOOLS else WRITE)
 
     @server.resource(
         "workplan://{workplan_id}",

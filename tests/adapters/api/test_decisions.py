@@ -27,8 +27,12 @@ def _record(daemon: RunningDaemon, **fields: Any) -> dict[str, Any]:
 
 def test_a_decision_is_recorded_read_back_and_resolved_once(daemon: RunningDaemon) -> None:
     made = _record(
-        daemon, title="Use SQLite for the read model", decision_type="pending", topic_id="custodian",
-        deadline="2026-12-20", description="or PostgreSQL?",
+        daemon,
+        title="Use SQLite for the read model",
+        decision_type="pending",
+        topic_id="custodian",
+        deadline="2026-12-20",
+        description="or PostgreSQL?",
     )
     assert uuid.UUID(made["id"]) and made["status"] == "open" and made["decision_type"] == "pending"
     assert made["topic_id"] == "custodian" and made["topic_slug"] == "custodian"
@@ -47,7 +51,10 @@ def test_a_decision_is_recorded_read_back_and_resolved_once(daemon: RunningDaemo
     assert resolved.status_code == 200, resolved.text
     body = resolved.json()
     assert (body["status"], body["decision_type"], body["rationale"], body["decided_by"]) == (
-        "resolved", "made", "offline first", "bernd",
+        "resolved",
+        "made",
+        "offline first",
+        "bernd",
     )
     assert body["resolved_at"] and body["deadline"] == "2026-12-24"
     assert daemon.get("/decisions/", params={"decision_type": "pending"}).json() == []

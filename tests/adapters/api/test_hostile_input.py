@@ -150,8 +150,13 @@ def test_extreme_datetimes_that_fit_in_utc_still_filter(hostile_daemon: RunningD
 @pytest.mark.parametrize("ident", ["%ED%A0%80", "%FF", "%00", "NaN", "99999999999999999999", "x" * 4000])
 @pytest.mark.parametrize(
     ("method", "template"),
-    [("GET", "/tasks/{}"), ("PATCH", "/tasks/{}"), ("GET", "/workplans/{}"), ("PATCH", "/workplans/{}"),
-     ("PATCH", "/messages/{}/read")],
+    [
+        ("GET", "/tasks/{}"),
+        ("PATCH", "/tasks/{}"),
+        ("GET", "/workplans/{}"),
+        ("PATCH", "/workplans/{}"),
+        ("PATCH", "/messages/{}/read"),
+    ],
 )
 def test_hostile_path_ids_are_404s(hostile_daemon: RunningDaemon, method: str, template: str, ident: str) -> None:
     before = journal_bytes(hostile_daemon)

@@ -83,7 +83,6 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
         running.stop()
 
 
-
 def raw_request(
     daemon: RunningDaemon, method: str, path: str, headers: list[tuple[str, str]], body: str | None = None
 ) -> tuple[int, dict[str, str], bytes]:

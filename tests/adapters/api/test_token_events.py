@@ -35,9 +35,17 @@ def _journal(daemon: RunningDaemon) -> list[dict[str, Any]]:
 
 def test_a_token_event_is_recorded_with_its_total_and_the_tasks_workplan(hub: RunningDaemon) -> None:
     answer = hub.request(
-        "POST", "/token-events/",
-        json={"tokens_in": 1200, "tokens_out": 300, "task_id": T05, "model": "opus", "note": "manual-1",
-              "measurement_kind": "estimated", "source_provider": "manual"},
+        "POST",
+        "/token-events/",
+        json={
+            "tokens_in": 1200,
+            "tokens_out": 300,
+            "task_id": T05,
+            "model": "opus",
+            "note": "manual-1",
+            "measurement_kind": "estimated",
+            "source_provider": "manual",
+        },
     )
     assert answer.status_code == 201, answer.text
     event = answer.json()
@@ -96,8 +104,15 @@ def test_bad_token_events_are_refused_by_field(
 
 
 def test_tokens_on_a_task_update_are_stored_and_journaled_as_sent(hub: RunningDaemon) -> None:
-    body = {"status": "progress", "tokens_in": 700, "tokens_out": 80, "workplan_tokens_in": 5, "model": "sonnet",
-            "agent": "tok-agent", "session_id": "s-9"}
+    body = {
+        "status": "progress",
+        "tokens_in": 700,
+        "tokens_out": 80,
+        "workplan_tokens_in": 5,
+        "model": "sonnet",
+        "agent": "tok-agent",
+        "session_id": "s-9",
+    }
     answer = hub.request("PATCH", f"/tasks/{T06}", json=body)
     assert answer.status_code == 200, answer.text
     [event] = hub.get("/token-events/", params={"task_id": T06}).json()
@@ -127,8 +142,14 @@ def test_the_summary_totals_a_scope_by_model_without_superseded_rows(hub: Runnin
     for body in (
         {"tokens_in": 10, "tokens_out": 1, "model": "m1", "ref_type": "commit", "ref_id": "abc123"},
         {"tokens_in": 20, "tokens_out": 2, "model": "m2", "ref_type": "commit", "ref_id": "abc123"},
-        {"tokens_in": 99, "tokens_out": 9, "model": "m2", "ref_type": "commit", "ref_id": "abc123",
-         "measurement_kind": "superseded"},
+        {
+            "tokens_in": 99,
+            "tokens_out": 9,
+            "model": "m2",
+            "ref_type": "commit",
+            "ref_id": "abc123",
+            "measurement_kind": "superseded",
+        },
         {"tokens_in": 5, "tokens_out": 5, "model": "m1", "ref_type": "commit", "ref_id": "other"},
     ):
         assert hub.request("POST", "/token-events/", json=body).status_code == 201

@@ -17,12 +17,13 @@ from tests.support.daemon import RunningDaemon
 from tests.support.waiting import wait_for
 
 SEED = "CUST-WP-0054"
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}  # `/` answers API clients JSON, browsers HTML
 PAGES = ["/", f"/ui/workplans/{SEED}", f"/ui/tasks/{SEED}-T02", "/ui/search?q=phoenix", "/ui/relay"]
 
 
 @pytest.mark.parametrize("path", PAGES)
 def test_pages_are_html_with_a_strict_policy_and_no_foreign_assets(hub: RunningDaemon, path: str) -> None:
-    answer = hub.get(path)
+    answer = hub.get(path, headers=BROWSER)
     assert answer.status_code == 200, answer.text[:500]
     assert answer.headers["content-type"].startswith("text/html")
     policy = answer.headers["content-security-policy"]
@@ -70,7 +71,7 @@ def test_hostile_text_in_a_workplan_is_escaped(hub: RunningDaemon, module_worksp
     )
     wait_for(lambda: hub.get("/ui/workplans/STATE-WP-0098").status_code == 200, timeout=10, what="the hostile file")
     for path in ("/ui/workplans/STATE-WP-0098", "/ui/tasks/STATE-WP-0098-T01", "/", "/ui/search?q=onerror"):
-        text = hub.get(path).text
+        text = hub.get(path, headers=BROWSER).text
         assert "<script>alert" not in text and "<img src=x" not in text and "<b>bold" not in text, path
         assert 'href="javascript:' not in text, path
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hub.get("/ui/workplans/STATE-WP-0098").text
@@ -96,7 +97,7 @@ def test_relay_page_lists_pending_and_held_envelopes_when_the_relay_is_off(hub: 
     reason = hub.get("/relay").json()["reason"]
     assert 'data-relay-state="disabled"' in page and html.escape(reason) in page
     last_seq = hub.get("/state/daemon").json()["journal"]["last_seq"]
-    overview = hub.get("/").text
+    overview = hub.get("/", headers=BROWSER).text
     assert f'<dd data-count="relay-pending">{last_seq}</dd>' in overview
     assert f'<dd data-count="journal-pending">{last_seq}</dd>' in page
 

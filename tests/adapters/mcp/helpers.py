@@ -49,6 +49,18 @@ SPEC_TOOLS = frozenset(
         "record_decision",
         "resolve_decision",
         "record_token_event",
+        # The fleet hub's read vocabulary (tools_statehub.py)
+        "get_domain_summary",
+        "list_domains",
+        "get_topic",
+        "list_domain_repos",
+        "list_repos_by_classification",
+        "get_repo_dispatch",
+        "validate_repo_adr",
+        "list_workstreams",
+        "get_workstream",
+        "update_workstream_status",
+        "update_workplan_status",
     ]
 )
 

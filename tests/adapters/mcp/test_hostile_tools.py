@@ -28,8 +28,11 @@ def daemon(shared_daemon: RunningDaemon) -> RunningDaemon:
 def _raw_call(daemon: RunningDaemon, name: str, arguments_json: str) -> dict[str, Any]:
     """tools/call with the arguments as JSON *text*, so it may hold what a Python encoder would not write."""
     body = (
-        '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"' + name + '","arguments":'
-        + arguments_json + "}}"
+        '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"'
+        + name
+        + '","arguments":'
+        + arguments_json
+        + "}}"
     )
     response = httpx.post(daemon.url + "/mcp", content=body.encode(), headers=RAW_HEADERS, timeout=10)
     document: dict[str, Any] = response.json()
@@ -86,8 +89,11 @@ def test_tool_refusals_say_why(daemon: RunningDaemon, transport: str) -> None:
         ("add_progress_event", {"summary": "s", "detail": {"x": "y" * 70_000}}, "64 KiB"),
         ("send_message", {"from_agent": "a", "to_agent": "b", "body": "y" * 70_000}, "64 KiB"),
         ("update_task_status", {"task_id": "CUST-WP-0054-T09", "status": "todo", "note": "a\x00"}, "note"),
-        ("bulk_update_task_statuses", {"updates": [{"task_id": "CUST-WP-0054-T09", "status": "todo", "repo": 1}]},
-         "updates[0].repo"),
+        (
+            "bulk_update_task_statuses",
+            {"updates": [{"task_id": "CUST-WP-0054-T09", "status": "todo", "repo": 1}]},
+            "updates[0].repo",
+        ),
         ("get_task", {"task_id": "y" * 70_000}, "y"),  # over stdio: too long for a URL, refused not crashed
         ("mark_message_read", {"message_id": "y" * 70_000}, "y"),
         ("register_repo", {"path": "/nonexistent\x00"}, "not a usable path"),

@@ -119,6 +119,21 @@ WRITES: list[tuple[str, dict[str, Any], str, str, dict[str, Any]]] = [
         "/token-events/",
         {"tokens_in": 40, "tokens_out": 2, "task_id": "CUST-WP-0054-T05", "model": "haiku"},
     ),
+    # The legacy workstream names write exactly what PATCH /workstreams/{id} (= /workplans/{id}) writes.
+    (
+        "update_workstream_status",
+        {"workstream_id": "OPS-WP-0014", "status": "ready"},
+        "PATCH",
+        "/workstreams/OPS-WP-0014",
+        {"status": "ready"},
+    ),
+    (
+        "update_workplan_status",
+        {"workstream_id": "OPS-WP-0014", "status": "ready", "agent": "mcp-test"},
+        "PATCH",
+        "/workplans/OPS-WP-0014",
+        {"status": "ready", "agent": "mcp-test"},
+    ),
 ]
 
 # (tool, arguments, REST path, query): read after the writes above, so the lists are not empty.
@@ -148,12 +163,38 @@ READS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
     ),
     ("get_task", {"task_id": "CUST-WP-0054-T05"}, "/tasks/CUST-WP-0054-T05", {}),
     ("list_blocked_tasks", {}, "/tasks/", {"status": "wait"}),
-    ("get_next_steps", {}, "/tasks/", {"ready": "true"}),
+    ("get_next_steps", {}, "/state/next_steps", {}),
+    # The fleet hub's read vocabulary and its legacy names (tools_statehub.py), each with its REST twin.
+    ("get_domain_summary", {"domain_slug": "infotech"}, "/domains/infotech/summary", {}),
+    ("list_domains", {}, "/domains/", {}),
+    ("get_topic", {"slug": "custodian"}, "/topics/custodian", {}),
+    ("list_domain_repos", {"domain_slug": "infotech"}, "/repos/", {"domain": "infotech"}),
+    ("list_repos_by_classification", {"domain": "custodian"}, "/repos/", {"domain": "custodian"}),
+    ("get_repo_dispatch", {"repo_slug": "the-custodian"}, "/repos/the-custodian/dispatch", {}),
     (
-        "get_next_steps",
-        {"repo": "the-custodian", "limit": 2},
+        "list_workstreams",
+        {"topic_id": "custodian", "status": "active"},
+        "/workstreams/",
+        {"topic_id": "custodian", "status": "active"},
+    ),
+    (
+        "list_workplans",
+        {"topic_id": "ops-bridge", "status": "done"},
+        "/workplans/",
+        {"topic_id": "ops-bridge", "status": "done"},
+    ),
+    ("get_workstream", {"workstream_id": "CUST-WP-0054"}, "/workstreams/CUST-WP-0054", {}),
+    (
+        "list_tasks",
+        {"workstream_id": "CUST-WP-0054", "status": "in_progress"},
         "/tasks/",
-        {"ready": "true", "repo": "the-custodian", "limit": 2},
+        {"workstream_id": "CUST-WP-0054", "status": "in_progress"},
+    ),
+    (
+        "list_blocked_tasks",
+        {"workstream_id": "CUST-WP-0054"},
+        "/tasks/",
+        {"status": "blocked", "workplan_id": "CUST-WP-0054"},
     ),
     ("get_recent_progress", {"limit": 5}, "/progress/", {"limit": 5}),
     (
@@ -161,6 +202,12 @@ READS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
         {"task_id": "CUST-WP-0054-T05"},
         "/progress/",
         {"task_id": "CUST-WP-0054-T05", "limit": 20},
+    ),
+    (
+        "get_recent_progress",
+        {"workstream_id": "CUST-WP-0054"},
+        "/progress/",
+        {"workplan_id": "CUST-WP-0054", "limit": 20},
     ),
     ("search", {"q": "tunnel"}, "/search", {"q": "tunnel"}),
     ("list_human_interventions", {}, "/tasks/", {"needs_human": "true"}),
@@ -213,9 +260,7 @@ def test_every_tool_returns_the_rest_json(daemon: RunningDaemon, transport: str)
             decision_id = next(d["id"] for d in pending if d["title"] == "Keep the journal")
             key, body = f"{transport}-resolve", {"rationale": "it is the truth", "decided_by": "mcp-test"}
             resolved = payload(
-                await client.call_tool(
-                    "resolve_decision", {"decision_id": decision_id, **body, "idempotency_key": key}
-                )
+                await client.call_tool("resolve_decision", {"decision_id": decision_id, **body, "idempotency_key": key})
             )
             resolve_path = f"/decisions/{decision_id}/resolve"
             replay = _rest(daemon, "POST", resolve_path, json=body, headers={"Idempotency-Key": key})
@@ -227,13 +272,18 @@ def test_every_tool_returns_the_rest_json(daemon: RunningDaemon, transport: str)
             totals = daemon.get("/token-events/summary/", params={"scope": "task", "id": "CUST-WP-0054-T04"}).json()
             assert totals["by_model"][0]["model"] == "opus" and totals["tokens_total"] >= 1020
             assert table.splitlines()[-1].split() == [
-                "total", str(totals["events"]), str(totals["tokens_in"]), str(totals["tokens_out"]),
+                "total",
+                str(totals["events"]),
+                str(totals["tokens_in"]),
+                str(totals["tokens_out"]),
                 str(totals["tokens_total"]),
             ], table
             covered.add("get_token_summary")
             # A second, pending decision so the read comparisons below compare a non-empty list.
-            await client.call_tool("record_decision", {"title": f"open {transport}", "decision_type": "pending",
-                                                       "workstream_id": "CUST-WP-0054"})
+            await client.call_tool(
+                "record_decision",
+                {"title": f"open {transport}", "decision_type": "pending", "workstream_id": "CUST-WP-0054"},
+            )
 
             for tool, arguments, path, query in READS:
                 answered = payload(await client.call_tool(tool, arguments))
@@ -253,6 +303,20 @@ def test_every_tool_returns_the_rest_json(daemon: RunningDaemon, transport: str)
                 assert checked == json.loads(cli.stdout) and checked["exit_code"] == cli.returncode
                 assert checked["findings"], "the fixture workspace has unlinked tasks and non-canonical words"
             covered.add("check_repo_consistency")
+
+            # validate_repo_adr has no REST twin upstream: it reports the parser's problems GET /errors serves.
+            path = daemon.get("/repos/the-custodian").json()["path"]
+            problems = daemon.get("/errors", params={"repo": "the-custodian"}).json()["problems"]
+            for where in ("the-custodian", path):
+                validated = payload(await client.call_tool("validate_repo_adr", {"repo_path": where}))
+                assert validated["errors"] == [p for p in problems if p["severity"] == "error"]
+                assert validated["warnings"] == [p for p in problems if p["severity"] == "warning"]
+                assert validated["valid"] is not any(p["severity"] == "error" for p in problems)
+            mismatched = payload(
+                await client.call_tool("validate_repo_adr", {"repo_path": path, "domain_slug": "custodian"})
+            )
+            assert {w["code"] for w in mismatched["warnings"]} >= {"domain-mismatch"}
+            covered.add("validate_repo_adr")
 
     run(scenario())
     assert covered == SPEC_TOOLS - {"register_repo"}  # register_repo: test_register_repo.py
