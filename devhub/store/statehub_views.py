@@ -14,6 +14,7 @@ from typing import Any
 from devhub.model import TASK_STATUSES, WORKPLAN_STATUSES
 from devhub.records import ProgressView
 from devhub.store import activity, catalog
+from devhub.store.decisions import list_decisions, pending_decisions
 from devhub.store.queries import list_tasks, list_workplans
 from devhub.store.reader import Reader
 
@@ -22,14 +23,6 @@ PENDING_TASK_STATUSES = ("wait", "todo", "progress")
 FINISHED_WORKSTREAM_STATUSES = frozenset({"finished", "archived"})
 RECENT_EVENTS_LIMIT = 20  # "the last 20 progress events" of the real summary
 DOMAIN_RECENT_EVENTS_LIMIT = 5  # get_domain_summary's GET /progress/?topic_id=&limit=5
-
-
-async def pending_decisions(
-    reader: Reader, *, topic_slug: str | None = None, domain: str | None = None
-) -> list[dict[str, Any]]:
-    """Pending decisions that block work (status open or escalated), optionally for one topic or domain."""
-    # wired to decisions when p15-decisions lands
-    return []
 
 
 def _workstream(w: Mapping[str, Any]) -> dict[str, Any]:
@@ -130,6 +123,8 @@ async def state_overview(reader: Reader) -> dict[str, Any]:
     for row in await reader.all("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status"):
         task_counts[row["status"] or "unknown"] = row["n"]
     blocking = await pending_decisions(reader)
+    every_decision = await list_decisions(reader, limit=None)
+    pending = sum(1 for d in every_decision if d.get("decision_type") == "pending")
     domains = await catalog.list_domains(reader)
     topics = await catalog.list_topics(reader)
     return {
@@ -137,7 +132,7 @@ async def state_overview(reader: Reader) -> dict[str, Any]:
             "topics": len(topics),
             "workstreams": {"total": sum(wp_counts.values()), **wp_counts},
             "tasks": {"total": sum(task_counts.values()), **task_counts},
-            "decisions": {"total": len(blocking), "pending": len(blocking), "blocking": len(blocking)},
+            "decisions": {"total": len(every_decision), "pending": pending, "blocking": len(blocking)},
         },
         "blocking_decisions": blocking,
         "blocked_tasks": [_blocked_task(t) for t in await list_tasks(reader, status="wait")],
