@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         DaemonState,
         ErrorsReport,
         Health,
+        MessageFilters,
         MessageRecord,
         Orientation,
         ProgressFilters,
@@ -219,10 +220,11 @@ class LocalHub:
         args["until"] = timestamp("until", args.get("until"))
         return await self.hub.read(lambda r: activity.list_progress(r, **args))
 
-    async def messages(self, to_agent: str | None = None, unread_only: bool = False) -> list[MessageRecord]:
+    async def messages(self, filters: MessageFilters) -> list[MessageRecord]:
         from devhub.store import activity
 
-        return await self.hub.read(lambda r: activity.list_messages(r, to_agent=to_agent, unread_only=unread_only))
+        args: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
+        return await self.hub.read(lambda r: activity.list_messages(r, **args))
 
     async def search(self, q: str, limit: int = 50) -> list[SearchHit]:
         from devhub.store import activity
@@ -349,3 +351,29 @@ class LocalHub:
         from devhub.reconcile.brief import brief_for_repo
 
         return await self.hub.read(lambda r: brief_for_repo(r, repo))
+
+    # -- messages: thread, archive, reply ---------------------------------------------------------
+
+    async def message_thread(self, message_id: str) -> list[MessageRecord]:
+        from devhub.errors import NotFound
+        from devhub.store import activity
+
+        thread = await self.hub.read(lambda r: activity.message_thread(r, message_id))
+        if thread is None:
+            raise NotFound(f"no message with id {message_id!r}")
+        return thread
+
+    async def archive_message(
+        self, message_id: str, body: WriteBody | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        from devhub.service.port import write_context
+
+        body = body if body is not None else {}
+        return _result(await self.hub.writes.archive_message(message_id, body, write_context(body, key, agent)))
+
+    async def reply_to_message(
+        self, message_id: str, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        from devhub.service.port import write_context
+
+        return _result(await self.hub.writes.reply_to_message(message_id, body, write_context(body, key, agent)))

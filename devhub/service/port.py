@@ -12,9 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
-from devhub.store.activity import PROGRESS_LIMIT_DEFAULT, PROGRESS_LIMIT_MAX
+from devhub.store.activity import (
+    MESSAGES_LIMIT_DEFAULT,
+    MESSAGES_LIMIT_MAX,
+    PROGRESS_LIMIT_DEFAULT,
+    PROGRESS_LIMIT_MAX,
+)
 
-__all__ = ["PROGRESS_LIMIT_DEFAULT", "PROGRESS_LIMIT_MAX", "HubPort"]
+__all__ = ["MESSAGES_LIMIT_DEFAULT", "MESSAGES_LIMIT_MAX", "PROGRESS_LIMIT_DEFAULT", "PROGRESS_LIMIT_MAX", "HubPort"]
 
 if TYPE_CHECKING:
     from devhub.service.writes import WriteContext
@@ -92,6 +97,17 @@ class ProgressFilters(TypedDict, total=False):
     until: str | None
     limit: int
     offset: int
+    topic_id: str | None
+
+
+class MessageFilters(TypedDict, total=False):
+    """GET /messages query parameters (the State Hub's, plus include_archived)."""
+
+    to_agent: str | None
+    from_agent: str | None
+    unread_only: bool
+    include_archived: bool
+    limit: int
 
 
 @dataclass(frozen=True)
@@ -140,7 +156,7 @@ class HubPort(Protocol):
 
     async def progress(self, filters: ProgressFilters) -> list[ProgressRecord]: ...  # GET /progress
 
-    async def messages(self, to_agent: str | None = None, unread_only: bool = False) -> list[MessageRecord]: ...
+    async def messages(self, filters: MessageFilters) -> list[MessageRecord]: ...  # GET /messages
 
     async def search(self, q: str, limit: int = 50) -> list[SearchHit]: ...  # GET /search
 
@@ -189,3 +205,15 @@ class HubPort(Protocol):
     async def workplan_markdown(self, ident: str) -> str: ...
 
     async def brief(self, repo: str) -> str: ...
+
+    # -- messages: thread, archive, reply ---------------------------------------------------------
+
+    async def message_thread(self, message_id: str) -> list[MessageRecord]: ...  # GET /messages/{id}/thread
+
+    async def archive_message(
+        self, message_id: str, body: WriteBody | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # PATCH /messages/{id}/archive
+
+    async def reply_to_message(
+        self, message_id: str, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # POST /messages/{id}/reply

@@ -5,8 +5,11 @@ Routing needs the read model, so it lives here. An envelope becomes one upstream
     task.patch       PATCH /tasks/{state_hub_task_id}             held while the task has no id
     workplan.patch   PATCH /workplans/{state_hub_workstream_id}   held while the workplan has no id
     progress         POST  /progress/   task_id / workplan_id as State Hub UUIDs when known, else file ids
-    message          POST  /messages/   (the upstream's new id is remembered for message.read)
+    message          POST  /messages/   thread_id as the upstream's id of the root (the upstream's new id
+                     is remembered for message.read / .archive and for replies in its thread)
     message.read     PATCH /messages/{upstream id, else local id}/read
+    message.archive  PATCH /messages/{upstream id, else local id}/archive
+    (a reply, POST /messages/{id}/reply here, is journaled as `message` + `message.read`)
     anything else    the envelope's own method and path
 
 Ids are looked up at send time (a file may have gained its id since the write); the ids
@@ -116,10 +119,12 @@ class Router:
                 )
             path = "/progress/"
         elif kind == "message":
+            if isinstance(body.get("thread_id"), str):
+                body["thread_id"] = self._message_ids.get(body["thread_id"]) or body["thread_id"]
             path = "/messages/"
-        elif kind == "message.read":
+        elif kind in ("message.read", "message.archive"):
             local = str(target.get("id"))
-            path = f"/messages/{self._message_ids.get(local) or local}/read"
+            path = f"/messages/{self._message_ids.get(local) or local}/{kind.removeprefix('message.')}"
         return Send(UpstreamRequest(method, path, body, key))
 
     async def on_ack(self, envelope: dict[str, Any], answer: Answer) -> None:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         DaemonState,
         ErrorsReport,
         Health,
+        MessageFilters,
         MessageRecord,
         Orientation,
         ProgressFilters,
@@ -290,8 +291,8 @@ class RemoteHub:
         result: list[ProgressRecord] = await self._get("/progress/", dict(filters))
         return result
 
-    async def messages(self, to_agent: str | None = None, unread_only: bool = False) -> list[MessageRecord]:
-        result: list[MessageRecord] = await self._get("/messages/", {"to_agent": to_agent, "unread_only": unread_only})
+    async def messages(self, filters: MessageFilters) -> list[MessageRecord]:
+        result: list[MessageRecord] = await self._get("/messages/", dict(filters))
         return result
 
     async def search(self, q: str, limit: int = 50) -> list[SearchHit]:
@@ -401,6 +402,22 @@ class RemoteHub:
                     f"{what} has no REST endpoint and is served by a devhub daemon's {url}, which did not "
                     f"answer ({type(exc).__name__}: {exc})"
                 ) from None
+
+    # -- messages: thread, archive, reply ---------------------------------------------------------
+
+    async def message_thread(self, message_id: str) -> list[MessageRecord]:
+        result: list[MessageRecord] = await self._get(f"/messages/{_segment(message_id)}/thread")
+        return result
+
+    async def archive_message(
+        self, message_id: str, body: WriteBody | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        return await self._write("PATCH", f"/messages/{_segment(message_id)}/archive", body or {}, key, agent)
+
+    async def reply_to_message(
+        self, message_id: str, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        return await self._write("POST", f"/messages/{_segment(message_id)}/reply", body, key, agent)
 
 
 def _first_leaf(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:

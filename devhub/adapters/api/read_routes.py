@@ -10,7 +10,12 @@ from litestar.params import Parameter
 from devhub.adapters.api.params import OFFSET_MAX, bounded, choice, timestamp
 from devhub.model import PRIORITIES, TASK_STATUSES, WORKPLAN_STATUSES
 from devhub.service.local import LocalHub
-from devhub.service.port import PROGRESS_LIMIT_DEFAULT, PROGRESS_LIMIT_MAX
+from devhub.service.port import (
+    MESSAGES_LIMIT_DEFAULT,
+    MESSAGES_LIMIT_MAX,
+    PROGRESS_LIMIT_DEFAULT,
+    PROGRESS_LIMIT_MAX,
+)
 
 
 def hub_of(request: Request[Any, Any, Any]) -> LocalHub:
@@ -95,6 +100,7 @@ async def progress(
     workplan_id: str | None = None,
     workstream_id: str | None = None,
     author: str | None = None,
+    topic_id: str | None = None,
     since: str | None = None,
     until: str | None = None,
     limit: Annotated[int, Parameter(ge=1, le=PROGRESS_LIMIT_MAX)] = PROGRESS_LIMIT_DEFAULT,
@@ -107,6 +113,7 @@ async def progress(
             "task_id": task_id,
             "workplan_id": workplan_id or workstream_id,
             "author": author,
+            "topic_id": topic_id,
             "since": since,
             "until": until,
             "limit": limit,
@@ -115,11 +122,24 @@ async def progress(
     )
 
 
-@get("/messages", summary="Messages, newest first")
+@get("/messages", summary="Messages, newest first (archived ones only with include_archived=true)")
 async def messages(
-    request: Request[Any, Any, Any], to_agent: str | None = None, unread_only: bool = False
+    request: Request[Any, Any, Any],
+    to_agent: str | None = None,
+    from_agent: str | None = None,
+    unread_only: bool = False,
+    include_archived: bool = False,
+    limit: Annotated[int, Parameter(ge=1, le=MESSAGES_LIMIT_MAX)] = MESSAGES_LIMIT_DEFAULT,
 ) -> list[dict[str, Any]]:
-    return await hub_of(request).messages(to_agent, unread_only)
+    return await hub_of(request).messages(
+        {
+            "to_agent": to_agent,
+            "from_agent": from_agent,
+            "unread_only": unread_only,
+            "include_archived": include_archived,
+            "limit": limit,
+        }
+    )
 
 
 @get("/repos", summary="Registered repos with their sync state")
