@@ -41,15 +41,29 @@ def test_a_task_patch_with_a_uuid_arrives_exactly_once_at_the_strict_hub(tmp_pat
 # when it is written; what the hub takes lands there exactly once, ids translated to the fleet's.
 REFUSED_AT_ONCE = [
     ("POST", "/messages/", {"from_agent": "a", "to_agent": "b", "body": "no subject"}, 422, "subject"),
-    ("POST", "/messages/", {"from_agent": "a", "to_agent": "b", "subject": "s", "body": "b", "thread_id": "x"}, 404,
-     "Thread root x not found"),
+    (
+        "POST",
+        "/messages/",
+        {"from_agent": "a", "to_agent": "b", "subject": "s", "body": "b", "thread_id": "x"},
+        404,
+        "Thread root x not found",
+    ),
     ("POST", "/progress/", {"summary": "close", "workstream_id": ""}, 422, "workstream_id"),
     ("POST", "/progress/", {"summary": "close", "task_id": ""}, 422, "task_id"),
     ("PATCH", "/tasks/CUST-WP-0054-T01", {"status": "progress"}, 409, "done reopens only by an explicit rule"),
     ("PATCH", "/tasks/CUST-WP-0054-T06", {"status": "wait"}, 422, "blocking_reason"),
-    ("POST", "/tasks/bulk-status-sync", {"updates": [{"task_id": "CUST-WP-0054-T07", "status": "todo"},
-                                                     {"task_id": "CUST-WP-0054-T07", "status": "done"}]}, 400,
-     "duplicate task_id values are not allowed"),
+    (
+        "POST",
+        "/tasks/bulk-status-sync",
+        {
+            "updates": [
+                {"task_id": "CUST-WP-0054-T07", "status": "todo"},
+                {"task_id": "CUST-WP-0054-T07", "status": "done"},
+            ]
+        },
+        400,
+        "duplicate task_id values are not allowed",
+    ),
 ]
 TOPIC_UUID = "cee7bedf-2b48-46ef-8601-006474f2ad7a"
 T06_UUID = "f2c5dd4b-9af4-4e8c-8619-6814e7d1666e"
@@ -72,15 +86,26 @@ def test_writes_the_strict_hub_would_refuse_are_refused_offline_and_the_rest_lan
                     assert words in answer.text, (path, answer.text)
                 assert journal_last_seq(dev) == last_seq, "a refused write is never journaled"
 
-                root = client.post("/messages/", json={"from_agent": "worker", "to_agent": "state-hub",
-                                                       "subject": "T06 ready", "body": "review?"}).json()
+                root = client.post(
+                    "/messages/",
+                    json={"from_agent": "worker", "to_agent": "state-hub", "subject": "T06 ready", "body": "review?"},
+                ).json()
                 reply = client.post(f"/messages/{root['id']}/reply", json={"from_agent": "state-hub", "body": "ok"})
                 assert reply.status_code == 201, reply.text
                 assert client.patch(f"/messages/{reply.json()['id']}/archive", json={}).status_code == 200
-                assert client.patch("/tasks/CUST-WP-0054-T06", json={"status": "wait",
-                                                                    "blocking_reason": "needs T05"}).status_code == 200
-                write_progress(client, "session closed", topic_id=TOPIC_UUID, workstream_id="CUST-WP-0054",
-                               task_id="CUST-WP-0054-T06")
+                assert (
+                    client.patch(
+                        "/tasks/CUST-WP-0054-T06", json={"status": "wait", "blocking_reason": "needs T05"}
+                    ).status_code
+                    == 200
+                )
+                write_progress(
+                    client,
+                    "session closed",
+                    topic_id=TOPIC_UUID,
+                    workstream_id="CUST-WP-0054",
+                    task_id="CUST-WP-0054-T06",
+                )
             status = wait_drained(dev, timeout=30)
         finally:
             dev.stop()

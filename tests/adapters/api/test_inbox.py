@@ -36,8 +36,9 @@ def test_a_message_without_subject_is_refused_naming_the_field_and_nothing_is_ke
     refused = hub.request("POST", "/messages/", json={"from_agent": "a", "to_agent": "b", "body": "no subject"})
     assert refused.status_code == 422
     assert [p["name"] for p in refused.json()["invalid_params"]] == ["subject"]
-    too_long = hub.request("POST", "/messages/", json={"from_agent": "a", "to_agent": "b", "subject": "x" * 501,
-                                                       "body": "b"})
+    too_long = hub.request(
+        "POST", "/messages/", json={"from_agent": "a", "to_agent": "b", "subject": "x" * 501, "body": "b"}
+    )
     assert too_long.status_code == 422 and "500" in too_long.json()["detail"]
     assert hub.get("/messages/", params={"limit": 10_000}).json() == before
 

@@ -33,9 +33,8 @@ def test_an_empty_id_is_refused_naming_it_and_nothing_is_recorded(hub: RunningDa
 
 
 def test_topic_id_is_stored_answered_and_filtered(hub: RunningDaemon) -> None:
-    event = hub.request(
-        "POST", "/progress/", json={"summary": "session closed", "topic_id": TOPIC_UUID, "workstream_id": "CUST-WP-0054"}
-    ).json()
+    body = {"summary": "session closed", "topic_id": TOPIC_UUID, "workstream_id": "CUST-WP-0054"}
+    event = hub.request("POST", "/progress/", json=body).json()
     assert (event["topic_id"], event["workplan_id"], event["workstream_id"]) == (
         TOPIC_UUID,
         "CUST-WP-0054",

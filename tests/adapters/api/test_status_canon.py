@@ -78,26 +78,41 @@ def test_bulk_sync_duplicates_are_400_and_unknown_ids_404_in_the_state_hubs_shap
     dup = hub.request(
         "POST",
         "/tasks/bulk-status-sync",
-        json={"updates": [{"task_id": "CUST-WP-0054-T07", "status": "progress"},
-                          {"task_id": "CUST-WP-0054-T07", "status": "done"},
-                          {"task_id": "nope", "status": "done"}]},
+        json={
+            "updates": [
+                {"task_id": "CUST-WP-0054-T07", "status": "progress"},
+                {"task_id": "CUST-WP-0054-T07", "status": "done"},
+                {"task_id": "nope", "status": "done"},
+            ]
+        },
     )
     assert dup.status_code == 400, dup.text
-    assert dup.json()["detail"] == {"message": "duplicate task_id values are not allowed",
-                                    "task_ids": ["CUST-WP-0054-T07"]}
+    assert dup.json()["detail"] == {
+        "message": "duplicate task_id values are not allowed",
+        "task_ids": ["CUST-WP-0054-T07"],
+    }
     # One task spelled two ways (file id and State Hub UUID) is still one task twice.
     spelled = hub.request(
         "POST",
         "/tasks/bulk-status-sync",
-        json={"updates": [{"task_id": DONE, "status": "done"},
-                          {"task_id": "67b91b18-9ad0-4917-990a-056a7007a2d4", "status": "done"}]},
+        json={
+            "updates": [
+                {"task_id": DONE, "status": "done"},
+                {"task_id": "67b91b18-9ad0-4917-990a-056a7007a2d4", "status": "done"},
+            ]
+        },
     )
     assert spelled.status_code == 400 and len(spelled.json()["detail"]["task_ids"]) == 2
     missing = hub.request(
         "POST",
         "/tasks/bulk-status-sync",
-        json={"updates": [{"task_id": "CUST-WP-0054-T07", "status": "progress"},
-                          {"task_id": "nope-1", "status": "done"}, {"task_id": "nope-2", "status": "todo"}]},
+        json={
+            "updates": [
+                {"task_id": "CUST-WP-0054-T07", "status": "progress"},
+                {"task_id": "nope-1", "status": "done"},
+                {"task_id": "nope-2", "status": "todo"},
+            ]
+        },
     )
     assert missing.status_code == 404
     assert missing.json()["detail"] == {"message": "one or more tasks were not found", "task_ids": ["nope-1", "nope-2"]}
@@ -116,8 +131,12 @@ def test_bulk_sync_refuses_a_forbidden_transition_or_a_reasonless_wait_all_or_no
     reasonless = hub.request(
         "POST",
         "/tasks/bulk-status-sync",
-        json={"updates": [{"task_id": "CUST-WP-0054-T08", "status": "progress"},
-                          {"task_id": "CUST-WP-0054-T07", "status": "wait"}]},
+        json={
+            "updates": [
+                {"task_id": "CUST-WP-0054-T08", "status": "progress"},
+                {"task_id": "CUST-WP-0054-T07", "status": "wait"},
+            ]
+        },
     )
     assert reasonless.status_code == 422
     assert [p["name"] for p in reasonless.json()["invalid_params"]] == ["updates[1].blocking_reason"]

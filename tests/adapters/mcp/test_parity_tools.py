@@ -81,8 +81,12 @@ def test_add_progress_event_keeps_topic_and_takes_detail_as_text(daemon: Running
             as_json = payload(
                 await client.call_tool(
                     "add_progress_event",
-                    {"summary": "closed", "topic_id": "custodian", "workstream_id": "CUST-WP-0054",
-                     "detail": '{"commits": 2}'},
+                    {
+                        "summary": "closed",
+                        "topic_id": "custodian",
+                        "workstream_id": "CUST-WP-0054",
+                        "detail": '{"commits": 2}',
+                    },
                 )
             )
             as_text = payload(await client.call_tool("add_progress_event", {"summary": "s", "detail": "free text"}))
@@ -90,8 +94,11 @@ def test_add_progress_event_keeps_topic_and_takes_detail_as_text(daemon: Running
             return as_json, as_text, empty
 
     as_json, as_text, empty = run(scenario())
-    assert (as_json["topic_id"], as_json["workplan_id"], as_json["detail"]) == ("custodian", "CUST-WP-0054",
-                                                                                {"commits": 2})
+    assert (as_json["topic_id"], as_json["workplan_id"], as_json["detail"]) == (
+        "custodian",
+        "CUST-WP-0054",
+        {"commits": 2},
+    )
     assert as_text["detail"] == {"text": "free text"}
     assert "workstream_id" in empty and "422" in empty
     assert [e["id"] for e in daemon.get("/progress/", params={"topic_id": "custodian"}).json()] == [as_json["id"]]
@@ -106,16 +113,17 @@ def test_messages_reply_and_subject_through_mcp(daemon: RunningDaemon) -> None:
                 )
             )
             reply = payload(
-                await client.call_tool("reply_to_message", {"message_id": sent["id"], "from_agent": "mcp-hub",
-                                                            "body": "go"})
+                await client.call_tool(
+                    "reply_to_message", {"message_id": sent["id"], "from_agent": "mcp-hub", "body": "go"}
+                )
             )
             no_subject = text_of_error(
                 await client.call_tool("send_message", {"from_agent": "w", "to_agent": "x", "body": "b"})
             )
             bad_thread = error_text(
                 await client.call_tool(
-                    "send_message", {"from_agent": "w", "to_agent": "x", "subject": "s", "body": "b",
-                                     "thread_id": "nope"}
+                    "send_message",
+                    {"from_agent": "w", "to_agent": "x", "subject": "s", "body": "b", "thread_id": "nope"},
                 )
             )
             return sent, reply, no_subject, bad_thread
@@ -146,8 +154,12 @@ def test_the_status_canon_holds_for_the_mcp_writes(daemon: RunningDaemon) -> Non
             duplicate = error_text(
                 await client.call_tool(
                     "bulk_update_task_statuses",
-                    {"updates": [{"task_id": "CUST-WP-0054-T08", "status": "progress"},
-                                 {"task_id": "CUST-WP-0054-T08", "status": "done"}]},
+                    {
+                        "updates": [
+                            {"task_id": "CUST-WP-0054-T08", "status": "progress"},
+                            {"task_id": "CUST-WP-0054-T08", "status": "done"},
+                        ]
+                    },
                 )
             )
             return reopened, reasonless, duplicate
