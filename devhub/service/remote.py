@@ -25,12 +25,14 @@ from devhub.errors import (
     BadRequest,
     Conflict,
     DevhubError,
+    DuplicateTaskIds,
     Forbidden,
     NotFound,
     NotRunning,
     PayloadTooLarge,
     ReadModelUnavailable,
     StorageFull,
+    TasksNotFound,
     Unauthorized,
     ValidationFailed,
 )
@@ -107,7 +109,11 @@ def from_problem(status: int, problem: Mapping[str, Any] | None, reason: str = "
     extra = {k: v for k, v in doc.items() if k not in ("type", "title", "status", "detail")}
     kind = _BY_STATUS.get(status)
     error: DevhubError
-    if status == 409 and isinstance(extra.get("candidates"), list):
+    task_ids = doc["detail"].get("task_ids") if isinstance(doc.get("detail"), dict) else None
+    if status in (400, 404) and isinstance(task_ids, list):  # bulk sync: the State Hub's detail object
+        extra.pop("task_ids", None)
+        error = (DuplicateTaskIds if status == 400 else TasksNotFound)([str(t) for t in task_ids])
+    elif status == 409 and isinstance(extra.get("candidates"), list):
         error = Ambiguous(detail, extra.pop("candidates"))
     elif kind in (BadRequest, ValidationFailed):
         params = extra.pop("invalid_params", None) or []
