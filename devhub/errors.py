@@ -4,9 +4,11 @@
     ├── ConfigError                  a bad config file, profile or environment value
     ├── RegistryError                a repo cannot be registered / found in the registry
     ├── NotFound (404)               an unknown workplan, task, message or repo
+    │   └── TasksNotFound            a bulk status sync naming unknown tasks (`detail` is an object)
     ├── Ambiguous (409)              a path id matching several rows; `candidates` lists them
     ├── Conflict (409)               e.g. an Idempotency-Key reused with another body
     ├── BadRequest (400)             a malformed request: bad JSON, a bad query value
+    │   └── DuplicateTaskIds         a bulk status sync naming a task twice (`detail` is an object)
     ├── ValidationFailed (422)       a body that parses but breaks a rule; `fields` names the offenders
     ├── PayloadTooLarge (413)        a body over the size limit
     ├── Unauthorized (401)           a missing or wrong bearer token
@@ -201,3 +203,39 @@ def from_os_error(exc: OSError, doing: str, *, otherwise: type[DevhubError] = Da
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StorageFull(f"{doing}: the disk is full{where} ({reason}); free some space and try again")
     return otherwise(f"{doing}: {reason}{where}")
+
+
+# -- bulk status sync: the State Hub's `detail` objects ----------------------------------------------
+
+
+def _task_ids_problem(error: DevhubError, message: str, task_ids: list[str]) -> dict[str, Any]:
+    """The problem document with `detail` as the State Hub's object, which its clients read."""
+    doc = DevhubError.problem(error)
+    doc["detail"] = {"message": message, "task_ids": task_ids}
+    return doc
+
+
+class DuplicateTaskIds(BadRequest):
+    """A bulk status sync naming one task twice (State Hub: 400 before anything is looked up)."""
+
+    MESSAGE = "duplicate task_id values are not allowed"
+
+    def __init__(self, task_ids: Sequence[str]) -> None:
+        DevhubError.__init__(self, f"{self.MESSAGE}: {', '.join(task_ids)}", task_ids=list(task_ids))
+
+    def problem(self) -> dict[str, Any]:
+        return _task_ids_problem(self, self.MESSAGE, self.extra["task_ids"])
+
+
+class TasksNotFound(NotFound):
+    """A bulk status sync naming tasks the hub does not know (State Hub: 404, nothing applied)."""
+
+    MESSAGE = "one or more tasks were not found"
+
+    def __init__(self, task_ids: Sequence[str]) -> None:
+        DevhubError.__init__(
+            self, f"{self.MESSAGE}: {', '.join(task_ids)}; nothing was written", task_ids=list(task_ids)
+        )
+
+    def problem(self) -> dict[str, Any]:
+        return _task_ids_problem(self, self.MESSAGE, self.extra["task_ids"])

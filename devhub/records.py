@@ -83,6 +83,7 @@ class ProgressView(TypedDict):
     event_type: str
     summary: str
     author: str | None
+    topic_id: str | None  # a topic slug or the fleet's topic UUID, as given
     workplan_id: str | None
     workstream_id: str | None  # the State Hub's legacy name of workplan_id, kept for its clients
     task_id: str | None
@@ -104,6 +105,8 @@ class MessageView(TypedDict):
     created_at: str
     read_at: str | None
     read: bool
+    archived_at: str | None
+    archived: bool  # archived messages leave GET /messages/ unless include_archived=true
 
 
 class RepoView(TypedDict):

@@ -57,8 +57,8 @@ def test_the_core_never_imports_an_adapter() -> None:
     assert offenders == []
 
 
-def test_the_store_reads_only_the_model_and_the_parser() -> None:
-    allowed = ("devhub.store", "devhub.model", "devhub.errors", "devhub.registry", "devhub.workplans")
+def test_the_store_reads_only_the_model_the_records_and_the_parser() -> None:
+    allowed = ("devhub.store", "devhub.model", "devhub.records", "devhub.errors", "devhub.registry", "devhub.workplans")
     offenders = [
         f"{path.relative_to(ROOT)} imports {name}"
         for path in _modules("devhub.store")

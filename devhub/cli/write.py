@@ -28,19 +28,31 @@ def _writer(agent: str | None, idempotency_key: str | None) -> tuple[str, str | 
 @click.argument("ident")
 @click.argument("status")
 @click.option("--note", help="A note recorded with the change.")
+@click.option("--blocking-reason", help="What the task waits for (needed for status wait unless it has one).")
 @click.option("--repo")
 @click.option("--agent", default=None, help="Who makes the change (default: $USER@host).")
 @click.pass_context
 def task_set(
-    ctx: click.Context, ident: str, status: str, note: str | None, repo: str | None, agent: str | None
+    ctx: click.Context,
+    ident: str,
+    status: str,
+    note: str | None,
+    blocking_reason: str | None,
+    repo: str | None,
+    agent: str | None,
 ) -> None:
-    """Set a task's status: through the daemon when it runs, else straight into the journal."""
+    """Set a task's status: through the daemon when it runs, else straight into the journal.
+
+    The status canon holds here too: cancel is final, done does not reopen, wait needs a reason.
+    """
     from devhub.cli.hub import with_hub
 
     who, key = _writer(agent, None)
     body: dict[str, Any] = {"status": status}
     if note:
         body["note"] = note
+    if blocking_reason is not None:
+        body["blocking_reason"] = blocking_reason
     body["agent"] = who
     result = with_hub(ctx, lambda hub: hub.patch_task(ident, repo, body, key, who)).body
     click.echo(

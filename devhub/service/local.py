@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         DaemonState,
         ErrorsReport,
         HealthView,
+        MessageFilters,
         MessageView,
         Orientation,
         ProgressFilters,
@@ -256,10 +257,11 @@ class LocalHub:
         args["until"] = timestamp("until", args.get("until"))
         return await self.hub.read(lambda r: activity.list_progress(r, **args))
 
-    async def messages(self, to_agent: str | None = None, unread_only: bool = False) -> list[MessageView]:
+    async def messages(self, filters: MessageFilters) -> list[MessageView]:
         from devhub.store import activity
 
-        return await self.hub.read(lambda r: activity.list_messages(r, to_agent=to_agent, unread_only=unread_only))
+        args: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
+        return await self.hub.read(lambda r: activity.list_messages(r, **args))
 
     async def search(self, q: str, limit: int = 50) -> list[SearchHit]:
         from devhub.store import activity
@@ -518,3 +520,29 @@ class LocalHub:
 
     async def writeback_repo(self, repo_slug: str) -> WritebackReport:
         return await self.statehub.writeback_repo(repo_slug)
+
+    # -- messages: thread, archive, reply ---------------------------------------------------------
+
+    async def message_thread(self, message_id: str) -> list[MessageView]:
+        from devhub.errors import NotFound
+        from devhub.store import activity
+
+        thread = await self.hub.read(lambda r: activity.message_thread(r, message_id))
+        if thread is None:
+            raise NotFound(f"no message with id {message_id!r}")
+        return thread
+
+    async def archive_message(
+        self, message_id: str, body: WriteBody | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        from devhub.service.port import write_context
+
+        body = body if body is not None else {}
+        return _result(await self.hub.writes.archive_message(message_id, body, write_context(body, key, agent)))
+
+    async def reply_to_message(
+        self, message_id: str, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        from devhub.service.port import write_context
+
+        return _result(await self.hub.writes.reply_to_message(message_id, body, write_context(body, key, agent)))

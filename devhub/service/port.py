@@ -13,9 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from devhub.records import HealthView, MessageView, ProgressView, RepoView, TaskView, WorkplanView
-from devhub.store.activity import PROGRESS_LIMIT_DEFAULT, PROGRESS_LIMIT_MAX
+from devhub.store.activity import (
+    MESSAGES_LIMIT_DEFAULT,
+    MESSAGES_LIMIT_MAX,
+    PROGRESS_LIMIT_DEFAULT,
+    PROGRESS_LIMIT_MAX,
+)
 
-__all__ = ["PROGRESS_LIMIT_DEFAULT", "PROGRESS_LIMIT_MAX", "HubPort"]
+__all__ = ["MESSAGES_LIMIT_DEFAULT", "MESSAGES_LIMIT_MAX", "PROGRESS_LIMIT_DEFAULT", "PROGRESS_LIMIT_MAX", "HubPort"]
 
 if TYPE_CHECKING:
     from devhub.reconcile.writeback import PendingJson
@@ -108,6 +113,17 @@ class ProgressFilters(TypedDict, total=False):
     until: str | None
     limit: int
     offset: int
+    topic_id: str | None
+
+
+class MessageFilters(TypedDict, total=False):
+    """GET /messages query parameters (the State Hub's, plus include_archived)."""
+
+    to_agent: str | None
+    from_agent: str | None
+    unread_only: bool
+    include_archived: bool
+    limit: int
 
 
 @dataclass(frozen=True)
@@ -156,7 +172,7 @@ class HubPort(Protocol):
 
     async def progress(self, filters: ProgressFilters) -> list[ProgressView]: ...  # GET /progress
 
-    async def messages(self, to_agent: str | None = None, unread_only: bool = False) -> list[MessageView]: ...
+    async def messages(self, filters: MessageFilters) -> list[MessageView]: ...  # GET /messages
 
     async def search(self, q: str, limit: int = 50) -> list[SearchHit]: ...  # GET /search
 
@@ -263,3 +279,15 @@ class HubPort(Protocol):
     async def validate_repo_adr(self, repo_path: str, domain_slug: str | None = None) -> AdrValidation: ...
 
     async def writeback_repo(self, repo_slug: str) -> WritebackReport: ...  # check_repo_consistency(fix=True)
+
+    # -- messages: thread, archive, reply ---------------------------------------------------------
+
+    async def message_thread(self, message_id: str) -> list[MessageView]: ...  # GET /messages/{id}/thread
+
+    async def archive_message(
+        self, message_id: str, body: WriteBody | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # PATCH /messages/{id}/archive
+
+    async def reply_to_message(
+        self, message_id: str, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # POST /messages/{id}/reply

@@ -5,7 +5,8 @@ Routing needs the read model, so it lives here. An envelope becomes one upstream
     task.patch       PATCH /tasks/{state_hub_task_id}             held while the task has no id
     workplan.patch   PATCH /workplans/{state_hub_workstream_id}   held while the workplan has no id
     progress         POST  /progress/   task_id / workplan_id as State Hub UUIDs when known, else file ids
-    message          POST  /messages/   (the upstream's new id is remembered for message.read)
+    message          POST  /messages/   thread_id as the upstream's id of the root (the upstream's new id
+                     is remembered for message.read / .archive and for replies in its thread)
     message.read     PATCH /messages/{upstream id, else local id}/read
     decision         POST  /decisions/   topic_id / workstream_id as fleet UUIDs; held while only a
                      topic slug or a workplan without a UUID names it (the upstream's id is remembered)
@@ -13,6 +14,8 @@ Routing needs the read model, so it lives here. An envelope becomes one upstream
     decision.resolve POST  /decisions/{upstream id}/resolve   likewise
     token_event      POST  /token-events/ (and token_event.upsert: /token-events/upsert), task_id /
                      workstream_id as fleet UUIDs; held while the task or workplan has none
+    message.archive  PATCH /messages/{upstream id, else local id}/archive
+    (a reply, POST /messages/{id}/reply here, is journaled as `message` + `message.read`)
     anything else    the envelope's own method and path
 
 Ids are looked up at send time (a file may have gained its id since the write); the ids
@@ -126,10 +129,12 @@ class Router:
                 )
             path = "/progress/"
         elif kind == "message":
+            if isinstance(body.get("thread_id"), str):
+                body["thread_id"] = self._message_ids.get(body["thread_id"]) or body["thread_id"]
             path = "/messages/"
-        elif kind == "message.read":
+        elif kind in ("message.read", "message.archive"):
             local = str(target.get("id"))
-            path = f"/messages/{self._message_ids.get(local) or local}/read"
+            path = f"/messages/{self._message_ids.get(local) or local}/{kind.removeprefix('message.')}"
         elif kind in DECISION_KINDS or kind in TOKEN_KINDS:
             routed = await self._route_decision_or_tokens(str(kind), target, body)
             if isinstance(routed, str):

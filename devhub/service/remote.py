@@ -25,12 +25,14 @@ from devhub.errors import (
     BadRequest,
     Conflict,
     DevhubError,
+    DuplicateTaskIds,
     Forbidden,
     NotFound,
     NotRunning,
     PayloadTooLarge,
     ReadModelUnavailable,
     StorageFull,
+    TasksNotFound,
     Unauthorized,
     ValidationFailed,
 )
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
         DaemonState,
         ErrorsReport,
         HealthView,
+        MessageFilters,
         MessageView,
         Orientation,
         ProgressFilters,
@@ -126,7 +129,11 @@ def from_problem(status: int, problem: Mapping[str, Any] | None, reason: str = "
     extra = {k: v for k, v in doc.items() if k not in ("type", "title", "status", "detail")}
     kind = _BY_STATUS.get(status)
     error: DevhubError
-    if status == 409 and isinstance(extra.get("candidates"), list):
+    task_ids = doc["detail"].get("task_ids") if isinstance(doc.get("detail"), dict) else None
+    if status in (400, 404) and isinstance(task_ids, list):  # bulk sync: the State Hub's detail object
+        extra.pop("task_ids", None)
+        error = (DuplicateTaskIds if status == 400 else TasksNotFound)([str(t) for t in task_ids])
+    elif status == 409 and isinstance(extra.get("candidates"), list):
         error = Ambiguous(detail, extra.pop("candidates"))
     elif kind in (BadRequest, ValidationFailed):
         params = extra.pop("invalid_params", None) or []
@@ -324,8 +331,8 @@ class RemoteHub:
         result: list[ProgressView] = await self._get("/progress/", dict(filters))
         return result
 
-    async def messages(self, to_agent: str | None = None, unread_only: bool = False) -> list[MessageView]:
-        result: list[MessageView] = await self._get("/messages/", {"to_agent": to_agent, "unread_only": unread_only})
+    async def messages(self, filters: MessageFilters) -> list[MessageView]:
+        result: list[MessageView] = await self._get("/messages/", dict(filters))
         return result
 
     async def search(self, q: str, limit: int = 50) -> list[SearchHit]:
@@ -532,6 +539,22 @@ class RemoteHub:
         answer = await self._forward_tool("check_repo_consistency", {"repo_slug": repo_slug, "fix": True})
         result: WritebackReport = answer["fix"]
         return result
+
+    # -- messages: thread, archive, reply ---------------------------------------------------------
+
+    async def message_thread(self, message_id: str) -> list[MessageView]:
+        result: list[MessageView] = await self._get(f"/messages/{_segment(message_id)}/thread")
+        return result
+
+    async def archive_message(
+        self, message_id: str, body: WriteBody | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        return await self._write("PATCH", f"/messages/{_segment(message_id)}/archive", body or {}, key, agent)
+
+    async def reply_to_message(
+        self, message_id: str, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        return await self._write("POST", f"/messages/{_segment(message_id)}/reply", body, key, agent)
 
 
 def _first_leaf(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:

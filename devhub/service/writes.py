@@ -19,9 +19,17 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from devhub.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from devhub.errors import (
+    Conflict,
+    DuplicateTaskIds,
+    NotFound,
+    PayloadTooLarge,
+    TasksNotFound,
+    ValidationFailed,
+)
 from devhub.model import TASK_STATUSES, WORKPLAN_STATUSES, canonical_task_status, canonical_workplan_status
 from devhub.redact import redact
+from devhub.service.canon import check_transition, wait_reason_problem
 from devhub.service.idempotency import checked_key, derived_key
 from devhub.service.json_values import value_problems
 from devhub.service.record_fields import TASK_TOKEN_COUNTS, task_token_event, task_token_problems
@@ -227,7 +235,11 @@ class Writes:
 
         async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
             row = await self._read(lambda r: queries.resolve_task_row(r, ident, repo))
-            change = _validate_task_patch(body, current_note=row["intervention_note"])
+            change = _validate_task_patch(
+                body, current_note=row["intervention_note"], current_reason=row["blocking_reason"]
+            )
+            if "status" in change:
+                check_transition(row["id"], row["status"], change["status"])
             ctx2 = WriteContext(
                 ctx.idempotency_key, body.get("agent") or ctx.agent, body.get("session_id") or ctx.session
             )
@@ -292,23 +304,41 @@ class Writes:
                 if task_id and status:
                     parsed.append((task_id, status, repo))
             _raise_if(errors, "bulk status sync")
+            # The State Hub's order: duplicates (400), then unknown tasks (404), then the transitions.
+            given = [task_id for task_id, _, _ in parsed]
+            duplicates = sorted({t for t in given if given.count(t) > 1}, key=given.index)
+            if duplicates:
+                raise DuplicateTaskIds(duplicates)
+            rows, missing = [], []
+            for task_id, _, repo in parsed:
+                try:
+                    rows.append(await self._read(partial(queries.resolve_task_row, ident=task_id, repo=repo)))
+                except NotFound:
+                    missing.append(task_id)
+            if missing:
+                raise TasksNotFound(missing)
+            keys = [row["key"] for row in rows]
+            same_task = [t for t, k in zip(given, keys, strict=True) if keys.count(k) > 1]
+            if same_task:  # two spellings (file id and UUID) of one task are still one task twice
+                raise DuplicateTaskIds(same_task)
+            for index, ((_, status, _), row) in enumerate(zip(parsed, rows, strict=True)):
+                check_transition(row["id"], row["status"], status)
+                problem = wait_reason_problem(status, None, row["blocking_reason"])
+                if problem:
+                    errors[f"updates[{index}].blocking_reason"] = (
+                        f"task {row['id']} has none, and a bulk sync cannot give one: {problem} "
+                        "(PATCH /tasks/{id} with status and blocking_reason instead)"
+                    )
+            _raise_if(errors, "bulk status sync")
             ctx2 = WriteContext(ctx.idempotency_key, author or ctx.agent, session or ctx.session)
             drafts, results = [], []
-            latest: dict[str, str] = {}
-            for task_id, status, repo in parsed:
-                try:
-                    row = await self._read(partial(queries.resolve_task_row, ident=task_id, repo=repo))
-                except NotFound as exc:
-                    raise NotFound(f"bulk status sync: {exc.detail}; nothing was written") from exc
+            for (_, status, _), row in zip(parsed, rows, strict=True):
                 draft = self._task_draft(
                     row, {"status": status}, {"status": status, "agent": ctx2.agent, "session_id": ctx2.session}, ctx2
                 )
                 draft["body"] = {k: v for k, v in draft["body"].items() if v is not None}
-                previous = latest.get(row["key"], row["status"])
-                draft["observed"]["status"] = previous
-                latest[row["key"]] = status
                 drafts.append(draft)
-                results.append({"task_id": row["id"], "status": status, "previous": previous})
+                results.append({"task_id": row["id"], "status": status, "previous": row["status"]})
             return drafts, 200, {"updated": results, "count": len(results), "pending_relay": self._pending_relay}
 
         return await self._commit(ctx, "POST", "/tasks/bulk-status-sync", body, build)
@@ -364,15 +394,18 @@ class Writes:
     # -- progress and messages ------------------------------------------------------------------
 
     async def add_progress(self, body: Mapping[str, Any], ctx: WriteContext) -> WriteOutcome:
-        """POST /progress/: a progress event (summary required; workstream_id accepted for workplan_id)."""
+        """POST /progress/: a progress event (summary required; workstream_id is workplan_id's legacy name)."""
 
         async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
             errors: dict[str, str] = {}
             summary = _expect_str(body, "summary", errors, required=True)
             event_type = _expect_str(body, "event_type", errors) or "note"
             author = _expect_str(body, "author", errors)
-            workplan_id = _expect_str(body, "workplan_id", errors) or _expect_str(body, "workstream_id", errors)
-            task_id = _expect_str(body, "task_id", errors)
+            ids = {name: _expect_id(body, name, errors) for name in PROGRESS_ID_FIELDS}
+            if ids["workplan_id"] and ids["workstream_id"] and ids["workplan_id"] != ids["workstream_id"]:
+                errors["workstream_id"] = "names another workplan than workplan_id (it is its legacy name)"
+            topic_id, task_id = ids["topic_id"], ids["task_id"]
+            workplan_id = ids["workplan_id"] or ids["workstream_id"]
             session_id = _expect_str(body, "session_id", errors)
             detail = body.get("detail")
             if detail is not None and not isinstance(detail, dict):
@@ -397,6 +430,7 @@ class Writes:
                     "summary": summary,
                     "event_type": event_type,
                     "author": author or ctx.agent,
+                    "topic_id": topic_id,
                     "workplan_id": workplan_id,
                     "task_id": task_id,
                     "detail": detail or {},
@@ -410,6 +444,7 @@ class Writes:
                 "event_type": event_type,
                 "summary": summary,
                 "author": clean.get("author"),
+                "topic_id": topic_id,
                 "workplan_id": workplan_id,
                 "workstream_id": workplan_id,
                 "task_id": task_id,
@@ -422,55 +457,156 @@ class Writes:
 
         return await self._commit(ctx, "POST", "/progress/", body, build)
 
+    # -- messages (the State Hub's agent inbox: send, read, archive, reply) -------------------------
+
+    async def _thread_root(self, thread_id: str) -> dict[str, Any]:
+        root = await self._read(lambda r: get_message(r, thread_id))
+        if root is None:  # the State Hub's words (api/routers/messages.py)
+            raise NotFound(f"Thread root {thread_id} not found")
+        return root
+
+    def _message_draft(self, fields: Mapping[str, Any], ctx: WriteContext) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The journal draft of a new message and the message it answers with."""
+        record = {"id": new_record_id(), "created_at": now_iso()}
+        body = {k: v for k, v in fields.items() if v is not None}
+        draft = self._draft("message", "POST", "/messages/", body, ctx, target={"kind": "message"}, record=record)
+        message = {
+            "id": record["id"],
+            **{name: fields.get(name) for name in MESSAGE_FIELDS},
+            "created_at": record["created_at"],
+            "read_at": None,
+            "read": False,
+            "archived_at": None,
+            "archived": False,
+            "pending_relay": self._pending_relay,
+        }
+        return draft, message
+
     async def send_message(self, body: Mapping[str, Any], ctx: WriteContext) -> WriteOutcome:
-        """POST /messages/: a message from one agent to another."""
+        """POST /messages/: a message from one agent to another; `subject` is required, as upstream."""
 
         async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
             errors: dict[str, str] = {}
             fields = {
                 "from_agent": _expect_str(body, "from_agent", errors, required=True),
                 "to_agent": _expect_str(body, "to_agent", errors, required=True),
-                "subject": _expect_str(body, "subject", errors),
+                "subject": _expect_subject(body, errors),
                 "body": _expect_str(body, "body", errors, required=True),
-                "thread_id": _expect_str(body, "thread_id", errors),
+                "thread_id": _expect_id(body, "thread_id", errors),
             }
             _raise_if(errors, "message")
-            record = {"id": new_record_id(), "created_at": now_iso()}
-            draft = self._draft(
-                "message", "POST", "/messages/", dict(body), ctx, target={"kind": "message"}, record=record
-            )
-            message = {
-                "id": record["id"],
-                **fields,
-                "created_at": record["created_at"],
-                "read_at": None,
-                "read": False,
-                "pending_relay": self._pending_relay,
-            }
+            if fields["thread_id"]:
+                await self._thread_root(fields["thread_id"])
+            draft, message = self._message_draft(dict(body) | fields, ctx)
             return [draft], 201, message
 
         return await self._commit(ctx, "POST", "/messages/", body, build)
+
+    async def _existing_message(self, message_id: str) -> dict[str, Any]:
+        message = await self._read(lambda r: get_message(r, message_id))
+        if message is None:
+            raise NotFound(f"no message with id {message_id!r}")
+        return message
+
+    def _read_draft(self, message: Mapping[str, Any], body: Mapping[str, Any], ctx: WriteContext) -> dict[str, Any]:
+        return self._draft(
+            "message.read",
+            "PATCH",
+            f"/messages/{message['id']}/read",
+            dict(body),
+            ctx,
+            target={"kind": "message", "id": message["id"]},
+            record={"read_at": message["read_at"] or now_iso()},
+        )
 
     async def mark_message_read(self, message_id: str, body: Mapping[str, Any], ctx: WriteContext) -> WriteOutcome:
         """PATCH /messages/{id}/read."""
 
         async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
-            message = await self._read(lambda r: get_message(r, message_id))
-            if message is None:
-                raise NotFound(f"no message with id {message_id!r}")
-            read_at = message["read_at"] or now_iso()
-            draft = self._draft(
-                "message.read",
-                "PATCH",
-                f"/messages/{message_id}/read",
-                dict(body),
-                ctx,
-                target={"kind": "message", "id": message_id},
-                record={"read_at": read_at},
-            )
+            message = await self._existing_message(message_id)
+            draft = self._read_draft(message, body, ctx)
+            read_at = draft["record"]["read_at"]
             return [draft], 200, message | {"read_at": read_at, "read": True, "pending_relay": self._pending_relay}
 
         return await self._commit(ctx, "PATCH", f"/messages/{message_id}/read", body, build)
+
+    async def archive_message(self, message_id: str, body: Mapping[str, Any], ctx: WriteContext) -> WriteOutcome:
+        """PATCH /messages/{id}/archive: out of the inbox (GET /messages/ leaves it out unless include_archived)."""
+
+        async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
+            message = await self._existing_message(message_id)
+            archived_at = message["archived_at"] or now_iso()
+            draft = self._draft(
+                "message.archive",
+                "PATCH",
+                f"/messages/{message_id}/archive",
+                dict(body),
+                ctx,
+                target={"kind": "message", "id": message_id},
+                record={"archived_at": archived_at},
+            )
+            answer = message | {"archived_at": archived_at, "archived": True, "pending_relay": self._pending_relay}
+            return [draft], 200, answer
+
+        return await self._commit(ctx, "PATCH", f"/messages/{message_id}/archive", body, build)
+
+    async def reply_to_message(self, message_id: str, body: Mapping[str, Any], ctx: WriteContext) -> WriteOutcome:
+        """POST /messages/{id}/reply: answer in the thread, to the sender; marks the original read.
+
+        Journaled as the two writes the State Hub's code is seen to take (POST /messages/ with
+        thread_id, PATCH /messages/{id}/read), so the relay needs no route the pages do not show.
+        """
+
+        async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
+            errors: dict[str, str] = {}
+            from_agent = _expect_str(body, "from_agent", errors, required=True)
+            text = _expect_str(body, "body", errors, required=True)
+            subject = _expect_subject(body, errors, required=False)
+            _raise_if(errors, "reply")
+            original = await self._existing_message(message_id)
+            fields = {
+                "from_agent": from_agent,
+                "to_agent": original["from_agent"],
+                "subject": subject or _reply_subject(original["subject"]),
+                "body": text,
+                "thread_id": original["thread_id"] or original["id"],
+            }
+            draft, message = self._message_draft(fields, ctx)
+            drafts = [draft]
+            if original["read_at"] is None:
+                drafts.append(self._read_draft(original, {}, ctx))
+            return drafts, 201, message
+
+        return await self._commit(ctx, "POST", f"/messages/{message_id}/reply", body, build)
+
+
+PROGRESS_ID_FIELDS = ("topic_id", "workplan_id", "workstream_id", "task_id")
+MESSAGE_FIELDS = ("from_agent", "to_agent", "subject", "body", "thread_id")
+SUBJECT_MAX = 500  # send_message's docstring upstream: "Short subject line (max 500 chars)"
+
+
+def _expect_id(body: Mapping[str, Any], name: str, errors: dict[str, str]) -> str | None:
+    """An optional id: absent or null is fine, "" is not (upstream it fails UUID parsing, 422)."""
+    value = _expect_str(body, name, errors)
+    if value is not None and not value.strip():
+        errors[name] = "must not be empty: leave the field out when it does not apply"
+        return None
+    return value
+
+
+def _expect_subject(body: Mapping[str, Any], errors: dict[str, str], *, required: bool = True) -> str | None:
+    subject = _expect_str(body, "subject", errors)
+    if subject is None and required and "subject" not in errors:
+        errors["subject"] = "required: a short subject line, as the State Hub's send_message takes"
+    if subject is not None and len(subject) > SUBJECT_MAX:
+        errors["subject"] = f"is {len(subject)} characters; the State Hub takes at most {SUBJECT_MAX}"
+    return subject
+
+
+def _reply_subject(subject: str | None) -> str:
+    """`Re: <subject>`, without stacking `Re:` on a thread that already has one (inferred: not seen upstream)."""
+    subject = subject or ""
+    return subject if subject.lower().startswith("re:") else f"Re: {subject}".rstrip()
 
 
 def carries_tokens(body: Mapping[str, Any]) -> bool:
@@ -487,7 +623,9 @@ def _file_values(row: Any) -> dict[str, Any]:
     }
 
 
-def _validate_task_patch(body: Mapping[str, Any], *, current_note: str | None) -> dict[str, Any]:
+def _validate_task_patch(
+    body: Mapping[str, Any], *, current_note: str | None, current_reason: str | None = None
+) -> dict[str, Any]:
     """The overlay change a PATCH /tasks body asks for; ValidationFailed names every bad field."""
     errors: dict[str, str] = {}
     change: dict[str, Any] = {}
@@ -508,6 +646,9 @@ def _validate_task_patch(body: Mapping[str, Any], *, current_note: str | None) -
             change[name] = body[name]
     if change.get("needs_human") is True and not (change.get("intervention_note") or "").strip():
         errors["intervention_note"] = "required when needs_human is true: say what the human must do"
+    wait_problem = wait_reason_problem(change.get("status", ""), body.get("blocking_reason"), current_reason)
+    if wait_problem and "blocking_reason" not in errors:
+        errors["blocking_reason"] = wait_problem
     if not errors and not change and not body.get("note") and not tokens:
         errors["body"] = (
             "nothing to change: give status, needs_human, intervention_note, blocking_reason, note or tokens_in/"

@@ -21,6 +21,7 @@ def progress_dict(row: sqlite3.Row) -> ProgressView:
         "event_type": row["event_type"],
         "summary": row["summary"],
         "author": row["author"],
+        "topic_id": row["topic_id"],
         "workplan_id": row["workplan_id"],
         "workstream_id": row["workplan_id"],
         "task_id": row["task_id"],
@@ -38,6 +39,7 @@ async def list_progress(
     task_id: str | None = None,
     workplan_id: str | None = None,
     author: str | None = None,
+    topic_id: str | None = None,
     since: str | None = None,
     until: str | None = None,
     limit: int = PROGRESS_LIMIT_DEFAULT,
@@ -51,6 +53,7 @@ async def list_progress(
         ("task_id", task_id),
         ("workplan_id", workplan_id),
         ("author", author),
+        ("topic_id", topic_id),
     ):
         if value is not None:
             where.append(f"{column} = ?")
@@ -69,6 +72,10 @@ async def list_progress(
     return [progress_dict(row) for row in await reader.all(sql, params)]
 
 
+MESSAGES_LIMIT_DEFAULT = 20  # the State Hub's get_messages(limit=20)
+MESSAGES_LIMIT_MAX = 10_000
+
+
 def message_dict(row: sqlite3.Row) -> MessageView:
     return {
         "id": row["id"],
@@ -80,23 +87,51 @@ def message_dict(row: sqlite3.Row) -> MessageView:
         "created_at": row["created_at"],
         "read_at": row["read_at"],
         "read": row["read_at"] is not None,
+        "archived_at": row["archived_at"],
+        "archived": row["archived_at"] is not None,
     }
 
 
-async def list_messages(reader: Reader, *, to_agent: str | None = None, unread_only: bool = False) -> list[MessageView]:
-    """Messages, newest first, optionally to one agent and only unread ones."""
+async def list_messages(
+    reader: Reader,
+    *,
+    to_agent: str | None = None,
+    from_agent: str | None = None,
+    unread_only: bool = False,
+    include_archived: bool = False,
+    limit: int = MESSAGES_LIMIT_DEFAULT,
+) -> list[MessageView]:
+    """Messages, newest first: to / from one agent, only unread ones, archived ones left out unless asked."""
     where: list[str] = []
     params: list[Any] = []
-    if to_agent is not None:
-        where.append("to_agent = ?")
-        params.append(to_agent)
+    for column, value in (("to_agent", to_agent), ("from_agent", from_agent)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
     if unread_only:
         where.append("read_at IS NULL")
+    if not include_archived:
+        where.append("archived_at IS NULL")
     sql = "SELECT * FROM messages"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY created_at DESC, seq DESC"
+    sql += " ORDER BY created_at DESC, seq DESC LIMIT ?"
+    params.append(min(limit, MESSAGES_LIMIT_MAX))
     return [message_dict(row) for row in await reader.all(sql, params)]
+
+
+async def message_thread(reader: Reader, message_id: str) -> list[MessageView] | None:
+    """A thread: its root, then every reply in the order written (None when the message is unknown).
+
+    Given a reply, the thread is its root's: replies point at the root (thread_id), never at a reply.
+    """
+    message = await get_message(reader, message_id)
+    if message is None:
+        return None
+    root_id = message["thread_id"] or message["id"]
+    root = await get_message(reader, root_id) or message
+    rows = await reader.all("SELECT * FROM messages WHERE thread_id = ? ORDER BY created_at, seq", (root_id,))
+    return [root, *(message_dict(row) for row in rows)]
 
 
 async def get_message(reader: Reader, message_id: str) -> MessageView | None:

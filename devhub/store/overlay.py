@@ -84,7 +84,7 @@ def apply_envelope(conn: sqlite3.Connection, envelope: Mapping[str, Any]) -> set
         record = envelope.get("record") or {}
         conn.execute(
             "INSERT OR REPLACE INTO progress(id, seq, event_type, summary, author, workplan_id, task_id,"
-            " session_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " session_id, detail, created_at, topic_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.get("id") or envelope["id"],
                 envelope["seq"],
@@ -96,6 +96,7 @@ def apply_envelope(conn: sqlite3.Connection, envelope: Mapping[str, Any]) -> set
                 body.get("session_id"),
                 _dump(body.get("detail") or {}),
                 record.get("created_at") or envelope.get("ts"),
+                body.get("topic_id"),
             ),
         )
     elif kind == "message":
@@ -118,6 +119,11 @@ def apply_envelope(conn: sqlite3.Connection, envelope: Mapping[str, Any]) -> set
         conn.execute(
             "UPDATE messages SET read_at = ? WHERE id = ? AND read_at IS NULL",
             ((envelope.get("record") or {}).get("read_at") or envelope.get("ts"), target["id"]),
+        )
+    elif kind == "message.archive":
+        conn.execute(
+            "UPDATE messages SET archived_at = ? WHERE id = ? AND archived_at IS NULL",
+            ((envelope.get("record") or {}).get("archived_at") or envelope.get("ts"), target["id"]),
         )
     # -- decisions and token events --
     apply_decision(conn, envelope)

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # Columns per table, in a fixed order (the order is part of the byte-for-byte dump).
 TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
@@ -136,6 +136,7 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "task_id": str,
             "session_id": str,
             "detail": str,
+            "topic_id": str,
             "created_at": str,
         },
         "id",
@@ -151,6 +152,7 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "thread_id": str,
             "created_at": str,
             "read_at": str,
+            "archived_at": str,
         },
         "id",
     ),
@@ -255,6 +257,8 @@ INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("token_events", ("measurement_kind", "source_provider", "source_id")),
     ("token_events", ("task_id",)),
     ("token_events", ("created_at",)),
+    ("messages", ("thread_id",)),
+    ("progress", ("topic_id",)),
 )
 
 FTS_COLUMNS: dict[str, tuple[str, ...]] = {

@@ -33,7 +33,9 @@ START_TIMEOUT_SECONDS = 60.0
 # The relay probes within the cap; the slack covers the probe itself, a daemon under CI load and our polling.
 RESUME_SLACK_SECONDS = 3.0
 POLL_SECONDS = 0.02
-TASK_WALK = ("todo", "progress", "done")
+# Back and forth between the open statuses: the status canon refuses reopening a done or cancelled task.
+TASK_WALK = ("progress", "todo")
+OPEN_STATUSES = ("wait", "todo", "progress")
 MAX_TASKS = 5
 LOG_TAIL_LINES = 20
 
@@ -305,11 +307,15 @@ def _wait_healthy(hub: SpawnedHub, timeout: float) -> None:
 
 
 def _plan_writes(dev_http: httpx.Client, total: int) -> list[Write]:
-    """Alternate progress events and task status changes walking a few tasks through todo -> progress -> done."""
-    tasks = [t for t in dev_http.get("/tasks", params={"limit": 100_000}).json() if t.get("state_hub_task_id")]
+    """Alternate progress events and task status changes walking a few open tasks between progress and todo."""
+    tasks = [
+        t
+        for t in dev_http.get("/tasks", params={"limit": 100_000}).json()
+        if t.get("state_hub_task_id") and t.get("status") in OPEN_STATUSES
+    ]
     tasks.sort(key=lambda t: (t["repo"], t["id"]))
     if not tasks:
-        raise RoundtripUnusable("no fixture task has a state_hub_task_id, so no task write could be relayed")
+        raise RoundtripUnusable("no open fixture task has a state_hub_task_id, so no task write could be relayed")
     tasks = tasks[:MAX_TASKS]
     run_id = uuid.uuid4().hex[:8]
     plan: list[Write] = []

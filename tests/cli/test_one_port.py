@@ -13,9 +13,11 @@ from devhub.errors import (
     BadRequest,
     Conflict,
     DevhubError,
+    DuplicateTaskIds,
     NotFound,
     PayloadTooLarge,
     StorageFull,
+    TasksNotFound,
     ValidationFailed,
 )
 from devhub.service.remote import from_problem
@@ -34,6 +36,8 @@ from tests.support.repos import make_workspace
         Conflict("Idempotency-Key reused with another body"),
         PayloadTooLarge("request body is 70000 bytes"),
         StorageFull("the journal is full"),
+        DuplicateTaskIds(["T1"]),
+        TasksNotFound(["T8", "T9"]),
     ],
     ids=lambda e: type(e).__name__,
 )

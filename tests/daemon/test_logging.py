@@ -24,10 +24,10 @@ import devhub.store.activity as activity
 _real_list_messages = activity.list_messages
 
 
-async def _list_messages(reader, *, to_agent=None, unread_only=False):
+async def _list_messages(reader, *, to_agent=None, **filters):
     if to_agent == "boom":
         raise RuntimeError("injected fault for the logging test")
-    return await _real_list_messages(reader, to_agent=to_agent, unread_only=unread_only)
+    return await _real_list_messages(reader, to_agent=to_agent, **filters)
 
 
 activity.list_messages = _list_messages

@@ -73,9 +73,14 @@ class Home:
 
         asyncio.run(run())
 
-    def set_status(self, task_id: str, status: str, repo: str | None = None) -> None:
-        """What `devhub task set` does, in-process."""
-        self._write(lambda hub: hub.patch_task(task_id, repo, {"status": status, "agent": "test"}, None, "test"))
+    def set_status(
+        self, task_id: str, status: str, repo: str | None = None, *, blocking_reason: str | None = None
+    ) -> None:
+        """What `devhub task set` does, in-process (a move to wait needs a blocking_reason: the status canon)."""
+        body = {"status": status, "agent": "test"}
+        if blocking_reason is not None:
+            body["blocking_reason"] = blocking_reason
+        self._write(lambda hub: hub.patch_task(task_id, repo, body, None, "test"))
 
     def set_workplan_status(self, workplan_id: str, status: str) -> None:
         body = {"status": status, "agent": "test"}

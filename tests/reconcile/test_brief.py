@@ -147,7 +147,7 @@ def test_brief_is_stable_and_changes_when_a_status_changes(tmp_path: Path, home:
     assert home.ok("brief", "--write", "--repo", "briefed").stdout.startswith("unchanged ")
     assert os.stat(target).st_mtime_ns == mtime
 
-    home.set_status("BRF-WP-0001-T07", "wait")
+    home.set_status("BRF-WP-0001-T07", "wait", blocking_reason="waits for T06")
     changed = home.ok("brief", "--repo", "briefed").stdout
     assert changed != first
     assert "- `BRF-WP-0001-T07` **wait** *local*: Task T07 of BRF-WP-0001\n" in changed

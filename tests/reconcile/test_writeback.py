@@ -127,7 +127,7 @@ def test_writeback_commit_changes_only_status_values_byte_for_byte(tmp_path: Pat
     home.register(repo)
     for task, status in (("T01", "progress"), ("T02", "done"), ("T03", "done"), ("T04", "cancel")):
         home.set_status(f"RW-WP-0001-{task}", status)
-    home.set_status("RW-WP-0002-T01", "wait")
+    home.set_status("RW-WP-0002-T01", "wait", blocking_reason="waits for review")
     home.set_workplan_status("RW-WP-0002", "finished")
     assert pending_ids(home) == {f"RW-WP-0001-T0{i}" for i in range(1, 5)} | {"RW-WP-0002-T01", "RW-WP-0002"}
     head_before = git(repo, "rev-parse", "HEAD").strip()
@@ -154,12 +154,14 @@ def test_writeback_commit_changes_only_status_values_byte_for_byte(tmp_path: Pat
     assert git(repo, "status", "--porcelain") == ""
     assert [c["sha"] for c in report["commits"]] == [git(repo, "rev-parse", "HEAD").strip()]
     assert record.read_text().splitlines() == ["pre-commit GIT_CUSTODIAN_SYNC=1", "commit-msg GIT_CUSTODIAN_SYNC=1"]
-    # The overlay reconciled: nothing is pending any more, and the file values are the effective ones.
-    assert pending_ids(home) == set()
+    # The overlay reconciled: only the wait's blocking_reason is still pending (writeback writes status
+    # values only; the reason the canon asks for stays a local value), and the file values are the effective ones.
+    assert pending_ids(home) == {"RW-WP-0002-T01"}
     task = home.json("task", "show", "RW-WP-0001-T03")
     assert (task["status"], task["status_source"], task["file_status"]) == ("done", "file", "done")
     again = home.cli("writeback")
-    assert again.returncode == 0 and "nothing to write back" in again.stdout
+    assert again.returncode == 0 and again.stdout == ""
+    assert "skipped task RW-WP-0002-T01: blocking_reason is not a file field writeback changes" in again.stderr
 
 
 def test_dry_run_shows_the_diff_and_writes_nothing(tmp_path: Path, home: Home) -> None:

@@ -67,7 +67,7 @@ def test_every_resend_is_counted_and_a_flaky_link_is_told_from_a_dead_one(tmp_pa
 def test_a_bulk_sync_with_a_key_arrives_whole_and_a_colliding_client_key_is_refused(
     tmp_path: Path, fleet: RunningDaemon
 ) -> None:
-    tasks = ["CUST-WP-0054-T02", "CUST-WP-0054-T03", "CUST-WP-0054-T04"]
+    tasks = ["CUST-WP-0054-T05", "CUST-WP-0054-T06", "CUST-WP-0054-T04"]  # open tasks: done ones stay done
     dev = start_dev(tmp_path / "dev", make_workspace(tmp_path / "ws", ["the-custodian"]), fleet.url)
     try:
         with dev.client() as client:

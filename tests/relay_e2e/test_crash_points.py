@@ -27,15 +27,27 @@ WRITES = 8
 CRASH_AT = {"after_send": 3, "after_ack": 3, "cursor_write": 1}
 
 
+# The tests share one fleet hub, which holds the status canon too: a task done by one test could not be
+# moved again by the next (done does not reopen), so each test writes to its own open task.
+TASK_OF = {
+    "crash-after_send": "CUST-WP-0054-T04",
+    "crash-after_ack": "CUST-WP-0054-T05",
+    "crash-cursor_write": "CUST-WP-0054-T06",
+    "lost-drop": "CUST-WP-0054-T07",
+    "lost-reset": "CUST-WP-0054-T08",
+}
+
+
 def _writes(dev: RunningDaemon, tag: str) -> list[str]:
     summaries = []
+    task = TASK_OF[tag]
     with dev.client() as client:
         for index in range(WRITES):
             if index % 2:
-                patch_task(client, "CUST-WP-0054-T06", "progress" if index < WRITES - 1 else "done")
+                patch_task(client, task, "progress" if index < WRITES - 1 else "done")
             else:
                 summaries.append(f"{tag}-{index}")
-                write_progress(client, summaries[-1], task_id="CUST-WP-0054-T06")
+                write_progress(client, summaries[-1], task_id=task)
     return summaries
 
 
@@ -64,7 +76,7 @@ def test_kill9_at_each_relay_step_loses_nothing_and_duplicates_nothing(
     # Exactly once upstream: one fleet journal entry per dev write, each summary once, final status applied.
     assert journal_last_seq(fleet) - before == WRITES
     assert progress_summaries(fleet, f"crash-{point}-") == summaries
-    assert fleet.get("/tasks/CUST-WP-0054-T06").json()["status"] == "done"
+    assert fleet.get(f"/tasks/{TASK_OF[f'crash-{point}']}").json()["status"] == "done"
 
 
 @pytest.mark.parametrize("fault", ["drop", "reset"])

@@ -22,7 +22,7 @@ WRITES = [
     ("POST", "/tasks/bulk-status-sync", {"updates": [{"task_id": T05, "status": "progress"}]}),
     ("PATCH", "/workplans/CUST-WP-0054", {"status": "active"}),
     ("POST", "/progress/", {"summary": "key check"}),
-    ("POST", "/messages/", {"from_agent": "a", "to_agent": "b", "body": "hi"}),
+    ("POST", "/messages/", {"from_agent": "a", "to_agent": "b", "subject": "s", "body": "hi"}),
     ("PATCH", "/messages/no-such-message/read", {}),
 ]
 # Header bytes as a client would send them, and the part of the rule the answer must name.

@@ -25,11 +25,16 @@ def _ready(daemon: RunningDaemon, task_id: str) -> bool:
     return in_list
 
 
-def test_a_dependency_patched_to_done_makes_its_dependent_ready_and_back(daemon: RunningDaemon) -> None:
+def test_a_dependency_patched_to_done_makes_its_dependent_ready_and_stays_so(daemon: RunningDaemon) -> None:
     assert not _ready(daemon, DEPENDENT)
     assert daemon.request("PATCH", f"/tasks/{DEPENDENCY}", json={"status": "done"}).status_code == 200
     assert _ready(daemon, DEPENDENT)  # read your write: no wait
-    assert daemon.request("PATCH", f"/tasks/{DEPENDENCY}", json={"status": "progress"}).status_code == 200
+    # The canon: done does not reopen through a write (docs/decisions.md), so readiness cannot flip back.
+    assert daemon.request("PATCH", f"/tasks/{DEPENDENCY}", json={"status": "progress"}).status_code == 409
+    assert _ready(daemon, DEPENDENT)
+
+
+def test_a_dependency_cancelled_by_bulk_sync_counts_as_settled(daemon: RunningDaemon) -> None:
     assert not _ready(daemon, DEPENDENT)
     bulk = {"updates": [{"task_id": DEPENDENCY, "status": "cancel"}]}
     assert daemon.request("POST", "/tasks/bulk-status-sync", json=bulk).status_code == 200

@@ -8,6 +8,7 @@ watcher's callback is called directly after each edit, as the watcher would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devhub.errors import Conflict, ValidationFailed
 from devhub.registry import Registry
 from devhub.service.hub import Hub
 from devhub.service.verify import verify_read_model
@@ -98,7 +100,10 @@ class Session:
         assert hub is not None
         kind, ctx = step[0], WriteContext(agent="prop")
         if kind == "patch" and self.files.tasks[TASKS[step[1]]] is not None:
-            await hub.writes.patch_task(TASKS[step[1]], None, {"status": step[2]}, ctx)
+            # A move the status canon forbids (leaving cancel or done, wait without a reason) is refused and
+            # writes nothing: a step of the history that changes nothing, live or rebuilt.
+            with contextlib.suppress(Conflict, ValidationFailed):
+                await hub.writes.patch_task(TASKS[step[1]], None, {"status": step[2]}, ctx)
         elif kind == "flag" and self.files.tasks[TASKS[step[1]]] is not None:
             body = {"needs_human": True, "intervention_note": "look"} if step[2] else {"needs_human": False}
             await hub.writes.patch_task(TASKS[step[1]], None, body, ctx)

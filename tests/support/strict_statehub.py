@@ -30,6 +30,7 @@ Seen
   an unknown thread root -> 404 "Thread root {id} not found"; GET /messages/ filters
   to_agent, from_agent, unread_only, limit (default 20); PATCH /messages/{id}/read and a thread
   view exist; message ids are UUIDs (session.get by UUID). subject max 500 chars (send_message docs).
+  An archive route exists (the commit message lists it); PATCH /messages/{id}/archive is inferred.
   https://gitea.coulomb.social/coulomb/state-hub/src/commit/4b3cb1b0396ecb9ee078e83563cb44d00aae365e/api/routers/messages.py
 - Task statuses wait/todo/progress/done/cancel with aliases blocked, waiting -> wait,
   in_progress -> progress, cancelled/canceled -> cancel; `cancel` is final; `done` reopens only by
@@ -459,6 +460,7 @@ class StrictStateHub:
             ("GET", "/messages/", self._list_messages),
             ("PATCH", "/messages/{message_id}/read", self._mark_read),
             ("GET", "/messages/{message_id}/thread", self._thread),
+            ("PATCH", "/messages/{message_id}/archive", self._archive),
             ("POST", "/decisions/", self._record_decision),
             ("GET", "/decisions/", self._list_decisions),
             ("GET", "/decisions/{decision_id}", self._get_decision),
@@ -797,6 +799,14 @@ class StrictStateHub:
             (m for m in self.messages.values() if m["thread_id"] == root["id"]), key=lambda m: m["created_at"]
         )
         return 200, [root, *replies]
+
+    def _archive(self, request: _Request) -> tuple[int, Any]:
+        # Inferred path and method (the router has "archive"; only its existence is seen): sets archived.
+        message = self._existing(self.messages, self._path_uuid(request, "message_id"), "Message")
+        assert message is not None
+        if not message["archived"]:
+            message.update(archived=True, archived_at=_now())
+        return 200, message
 
     # -- decisions ---------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from devhub._version import __version__
 from devhub.adapters.api.decision_routes import DECISION_ROUTES
 from devhub.adapters.api.docs import OfflineDocsPlugin
+from devhub.adapters.api.message_routes import MESSAGE_ROUTES
 from devhub.adapters.api.read_routes import READ_ROUTES
 from devhub.adapters.api.statehub_routes import STATEHUB_ROUTES
 from devhub.adapters.api.write_routes import WRITE_ROUTES
@@ -102,7 +103,7 @@ def create_app(hub: Hub, extensions: Sequence[Extension] = ()) -> Litestar:
         finally:
             await hub.stop()
 
-    handlers: list[Any] = [*READ_ROUTES, *WRITE_ROUTES, *STATEHUB_ROUTES, *DECISION_ROUTES]
+    handlers: list[Any] = [*READ_ROUTES, *WRITE_ROUTES, *STATEHUB_ROUTES, *DECISION_ROUTES, *MESSAGE_ROUTES]
     for extension in extensions:
         handlers.extend(extension.route_handlers)
     app = Litestar(

@@ -12,7 +12,12 @@ from devhub.model import PRIORITIES
 from devhub.records import HealthView, MessageView, ProgressView, TaskView, WorkplanView
 from devhub.service.filters import one_workplan_id
 from devhub.service.local import LocalHub
-from devhub.service.port import PROGRESS_LIMIT_DEFAULT, PROGRESS_LIMIT_MAX
+from devhub.service.port import (
+    MESSAGES_LIMIT_DEFAULT,
+    MESSAGES_LIMIT_MAX,
+    PROGRESS_LIMIT_DEFAULT,
+    PROGRESS_LIMIT_MAX,
+)
 from devhub.service.records_statehub import RepoFilters
 
 
@@ -98,6 +103,7 @@ async def progress(
     workplan_id: str | None = None,
     workstream_id: str | None = None,
     author: str | None = None,
+    topic_id: str | None = None,
     since: str | None = None,
     until: str | None = None,
     limit: Annotated[int, Parameter(ge=1, le=PROGRESS_LIMIT_MAX)] = PROGRESS_LIMIT_DEFAULT,
@@ -110,6 +116,7 @@ async def progress(
             "task_id": task_id,
             "workplan_id": workplan_id or workstream_id,
             "author": author,
+            "topic_id": topic_id,
             "since": since,
             "until": until,
             "limit": limit,
@@ -118,11 +125,24 @@ async def progress(
     )
 
 
-@get("/messages", summary="Messages, newest first")
+@get("/messages", summary="Messages, newest first (archived ones only with include_archived=true)")
 async def messages(
-    request: Request[Any, Any, Any], to_agent: str | None = None, unread_only: bool = False
+    request: Request[Any, Any, Any],
+    to_agent: str | None = None,
+    from_agent: str | None = None,
+    unread_only: bool = False,
+    include_archived: bool = False,
+    limit: Annotated[int, Parameter(ge=1, le=MESSAGES_LIMIT_MAX)] = MESSAGES_LIMIT_DEFAULT,
 ) -> list[MessageView]:
-    return await hub_of(request).messages(to_agent, unread_only)
+    return await hub_of(request).messages(
+        {
+            "to_agent": to_agent,
+            "from_agent": from_agent,
+            "unread_only": unread_only,
+            "include_archived": include_archived,
+            "limit": limit,
+        }
+    )
 
 
 @get("/repos", summary="Registered repos with their sync state and classification, filtered")

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from devhub._version import __version__
 from devhub.adapters.mcp.tools_decisions import DECISION_READ_TOOLS, DECISION_WRITE_TOOLS, DecisionTools
+from devhub.adapters.mcp.tools_messages import MESSAGE_READ_TOOLS, MESSAGE_WRITE_TOOLS, MessageTools
 from devhub.adapters.mcp.tools_statehub import STATEHUB_READ_TOOLS, STATEHUB_WRITE_TOOLS, StateHubTools
 from devhub.errors import BadRequest, DevhubError, NotFound
 from devhub.service.filters import one_workplan_id
@@ -84,7 +85,20 @@ def _without_none(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-class DevHubTools(DecisionTools):
+def _detail_object(detail: dict[str, Any] | str | None) -> dict[str, Any] | None:
+    """The State Hub's tool takes `detail` as an object or a string; REST stores an object. A string holding
+    a JSON object is that object; any other string is kept as {"text": ...} (inferred: not seen upstream).
+    """
+    if not isinstance(detail, str):
+        return detail
+    try:
+        parsed = json.loads(detail)
+    except ValueError:
+        parsed = None
+    return parsed if isinstance(parsed, dict) else {"text": detail}
+
+
+class DevHubTools(DecisionTools, MessageTools):
     """One method per tool; each calls the HubPort method of the REST endpoint it mirrors."""
 
     def __init__(self, backend: HubPort) -> None:
@@ -195,6 +209,7 @@ class DevHubTools(DecisionTools):
         author: str | None = None,
         since: Annotated[str | None, Field(description="ISO-8601 timestamp, e.g. 2026-08-01T00:00:00Z")] = None,
         workstream_id: Annotated[str | None, Field(description="Legacy name of workplan_id")] = None,
+        topic_id: str | None = None,
     ) -> CallToolResult:
         """Progress events, newest first (GET /progress/)."""
         filters = ProgressFilters(
@@ -204,6 +219,7 @@ class DevHubTools(DecisionTools):
             author=author,
             since=since,
             limit=limit,
+            topic_id=topic_id,
         )
         return await self._run(self.backend.progress(filters))
 
@@ -224,14 +240,6 @@ class DevHubTools(DecisionTools):
         )
         return await self._run(self.backend.tasks(filters))
 
-    async def get_messages(
-        self,
-        to_agent: Annotated[str | None, Field(description="Only messages to this agent")] = None,
-        unread_only: bool = False,
-    ) -> CallToolResult:
-        """Messages between agents, newest first (GET /messages/)."""
-        return await self._run(self.backend.messages(to_agent, unread_only))
-
     async def relay_status(self) -> CallToolResult:
         """Relay state (idle, online, offline, auth_failed, disabled), pending and held writes, dead letters (GET
         /relay).
@@ -244,21 +252,28 @@ class DevHubTools(DecisionTools):
         self,
         summary: Annotated[str, Field(description="What happened, one line")],
         event_type: Annotated[str, Field(description="note, milestone, blocker, insight, or your own word")] = "note",
-        author: Agent = None,
-        workplan_id: str | None = None,
+        topic_id: Annotated[str | None, Field(description="Topic slug or State Hub topic UUID")] = None,
+        workplan_id: Annotated[str | None, Field(description="Workplan id or State Hub UUID")] = None,
+        workstream_id: Annotated[str | None, Field(description="Legacy name of workplan_id")] = None,
         task_id: str | None = None,
-        detail: Annotated[dict[str, Any] | None, Field(description="Free-form JSON object")] = None,
+        detail: Annotated[
+            dict[str, Any] | str | None,
+            Field(description="A JSON object, or text (a JSON object's text is parsed; other text is kept as text)"),
+        ] = None,
+        author: Agent = None,
         session_id: SessionId = None,
         idempotency_key: IdempotencyKey = None,
     ) -> CallToolResult:
-        """Record a progress event (POST /progress/)."""
+        """Record a progress event (POST /progress/); omit ids that do not apply (an empty id is refused)."""
         body = _without_none(
             summary=summary,
             event_type=event_type,
             author=author,
+            topic_id=topic_id,
             workplan_id=workplan_id,
+            workstream_id=workstream_id,
             task_id=task_id,
-            detail=detail,
+            detail=_detail_object(detail),
             session_id=session_id,
         )
         return await self._run(self.backend.add_progress(body, idempotency_key))
@@ -312,15 +327,39 @@ class DevHubTools(DecisionTools):
     async def flag_for_human(
         self,
         task_id: TaskId,
-        intervention_note: Annotated[str, Field(description="What the person must do (required, not empty)")],
+        note: Annotated[str | None, Field(description="What the person must do (required, not empty)")] = None,
+        intervention_note: Annotated[str | None, Field(description="Older name of `note`")] = None,
         agent: Agent = None,
         session_id: SessionId = None,
         repo: Repo = None,
         idempotency_key: IdempotencyKey = None,
     ) -> CallToolResult:
-        """Flag a task as needing a person (PATCH /tasks/{id} with needs_human=true and the note)."""
-        body = _without_none(needs_human=True, intervention_note=intervention_note, agent=agent, session_id=session_id)
-        return await self._run(self.backend.patch_task(task_id, repo, body, idempotency_key))
+        """Flag a task as needing a person (PATCH /tasks/{id} with needs_human=true and the note), then record
+        a `task_flagged_human` progress event, as the State Hub's tool does; returns the task.
+        """
+        if note is not None and intervention_note is not None and note != intervention_note:
+            raise ToolError("give the note once: `note` and `intervention_note` (its older name) differ")
+        text = note if note is not None else intervention_note
+        body = _without_none(
+            needs_human=True, intervention_note=text if text is not None else "", agent=agent, session_id=session_id
+        )
+        try:
+            flagged = await self.backend.patch_task(task_id, repo, body, idempotency_key)
+            task = flagged.body
+            event = _without_none(
+                summary=f"Task flagged for human intervention: {task.get('title')}",
+                event_type="task_flagged_human",
+                author=agent or "custodian",
+                task_id=task.get("id"),
+                workplan_id=task.get("workplan_id"),
+                detail={"intervention_note": text},
+                session_id=session_id,
+            )
+            event_key = f"{idempotency_key}.flag-event" if idempotency_key else None
+            await self.backend.add_progress(event, event_key)
+        except DevhubError as exc:
+            raise ToolError(tool_error_text(exc)) from exc
+        return _answer(task)
 
     async def clear_human_flag(
         self,
@@ -334,25 +373,6 @@ class DevHubTools(DecisionTools):
         """Clear a task's needs-human flag (PATCH /tasks/{id} with needs_human=false)."""
         body = _without_none(needs_human=False, note=note, agent=agent, session_id=session_id)
         return await self._run(self.backend.patch_task(task_id, repo, body, idempotency_key))
-
-    async def send_message(
-        self,
-        from_agent: str,
-        to_agent: str,
-        body: str,
-        subject: str | None = None,
-        thread_id: str | None = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> CallToolResult:
-        """Send a message to another agent (POST /messages/)."""
-        payload = _without_none(
-            from_agent=from_agent, to_agent=to_agent, subject=subject, body=body, thread_id=thread_id
-        )
-        return await self._run(self.backend.send_message(payload, idempotency_key))
-
-    async def mark_message_read(self, message_id: str, idempotency_key: IdempotencyKey = None) -> CallToolResult:
-        """Mark a message read (PATCH /messages/{id}/read)."""
-        return await self._run(self.backend.mark_message_read(message_id, {}, idempotency_key))
 
     # -- repos and consistency ---------------------------------------------------------------------
 
@@ -415,9 +435,9 @@ READ_TOOLS = (
     "get_recent_progress",
     "search",
     "list_human_interventions",
-    "get_messages",
     "relay_status",
     *DECISION_READ_TOOLS,
+    *MESSAGE_READ_TOOLS,
 )
 WRITE_TOOLS = (
     "add_progress_event",
@@ -425,11 +445,10 @@ WRITE_TOOLS = (
     "bulk_update_task_statuses",
     "flag_for_human",
     "clear_human_flag",
-    "send_message",
-    "mark_message_read",
     "register_repo",
     "check_repo_consistency",  # a write with fix=true (the local writeback)
     *DECISION_WRITE_TOOLS,
+    *MESSAGE_WRITE_TOOLS,
 )
 TOOL_NAMES = READ_TOOLS + WRITE_TOOLS + STATEHUB_READ_TOOLS + STATEHUB_WRITE_TOOLS
 

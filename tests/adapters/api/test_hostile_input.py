@@ -22,7 +22,7 @@ WRITE_ROUTES = [
     ("PATCH", f"/tasks/{T07}", '{"status":"progress","note":%s}', "note"),
     ("PATCH", "/workplans/CUST-WP-0054", '{"status":"active","why":%s}', "why"),
     ("POST", "/progress/", '{"summary":"s","detail":{"value":%s}}', "detail.value"),
-    ("POST", "/messages/", '{"from_agent":"a","to_agent":"b","body":"hi","thread_id":%s}', "thread_id"),
+    ("POST", "/messages/", '{"from_agent":"a","to_agent":"b","subject":"s","body":"hi","thread_id":%s}', "thread_id"),
     ("POST", "/tasks/bulk-status-sync", '{"updates":[{"task_id":"' + T07 + '","x":%s}]}', "updates[0].x"),
 ]
 

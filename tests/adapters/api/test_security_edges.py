@@ -33,7 +33,7 @@ WRITES = [
     ("POST", "/tasks/bulk-status-sync", {"updates": [{"task_id": T05, "status": "done"}]}),
     ("PATCH", "/workplans/CUST-WP-0054", {"status": "done"}),
     ("POST", "/progress/", {"summary": "from a foreign page"}),
-    ("POST", "/messages/", {"from_agent": "a", "to_agent": "b", "body": "hi"}),
+    ("POST", "/messages/", {"from_agent": "a", "to_agent": "b", "subject": "s", "body": "hi"}),
 ]
 LOOKALIKE_HOSTS = [
     "127.0.0.1.evil.example",

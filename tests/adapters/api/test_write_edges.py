@@ -79,7 +79,9 @@ def test_secret_fields_never_reach_the_journal_in_any_spelling_or_depth(daemon: 
     )
     assert patched.status_code == 200, patched.text
     sent = daemon.request(
-        "POST", "/messages/", json={"from_agent": "a", "to_agent": "b", "body": "KEEP-8", "password": "SECRET-27"}
+        "POST",
+        "/messages/",
+        json={"from_agent": "a", "to_agent": "b", "subject": "s", "body": "KEEP-8", "password": "SECRET-27"},
     )
     assert sent.status_code == 201, sent.text
 

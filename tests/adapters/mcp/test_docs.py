@@ -23,6 +23,8 @@ def test_the_tool_table_matches_the_server_and_the_spec() -> None:
         "clear_human_flag",
         "send_message",
         "mark_message_read",
+        "reply_to_message",
+        "archive_message",
         "register_repo",
         "record_decision",
         "resolve_decision",

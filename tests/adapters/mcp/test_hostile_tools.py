@@ -87,7 +87,7 @@ def test_tool_refusals_say_why(daemon: RunningDaemon, transport: str) -> None:
         ("add_progress_event", {"summary": "s", "detail": {"n": 10**20}}, "detail.n"),
         ("add_progress_event", {"summary": "s\x00"}, "summary"),
         ("add_progress_event", {"summary": "s", "detail": {"x": "y" * 70_000}}, "64 KiB"),
-        ("send_message", {"from_agent": "a", "to_agent": "b", "body": "y" * 70_000}, "64 KiB"),
+        ("send_message", {"from_agent": "a", "to_agent": "b", "subject": "s", "body": "y" * 70_000}, "64 KiB"),
         ("update_task_status", {"task_id": "CUST-WP-0054-T09", "status": "todo", "note": "a\x00"}, "note"),
         (
             "bulk_update_task_statuses",

@@ -40,7 +40,7 @@ WRITES: list[tuple[str, dict[str, Any], str, str, dict[str, Any]]] = [
     ),
     (
         "flag_for_human",
-        {"task_id": "CUST-WP-0054-T07", "intervention_note": "approve the beachhead budget"},
+        {"task_id": "CUST-WP-0054-T07", "note": "approve the beachhead budget"},
         "PATCH",
         "/tasks/CUST-WP-0054-T07",
         {"needs_human": True, "intervention_note": "approve the beachhead budget"},
@@ -88,6 +88,24 @@ WRITES: list[tuple[str, dict[str, Any], str, str, dict[str, Any]]] = [
             "author": "mcp-test",
             "task_id": "CUST-WP-0054-T05",
             "detail": {"host": "railiance01"},
+        },
+    ),
+    (
+        "add_progress_event",
+        {
+            "summary": "session closed",
+            "topic_id": "custodian",
+            "workstream_id": "CUST-WP-0054",
+            "detail": '{"commits": 3}',
+        },
+        "POST",
+        "/progress/",
+        {
+            "summary": "session closed",
+            "event_type": "note",
+            "topic_id": "custodian",
+            "workstream_id": "CUST-WP-0054",
+            "detail": {"commits": 3},
         },
     ),
     (
@@ -212,6 +230,8 @@ READS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
     ("search", {"q": "tunnel"}, "/search", {"q": "tunnel"}),
     ("list_human_interventions", {}, "/tasks/", {"needs_human": "true"}),
     ("get_messages", {"to_agent": "reviewer"}, "/messages/", {"to_agent": "reviewer"}),
+    ("get_messages", {"from_agent": "reviewer", "limit": 1}, "/messages/", {"from_agent": "reviewer", "limit": 1}),
+    ("get_recent_progress", {"topic_id": "custodian"}, "/progress/", {"topic_id": "custodian", "limit": 20}),
     ("relay_status", {}, "/relay", {}),
     ("list_pending_decisions", {}, "/decisions/", {"decision_type": "pending"}),
     (
@@ -284,6 +304,35 @@ def test_every_tool_returns_the_rest_json(daemon: RunningDaemon, transport: str)
                 "record_decision",
                 {"title": f"open {transport}", "decision_type": "pending", "workstream_id": "CUST-WP-0054"},
             )
+
+            # The inbox beyond send/read: reply (to the sender, in the thread), thread view, archive.
+            key = f"{transport}-reply"
+            arguments = {"message_id": message_id, "from_agent": "reviewer", "body": "looks good"}
+            replied = payload(await client.call_tool("reply_to_message", {**arguments, "idempotency_key": key}))
+            replay = _rest(
+                daemon,
+                "POST",
+                f"/messages/{message_id}/reply",
+                json={"from_agent": "reviewer", "body": "looks good"},
+                headers={"Idempotency-Key": key},
+            )
+            assert replay.headers.get("idempotent-replayed") == "true" and replay.json() == replied
+            answered = (replied["to_agent"], replied["thread_id"], replied["subject"])
+            assert answered == ("mcp-test", message_id, "Re: T05")
+            covered.add("reply_to_message")
+            thread = payload(await client.call_tool("get_message_thread", {"message_id": replied["id"]}))
+            assert thread == _rest(daemon, "GET", f"/messages/{message_id}/thread").json()
+            assert [m["id"] for m in thread][:1] == [message_id] and replied["id"] in [m["id"] for m in thread]
+            covered.add("get_message_thread")
+            key = f"{transport}-archive"
+            archived = payload(
+                await client.call_tool("archive_message", {"message_id": replied["id"], "idempotency_key": key})
+            )
+            replay = _rest(
+                daemon, "PATCH", f"/messages/{replied['id']}/archive", json={}, headers={"Idempotency-Key": key}
+            )
+            assert replay.json() == archived and archived["archived"] is True
+            covered.add("archive_message")
 
             for tool, arguments, path, query in READS:
                 answered = payload(await client.call_tool(tool, arguments))
