@@ -349,3 +349,26 @@ class LocalHub:
         from devhub.reconcile.brief import brief_for_repo
 
         return await self.hub.read(lambda r: brief_for_repo(r, repo))
+
+    # -- creating work offline --
+
+    async def create_task(self, body: WriteBody, key: str | None = None, agent: str | None = None) -> WriteResult:
+        from devhub.service.port import write_context
+
+        return _result(await self.hub.creates.create_task(body, write_context(body, key, agent)))
+
+    async def create_workplan(
+        self, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        from devhub.service.port import write_context
+
+        return _result(await self.hub.creates.create_workplan(body, write_context(body, key, agent)))
+
+    async def archive_workplan(
+        self, ident: str, repo: str | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        """The real hub's DELETE archives: the same journaled write as a status change to `archived`."""
+        from devhub.service.port import write_context
+
+        body = {"status": "archived"}
+        return _result(await self.hub.writes.patch_workplan(ident, repo, body, write_context(body, key, agent)))

@@ -189,3 +189,17 @@ class HubPort(Protocol):
     async def workplan_markdown(self, ident: str) -> str: ...
 
     async def brief(self, repo: str) -> str: ...
+
+    # -- creating work offline --
+
+    async def create_task(
+        self, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # POST /tasks/
+
+    async def create_workplan(
+        self, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # POST /workplans/ (and /workstreams/)
+
+    async def archive_workplan(
+        self, ident: str, repo: str | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # DELETE /workplans/{id} (and /workstreams/{id})

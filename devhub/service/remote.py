@@ -402,6 +402,21 @@ class RemoteHub:
                     f"answer ({type(exc).__name__}: {exc})"
                 ) from None
 
+    # -- creating work offline --
+
+    async def create_task(self, body: WriteBody, key: str | None = None, agent: str | None = None) -> WriteResult:
+        return await self._write("POST", "/tasks/", body, key, agent)
+
+    async def create_workplan(
+        self, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        return await self._write("POST", "/workplans/", body, key, agent)
+
+    async def archive_workplan(
+        self, ident: str, repo: str | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        return await self._write("DELETE", f"/workplans/{_segment(ident)}", {}, key, agent, {"repo": repo})
+
 
 def _first_leaf(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
     """The first exception of `kinds` inside a (possibly nested) exception group, as task groups raise them."""

@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from devhub.store.created import record_created
 from devhub.store.position import AppliedPosition
 
 TASK_FIELDS: tuple[str, ...] = ("status", "needs_human", "intervention_note", "blocking_reason")
@@ -117,6 +118,8 @@ def apply_envelope(conn: sqlite3.Connection, envelope: Mapping[str, Any]) -> set
             "UPDATE messages SET read_at = ? WHERE id = ? AND read_at IS NULL",
             ((envelope.get("record") or {}).get("read_at") or envelope.get("ts"), target["id"]),
         )
+    elif kind in ("task.create", "workplan.create"):
+        record_created(conn, envelope)  # the writer materialises it (store/created.py); no field overlay
     response = envelope.get("response")
     request = envelope.get("request")
     if request and response is not None:

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Columns per table, in a fixed order (the order is part of the byte-for-byte dump).
 TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
@@ -158,6 +158,21 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
     "idempotency": (
         {"key": str, "body_hash": str, "seq": int, "status_code": int, "response": str, "created_at": str},
         "key",
+    ),
+    # -- creating work offline --
+    # Tasks and workplans created through the hub (store/created.py), materialised as rows while no file holds them.
+    "created": (
+        {
+            "kind": str,
+            "repo": str,
+            "id": str,
+            "seq": int,
+            "workplan_id": str,
+            "path": str,
+            "fields": str,
+            "created_at": str,
+        },
+        ("kind", "repo", "id"),
     ),
 }
 

@@ -324,6 +324,8 @@ READ_TOOLS = (
 WRITE_TOOLS = (
     "add_progress_event", "update_task_status", "bulk_update_task_statuses", "flag_for_human",
     "clear_human_flag", "send_message", "mark_message_read", "register_repo",
+    # -- creating work offline (adapters/mcp/tools_create.py) --
+    "create_task", "create_workplan", "create_workstream",
 )
 TOOL_NAMES = READ_TOOLS + WRITE_TOOLS
 
@@ -340,9 +342,13 @@ async def _resource(read: Callable[[], Awaitable[str]]) -> str:
 def build_server(backend: HubPort) -> MCPServer:
     """The `dev-hub` server: every SPEC §8 tool plus the workplan:// and brief:// resources."""
     server: MCPServer = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
+    from devhub.adapters.mcp.tools_create import CREATE_TOOLS, CreateTools
+
     tools = DevHubTools(backend)
+    create_tools = CreateTools(tools)
     for name in TOOL_NAMES:
-        server.add_tool(getattr(tools, name), name=name, annotations=READ if name in READ_TOOLS else WRITE)
+        owner: Any = create_tools if name in CREATE_TOOLS else tools
+        server.add_tool(getattr(owner, name), name=name, annotations=READ if name in READ_TOOLS else WRITE)
 
     @server.resource("workplan://{workplan_id}", name="workplan", mime_type="text/markdown",
                      description="A workplan file's markdown, as it is on disk (id like CUST-WP-0054)")

@@ -43,6 +43,10 @@ SPEC_TOOLS = frozenset(
         "register_repo",
         "check_repo_consistency",
         "relay_status",
+        # -- creating work offline --
+        "create_task",
+        "create_workplan",
+        "create_workstream",
     ]
 )
 

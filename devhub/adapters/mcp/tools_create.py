@@ -1,0 +1,84 @@
+"""MCP tools that create work offline: create_task, create_workplan and its legacy name create_workstream.
+
+Each builds the body its REST route takes (POST /tasks/, POST /workplans/) and calls the same
+port method, so the answer is the REST answer.
+"""
+
+# No `from __future__ import annotations`: the SDK reads these signatures at runtime.
+
+from typing import Annotated, Literal
+
+from mcp_types import CallToolResult
+from pydantic import Field
+
+from devhub.adapters.mcp.server import DevHubTools, IdempotencyKey, _without_none
+
+Priority = Literal["low", "medium", "high", "critical"]
+WorkplanRef = Annotated[str | None, Field(description="The workplan (file id like CUST-WP-0054, or its UUID)")]
+Text = str | None
+
+
+class CreateTools:
+    """The create tools, over the same backend as every other tool."""
+
+    def __init__(self, tools: DevHubTools) -> None:
+        self._tools = tools
+
+    async def create_task(
+        self,
+        title: Annotated[str, Field(description="One line: the task heading")],
+        workstream_id: WorkplanRef = None,
+        workplan_id: WorkplanRef = None,
+        priority: Priority = "medium",
+        description: Annotated[Text, Field(description="Markdown body of the task")] = None,
+        assignee: Text = None,
+        due_date: Annotated[Text, Field(description="ISO date YYYY-MM-DD")] = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> CallToolResult:
+        """Create a task in a workplan (POST /tasks/): it gets the next free <WP-ID>-Tnn id, is served at once,
+        relayed upstream, and `devhub writeback` appends it to the workplan file.
+        """
+        body = _without_none(title=title, workstream_id=workstream_id, workplan_id=workplan_id, priority=priority,
+                             description=description, assignee=assignee, due_date=due_date)
+        return await self._tools._run(self._tools.backend.create_task(body, idempotency_key))
+
+    async def create_workplan(
+        self,
+        title: Annotated[str, Field(description="One line: the workplan title")],
+        topic_id: Annotated[Text, Field(description="Topic slug (or fleet topic UUID); picks the repo")] = None,
+        repo_id: Annotated[Text, Field(description="Registered repo slug (required when the topic spans repos)")] = None,
+        slug: Annotated[Text, Field(description="File-name slug (default: from the title)")] = None,
+        description: Text = None,
+        owner: Text = None,
+        due_date: Annotated[Text, Field(description="ISO date YYYY-MM-DD")] = None,
+        planning_priority: Priority | None = None,
+        planning_order: int | None = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> CallToolResult:
+        """Create a workplan (POST /workplans/): it gets the repo's next free <PREFIX>-WP-nnnn id, is served at
+        once, relayed upstream, and `devhub writeback` writes workplans/<ID>-<slug>.md.
+        """
+        body = _without_none(title=title, topic_id=topic_id, repo_id=repo_id, slug=slug, description=description,
+                             owner=owner, due_date=due_date, planning_priority=planning_priority,
+                             planning_order=planning_order)
+        return await self._tools._run(self._tools.backend.create_workplan(body, idempotency_key))
+
+    async def create_workstream(
+        self,
+        title: Annotated[str, Field(description="One line: the workplan title")],
+        topic_id: Annotated[Text, Field(description="Topic slug (or fleet topic UUID); picks the repo")] = None,
+        repo_id: Annotated[Text, Field(description="Registered repo slug (required when the topic spans repos)")] = None,
+        slug: Annotated[Text, Field(description="File-name slug (default: from the title)")] = None,
+        description: Text = None,
+        owner: Text = None,
+        due_date: Annotated[Text, Field(description="ISO date YYYY-MM-DD")] = None,
+        planning_priority: Priority | None = None,
+        planning_order: int | None = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> CallToolResult:
+        """Legacy name of create_workplan (POST /workstreams/)."""
+        return await self.create_workplan(title, topic_id, repo_id, slug, description, owner, due_date,
+                                          planning_priority, planning_order, idempotency_key)
+
+
+CREATE_TOOLS = ("create_task", "create_workplan", "create_workstream")
