@@ -7,6 +7,8 @@ Routing needs the read model, so it lives here. An envelope becomes one upstream
     progress         POST  /progress/   task_id / workplan_id as State Hub UUIDs when known, else file ids
     message          POST  /messages/   (the upstream's new id is remembered for message.read)
     message.read     PATCH /messages/{upstream id, else local id}/read
+    task.create      POST  /tasks/      workstream_id: the workplan's State Hub UUID when known, else its file id
+    workplan.create  POST  /workplans/  (the upstream's new UUID of a created item is remembered, see on_ack)
     anything else    the envelope's own method and path
 
 Ids are looked up at send time (a file may have gained its id since the write); the ids
@@ -44,17 +46,21 @@ def order_key(envelope: dict[str, Any]) -> Hashable | None:
     kind = envelope.get("kind")
     if kind == "task.patch":
         return ("task", target.get("repo"), target.get("id"))
-    if kind == "workplan.patch":
+    if kind in ("workplan.patch", "workplan.create"):
         return ("workplan", target.get("repo"), target.get("id"))
+    if kind == "task.create":
+        return ("task", target.get("repo"), target.get("id"))
     return None
 
 
 class Router:
     """Maps envelopes to upstream calls using the hub's read model."""
 
-    def __init__(self, read: ReadFn, message_ids: IdMap) -> None:
+    def __init__(self, read: ReadFn, message_ids: IdMap, created_ids: IdMap | None = None) -> None:
         self._read_model = read
         self._message_ids = message_ids
+        # "task:<repo>:<id>" / "workplan:<repo>:<id>" of an item created here -> the UUID the upstream gave it.
+        self._created_ids = created_ids
 
     async def _read(self, query: Any) -> Any:
         from relay.errors import RouteUnavailable
@@ -68,13 +74,17 @@ class Router:
         from devhub.store.lookups import task_state_hub_id
 
         uuid: str | None = await self._read(lambda r: task_state_hub_id(r, repo, task_id))
-        return uuid
+        return uuid or self._created_uuid("task", repo, task_id)
 
     async def _workplan_uuid(self, repo: str | None, workplan_id: str | None) -> str | None:
         from devhub.store.lookups import workplan_state_hub_id
 
         uuid: str | None = await self._read(lambda r: workplan_state_hub_id(r, repo, workplan_id))
-        return uuid
+        return uuid or self._created_uuid("workplan", repo, workplan_id)
+
+    def _created_uuid(self, kind: str, repo: str | None, ident: str | None) -> str | None:
+        """The upstream UUID of an item created here, once its create was acknowledged (before writeback)."""
+        return self._created_ids.get(f"{kind}:{repo}:{ident}") if self._created_ids is not None else None
 
     async def route(self, envelope: dict[str, Any]) -> Send | Hold:
         """The upstream call for an envelope, or Hold when its target has no State Hub id yet."""
@@ -117,13 +127,27 @@ class Router:
             path = "/progress/"
         elif kind == "message":
             path = "/messages/"
+        # -- creating work offline --
+        elif kind == "task.create":
+            # The UUID recorded at write time wins (a resend carries the same body); full reference
+            # rewriting (holding until the parent has a UUID) is a later step, so the file id goes otherwise.
+            body["workstream_id"] = target.get("state_hub_workstream_id") or (
+                await self._workplan_uuid(target.get("repo"), target.get("workplan_id"))
+                or body.get("workstream_id")
+            )
+            path = "/tasks/"
+        elif kind == "workplan.create":
+            path = "/workplans/"
         elif kind == "message.read":
             local = str(target.get("id"))
             path = f"/messages/{self._message_ids.get(local) or local}/read"
         return Send(UpstreamRequest(method, path, body, key))
 
     async def on_ack(self, envelope: dict[str, Any], answer: Answer) -> None:
-        """Remember the upstream's id for a message created here, so a later message.read can address it."""
+        """Remember the upstream's id for a message, task or workplan created here, so later writes can address it."""
+        if envelope.get("kind") in ("task.create", "workplan.create"):
+            await self._remember_created(envelope, answer)
+            return
         if envelope.get("kind") != "message":
             return
         local = (envelope.get("record") or {}).get("id")
@@ -133,6 +157,33 @@ class Router:
             import asyncio
 
             await asyncio.to_thread(self._message_ids.put, local, upstream)
+
+
+    async def _remember_created(self, envelope: dict[str, Any], answer: Answer) -> None:
+        import asyncio
+
+        if self._created_ids is None:
+            return
+        target = envelope.get("target") or {}
+        document = answer.json()
+        upstream = document.get("id") if isinstance(document, dict) else None
+        if isinstance(upstream, str) and _is_uuid(upstream):  # a devhub fleet hub answers with its file id
+            await asyncio.to_thread(
+                self._created_ids.put, f"{target.get('kind')}:{target.get('repo')}:{target.get('id')}", upstream
+            )
+
+
+CREATED_IDS_FILE = "created_ids.jsonl"
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 async def start_relay(
@@ -160,7 +211,7 @@ async def start_relay(
         # Re-read so a changed token is used (and lifts an auth pause) without a restart.
         return (read_env_var(token_env) or secret(token_env)) if token_env else None
 
-    router = Router(read, IdMap(relay_dir / "message_ids.jsonl"))
+    router = Router(read, IdMap(relay_dir / "message_ids.jsonl"), IdMap(relay_dir / CREATED_IDS_FILE))
     forwarder = Forwarder(
         journal=journal,
         position_file=PositionFile(relay_dir / POSITION_FILE),
