@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -91,6 +92,14 @@ def _print_report(report: dict[str, Any]) -> None:
         click.echo("nothing to write back: no pending local status changes")
 
 
+def _created_uuids(config: Settings) -> Callable[[str], str | None]:
+    """The fleet UUIDs the relay learnt for items created here (service/relay_link.py on_ack)."""
+    from devhub.service.relay_link import CREATED_IDS_FILE
+    from relay.idmap import IdMap
+
+    return IdMap(config.relay_dir / CREATED_IDS_FILE).get
+
+
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Print the diff of every file that would change; write nothing.")
 @click.option(
@@ -112,25 +121,39 @@ def writeback(
 ) -> None:
     """Write pending local status changes into the workplan files (exit 0 done, 1 conflicts, 2 usage)."""
     from devhub.reconcile import writeback as wb
+    from devhub.reconcile import writeback_create as wbc
     from devhub.service.local import read
 
     if dry_run and do_commit:
         raise click.UsageError("--dry-run and --commit exclude each other")
     config = _config(ctx)
-    plan = wb.plan_writeback(
-        read(config, lambda reader: wb.collect_pending(reader, repo)), max_file_bytes=config.max_workplan_bytes
-    )
+    # -- creating work offline: created tasks/workplans are written with their current status --
+    created = read(config, lambda reader: wbc.collect_created(reader, repo))
+    pending = read(config, lambda reader: wb.collect_pending(reader, repo))
+    ours = wbc.created_keys(created)
+    pending.statuses = [s for s in pending.statuses if (s.kind, s.repo, s.id) not in ours]
+    plan = wb.plan_writeback(pending, max_file_bytes=config.max_workplan_bytes)
     commits: list[wb.CommitResult] = []
     not_settled: list[Change] = []
     if dry_run:
-        changes = plan.changes
+        created_plan = wbc.plan_created(created, _created_uuids(config), max_file_bytes=config.max_workplan_bytes)
+        changes = created_plan.changes + plan.changes
     else:
         written = wb.apply_plan(plan)
+        created_plan = wbc.plan_created(
+            created,
+            _created_uuids(config),
+            max_file_bytes=config.max_workplan_bytes,
+            just_written=[(edit.repo, edit.path) for edit in written],
+        )
+        written += wbc.apply_created(created_plan)
         changes = [change for edit in written for change in edit.changes]
         if do_commit and written:
             commits = wb.commit_edits(written)
         if written:
             not_settled = settle(config, changes, wait_seconds)
+    plan.refusals += created_plan.refusals
+    plan.edits += created_plan.edits
     failed_commits = [c for c in commits if c.error]
     code = 1 if plan.refusals or failed_commits else 0
     report = {
