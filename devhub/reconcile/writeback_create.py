@@ -194,9 +194,9 @@ def plan_created(
             plan.refusals.append(_refusal(item, f"its workplan {item.workplan_id} is in no file"))
     by_repo: dict[tuple[str, str], list[str]] = defaultdict(list)
     for item in items:
-        if item.root and item.path and (item.kind == "workplan" or (item.repo, item.workplan_id) not in new_plans):
-            if item.path not in by_repo[(item.repo, item.root)]:
-                by_repo[(item.repo, item.root)].append(item.path)
+        in_new_plan = item.kind == "task" and (item.repo, item.workplan_id) in new_plans  # written with its plan
+        if item.root and item.path and not in_new_plan and item.path not in by_repo[(item.repo, item.root)]:
+            by_repo[(item.repo, item.root)].append(item.path)
     for (repo, root), paths in sorted(by_repo.items()):
         files = RepoFiles(root, max_bytes=max_file_bytes)
         dirty = (dirty_paths(Path(root), paths) or set()) - {path for slug, path in ours if slug == repo}
@@ -249,7 +249,8 @@ def _plan_append(
 ) -> FileEdit | None:
     if path in dirty:
         for task in tasks:
-            plan.refusals.append(_refusal(task, "the file has uncommitted changes in git; commit or discard them first"))
+            reason = "the file has uncommitted changes in git; commit or discard them first"
+            plan.refusals.append(_refusal(task, reason))
         return None
     try:
         before = files.read(path)

@@ -34,9 +34,8 @@ def test_creates_reach_a_fleet_hub_once(tmp_path: Path) -> None:
 def test_a_created_task_goes_with_the_workplans_uuid_and_its_uuid_is_learnt(tmp_path: Path) -> None:
     with strict_statehub(token=TOKEN) as hub:
         hub.seed_workstream(title="Workstation Independence", id=WORKPLAN_UUID)
-        dev = start_dev(
-            tmp_path / "dev", make_workspace(tmp_path / "ws", ["the-custodian"]), hub.url, env={"STATE_HUB_TOKEN": TOKEN}
-        )
+        workspace = make_workspace(tmp_path / "ws", ["the-custodian"])
+        dev = start_dev(tmp_path / "dev", workspace, hub.url, env={"STATE_HUB_TOKEN": TOKEN})
         try:
             with dev.client() as client:
                 task = client.post(

@@ -16,6 +16,7 @@ from devhub.adapters.mcp.server import DevHubTools, IdempotencyKey, _without_non
 Priority = Literal["low", "medium", "high", "critical"]
 WorkplanRef = Annotated[str | None, Field(description="The workplan (file id like CUST-WP-0054, or its UUID)")]
 Text = str | None
+RepoId = Annotated[Text, Field(description="Registered repo slug (required when the topic spans repos)")]
 
 
 class CreateTools:
@@ -46,7 +47,7 @@ class CreateTools:
         self,
         title: Annotated[str, Field(description="One line: the workplan title")],
         topic_id: Annotated[Text, Field(description="Topic slug (or fleet topic UUID); picks the repo")] = None,
-        repo_id: Annotated[Text, Field(description="Registered repo slug (required when the topic spans repos)")] = None,
+        repo_id: RepoId = None,
         slug: Annotated[Text, Field(description="File-name slug (default: from the title)")] = None,
         description: Text = None,
         owner: Text = None,
@@ -67,7 +68,7 @@ class CreateTools:
         self,
         title: Annotated[str, Field(description="One line: the workplan title")],
         topic_id: Annotated[Text, Field(description="Topic slug (or fleet topic UUID); picks the repo")] = None,
-        repo_id: Annotated[Text, Field(description="Registered repo slug (required when the topic spans repos)")] = None,
+        repo_id: RepoId = None,
         slug: Annotated[Text, Field(description="File-name slug (default: from the title)")] = None,
         description: Text = None,
         owner: Text = None,
