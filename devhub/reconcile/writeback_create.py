@@ -30,7 +30,7 @@ from devhub.reconcile.writeback import (
     apply_plan,
     dirty_paths,
 )
-from devhub.store.created import created_items
+from devhub.store.created import created_items, workplan_file_path
 from devhub.store.reader import Reader
 from devhub.store.repofiles import DEFAULT_MAX_WORKPLAN_BYTES, RepoFiles
 
@@ -60,11 +60,7 @@ async def collect_created(reader: Reader, repo: str | None = None) -> list[Creat
     for row in await created_items(reader, repo):
         path = row["path"]
         if row["kind"] == "task":
-            parent = await reader.one(
-                "SELECT path FROM workplans WHERE repo = ? AND id = ? ORDER BY path LIMIT 1",
-                (row["repo"], row["workplan_id"]),
-            )
-            path = parent["path"] if parent is not None else None
+            path = await workplan_file_path(reader, row["repo"], row["workplan_id"])
         items.append(
             CreatedItem(
                 row["kind"],

@@ -248,3 +248,11 @@ async def created_items(reader: Reader, repo: str | None = None) -> list[dict[st
             | {"fields": json.loads(row["fields"]), "status": effective["status"] if effective is not None else None}
         )
     return items
+
+
+async def workplan_file_path(reader: Reader, repo: str, workplan_id: str) -> str | None:
+    """The file (or, for a created workplan, the planned file) a workplan's tasks go into."""
+    row = await reader.one(
+        "SELECT path FROM workplans WHERE repo = ? AND id = ? ORDER BY path LIMIT 1", (repo, workplan_id)
+    )
+    return row["path"] if row is not None else None

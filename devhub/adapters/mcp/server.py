@@ -16,6 +16,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from devhub._version import __version__
+from devhub.adapters.mcp.arguments import IdempotencyKey, _without_none
 from devhub.errors import DevhubError, NotFound
 from devhub.service.port import HubPort, ProgressFilters, TaskFilters, WorkplanFilters, WriteResult
 
@@ -40,13 +41,6 @@ Priority = Literal["critical", "high", "medium", "low"]
 Repo = Annotated[str | None, Field(description="Registered repo slug; disambiguates an id used in two repos")]
 TaskId = Annotated[str, Field(description="Task id (CUST-WP-0054-T05) or its State Hub UUID")]
 WorkplanId = Annotated[str, Field(description="Workplan id (CUST-WP-0054) or its State Hub workstream UUID")]
-IdempotencyKey = Annotated[
-    str | None,
-    Field(
-        description="Retry-safe key: the same key with the same arguments is applied once (kept 14 days); "
-        "1-200 visible ASCII characters, no '#'"
-    ),
-]
 Agent = Annotated[str | None, Field(description="Who is writing (agent name), recorded with the write")]
 SessionId = Annotated[str | None, Field(description="Your session id, recorded with the write")]
 
@@ -68,10 +62,6 @@ def tool_error_text(exc: DevhubError) -> str:
 def _answer(data: Any) -> CallToolResult:
     """The REST JSON as one text block (no separate structured copy: it would double every answer)."""
     return CallToolResult(content=[TextContent(type="text", text=json.dumps(data, ensure_ascii=False))])
-
-
-def _without_none(**values: Any) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
 
 
 class DevHubTools:
@@ -345,7 +335,7 @@ def build_server(backend: HubPort) -> MCPServer:
     from devhub.adapters.mcp.tools_create import CREATE_TOOLS, CreateTools
 
     tools = DevHubTools(backend)
-    create_tools = CreateTools(tools)
+    create_tools = CreateTools(backend, tools._run)
     for name in TOOL_NAMES:
         owner: Any = create_tools if name in CREATE_TOOLS else tools
         server.add_tool(getattr(owner, name), name=name, annotations=READ if name in READ_TOOLS else WRITE)

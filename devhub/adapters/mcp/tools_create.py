@@ -6,12 +6,14 @@ port method, so the answer is the REST answer.
 
 # No `from __future__ import annotations`: the SDK reads these signatures at runtime.
 
-from typing import Annotated, Literal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
 
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from devhub.adapters.mcp.server import DevHubTools, IdempotencyKey, _without_none
+from devhub.adapters.mcp.arguments import IdempotencyKey, _without_none
+from devhub.service.port import HubPort
 
 Priority = Literal["low", "medium", "high", "critical"]
 WorkplanRef = Annotated[str | None, Field(description="The workplan (file id like CUST-WP-0054, or its UUID)")]
@@ -22,8 +24,9 @@ RepoId = Annotated[Text, Field(description="Registered repo slug (required when 
 class CreateTools:
     """The create tools, over the same backend as every other tool."""
 
-    def __init__(self, tools: DevHubTools) -> None:
-        self._tools = tools
+    def __init__(self, backend: HubPort, run: Callable[[Awaitable[Any]], Awaitable[CallToolResult]]) -> None:
+        self._backend = backend
+        self._run = run  # DevHubTools._run: the REST JSON as one text block, a DevhubError as a ToolError
 
     async def create_task(
         self,
@@ -41,7 +44,7 @@ class CreateTools:
         """
         body = _without_none(title=title, workstream_id=workstream_id, workplan_id=workplan_id, priority=priority,
                              description=description, assignee=assignee, due_date=due_date)
-        return await self._tools._run(self._tools.backend.create_task(body, idempotency_key))
+        return await self._run(self._backend.create_task(body, idempotency_key))
 
     async def create_workplan(
         self,
@@ -62,7 +65,7 @@ class CreateTools:
         body = _without_none(title=title, topic_id=topic_id, repo_id=repo_id, slug=slug, description=description,
                              owner=owner, due_date=due_date, planning_priority=planning_priority,
                              planning_order=planning_order)
-        return await self._tools._run(self._tools.backend.create_workplan(body, idempotency_key))
+        return await self._run(self._backend.create_workplan(body, idempotency_key))
 
     async def create_workstream(
         self,
