@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from devhub.daemon.discovery import lock_holder
 from devhub.daemon.lockfile import FileLock, FileLockHeld
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         WriteBody,
         WriteResult,
     )
+    from devhub.service.records_create import DependencyRecord
     from devhub.service.writes import WriteOutcome
 
 T = TypeVar("T")
@@ -372,3 +373,26 @@ class LocalHub:
 
         body = {"status": "archived"}
         return _result(await self.hub.writes.patch_workplan(ident, repo, body, write_context(body, key, agent)))
+
+    async def dependencies(self, ident: str, repo: str | None = None) -> list[DependencyRecord]:
+        from devhub.store.dependency_writes import list_dependencies
+        from devhub.store.queries import resolve_workplan_row
+
+        row = await self.hub.read(lambda r: resolve_workplan_row(r, ident, repo))
+        edges = await self.hub.read(lambda r: list_dependencies(r, row["repo"], row["id"]))
+        return cast("list[DependencyRecord]", edges)  # the store builds exactly the DependencyRecord keys
+
+    async def create_dependency(
+        self, ident: str, repo: str | None, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        from devhub.service.port import write_context
+
+        return _result(await self.hub.dependency_writes.create(ident, repo, body, write_context(body, key, agent)))
+
+    async def delete_dependency(
+        self, ident: str, dep_id: str, repo: str | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        from devhub.service.port import write_context
+
+        ctx = write_context({}, key, agent)
+        return _result(await self.hub.dependency_writes.delete(ident, dep_id, repo, ctx))

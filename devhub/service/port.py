@@ -17,6 +17,7 @@ from devhub.store.activity import PROGRESS_LIMIT_DEFAULT, PROGRESS_LIMIT_MAX
 __all__ = ["PROGRESS_LIMIT_DEFAULT", "PROGRESS_LIMIT_MAX", "HubPort"]
 
 if TYPE_CHECKING:
+    from devhub.service.records_create import DependencyRecord
     from devhub.service.writes import WriteContext
 
 # -- what comes back: JSON objects and lists, named by what they hold ------------------------------
@@ -203,3 +204,15 @@ class HubPort(Protocol):
     async def archive_workplan(
         self, ident: str, repo: str | None = None, key: str | None = None, agent: str | None = None
     ) -> WriteResult: ...  # DELETE /workplans/{id} (and /workstreams/{id})
+
+    async def dependencies(
+        self, ident: str, repo: str | None = None
+    ) -> list[DependencyRecord]: ...  # GET /workplans/{id}/dependencies/
+
+    async def create_dependency(
+        self, ident: str, repo: str | None, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # POST /workplans/{id}/dependencies/
+
+    async def delete_dependency(
+        self, ident: str, dep_id: str, repo: str | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # DELETE /workplans/{id}/dependencies/{dep_id}

@@ -8,6 +8,7 @@ Routing needs the read model, so it lives here. An envelope becomes one upstream
     message          POST  /messages/   (the upstream's new id is remembered for message.read)
     message.read     PATCH /messages/{upstream id, else local id}/read
     task.create      POST  /tasks/      workstream_id: the workplan's State Hub UUID when known, else its file id
+    dependency.*     POST / DELETE /workplans/{uuid or id}/dependencies/[{prerequisite's uuid or id}]
     workplan.create  POST  /workplans/  (the upstream's new UUID of a created item is remembered, see on_ack)
     anything else    the envelope's own method and path
 
@@ -46,7 +47,7 @@ def order_key(envelope: dict[str, Any]) -> Hashable | None:
     kind = envelope.get("kind")
     if kind == "task.patch":
         return ("task", target.get("repo"), target.get("id"))
-    if kind in ("workplan.patch", "workplan.create"):
+    if kind in ("workplan.patch", "workplan.create", "dependency.create", "dependency.delete"):
         return ("workplan", target.get("repo"), target.get("id"))
     if kind == "task.create":
         return ("task", target.get("repo"), target.get("id"))
@@ -138,6 +139,19 @@ class Router:
             path = "/tasks/"
         elif kind == "workplan.create":
             path = "/workplans/"
+        elif kind in ("dependency.create", "dependency.delete"):
+            source = target.get("state_hub_workstream_id") or (
+                await self._workplan_uuid(target.get("repo"), target.get("id")) or target.get("id")
+            )
+            prerequisite = target.get("to_state_hub_workstream_id") or (
+                await self._workplan_uuid(target.get("to_repo") or target.get("repo"), target.get("to_id"))
+                or target.get("to_id")
+            )
+            path = f"/workplans/{source}/dependencies/"
+            if kind == "dependency.create":
+                body["to_workstream_id"] = prerequisite
+            else:  # the upstream names an edge by its own id; devhub's fleet role by the prerequisite's
+                path += str(prerequisite)
         elif kind == "message.read":
             local = str(target.get("id"))
             path = f"/messages/{self._message_ids.get(local) or local}/read"

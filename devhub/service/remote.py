@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         WriteBody,
         WriteResult,
     )
+    from devhub.service.records_create import DependencyRecord
     from devhub.settings import Settings
 
 REQUEST_TIMEOUT_SECONDS = 60.0
@@ -416,6 +417,22 @@ class RemoteHub:
         self, ident: str, repo: str | None = None, key: str | None = None, agent: str | None = None
     ) -> WriteResult:
         return await self._write("DELETE", f"/workplans/{_segment(ident)}", {}, key, agent, {"repo": repo})
+
+    async def dependencies(self, ident: str, repo: str | None = None) -> list[DependencyRecord]:
+        result: list[DependencyRecord] = await self._get(f"/workplans/{_segment(ident)}/dependencies/", {"repo": repo})
+        return result
+
+    async def create_dependency(
+        self, ident: str, repo: str | None, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        path = f"/workplans/{_segment(ident)}/dependencies/"
+        return await self._write("POST", path, body, key, agent, {"repo": repo})
+
+    async def delete_dependency(
+        self, ident: str, dep_id: str, repo: str | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        path = f"/workplans/{_segment(ident)}/dependencies/{_segment(dep_id)}"
+        return await self._write("DELETE", path, {}, key, agent, {"repo": repo})
 
 
 def _first_leaf(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:

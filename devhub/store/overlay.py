@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from devhub.store.created import record_created
+from devhub.store.dependency_writes import DEPENDENCY_KINDS, record_dependency_write
 from devhub.store.position import AppliedPosition
 
 TASK_FIELDS: tuple[str, ...] = ("status", "needs_human", "intervention_note", "blocking_reason")
@@ -120,6 +121,8 @@ def apply_envelope(conn: sqlite3.Connection, envelope: Mapping[str, Any]) -> set
         )
     elif kind in ("task.create", "workplan.create"):
         record_created(conn, envelope)  # the writer materialises it (store/created.py); no field overlay
+    elif kind in DEPENDENCY_KINDS:
+        record_dependency_write(conn, envelope)
     response = envelope.get("response")
     request = envelope.get("request")
     if request and response is not None:

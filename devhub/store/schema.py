@@ -174,6 +174,19 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
         },
         ("kind", "repo", "id"),
     ),
+    # Workplan dependencies added or removed through the hub (store/dependency_writes.py); the latest per pair wins.
+    "dependency_writes": (
+        {
+            "repo": str,
+            "from_id": str,
+            "to_id": str,
+            "seq": int,
+            "action": str,
+            "description": str,
+            "created_at": str,
+        },
+        ("repo", "from_id", "to_id"),
+    ),
 }
 
 INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (

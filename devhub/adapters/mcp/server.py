@@ -310,12 +310,13 @@ READ_TOOLS = (
     "orient", "get_state_summary", "list_workplans", "get_workplan", "list_tasks", "get_task",
     "list_blocked_tasks", "get_next_steps", "get_recent_progress", "search", "list_human_interventions",
     "get_messages", "relay_status", "check_repo_consistency",
+    "list_dependencies",  # -- creating work offline (adapters/mcp/tools_create.py) --
 )
 WRITE_TOOLS = (
     "add_progress_event", "update_task_status", "bulk_update_task_statuses", "flag_for_human",
     "clear_human_flag", "send_message", "mark_message_read", "register_repo",
     # -- creating work offline (adapters/mcp/tools_create.py) --
-    "create_task", "create_workplan", "create_workstream",
+    "create_task", "create_workplan", "create_workstream", "create_workplan_dependency", "create_dependency",
 )
 TOOL_NAMES = READ_TOOLS + WRITE_TOOLS
 

@@ -84,5 +84,56 @@ class CreateTools:
         return await self.create_workplan(title, topic_id, repo_id, slug, description, owner, due_date,
                                           planning_priority, planning_order, idempotency_key)
 
+    # -- workplan dependencies --
 
-CREATE_TOOLS = ("create_task", "create_workplan", "create_workstream")
+    async def create_workplan_dependency(
+        self,
+        from_workstream_id: Annotated[str, Field(description="The workplan that waits (file id or UUID)")],
+        to_workstream_id: Annotated[str, Field(description="The prerequisite workplan (file id or UUID)")],
+        description: Text = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> CallToolResult:
+        """Make a workplan depend on another (POST /workplans/{from}/dependencies/); `devhub writeback` adds it
+        to the file's `## Dependencies` section.
+        """
+        body = _without_none(to_workstream_id=to_workstream_id, description=description)
+        return await self._run(self._backend.create_dependency(from_workstream_id, None, body, idempotency_key))
+
+    async def create_dependency(
+        self,
+        from_workstream_id: Annotated[str, Field(description="The workplan that waits (file id or UUID)")],
+        to_workstream_id: Annotated[str, Field(description="The prerequisite workplan (file id or UUID)")],
+        description: Text = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> CallToolResult:
+        """Legacy name of create_workplan_dependency (POST /workstreams/{from}/dependencies/)."""
+        return await self.create_workplan_dependency(from_workstream_id, to_workstream_id, description,
+                                                     idempotency_key)
+
+    async def list_dependencies(
+        self,
+        workstream_id: WorkplanRef = None,
+        workplan_id: WorkplanRef = None,
+    ) -> CallToolResult:
+        """A workplan's dependencies (GET /workplans/{id}/dependencies/): its file's and those added here."""
+        ident = workplan_id or workstream_id
+        if not ident or (workplan_id and workstream_id and workplan_id != workstream_id):
+            from devhub.errors import ValidationFailed
+
+            problem = ValidationFailed(
+                "list_dependencies needs one workplan: give workstream_id (or workplan_id)",
+                {"workstream_id": "required"},
+            )
+            return await self._run(_raise(problem))
+        return await self._run(self._backend.dependencies(ident))
+
+
+async def _raise(exc: Exception) -> Any:
+    raise exc
+
+
+# Every tool this module serves (build_server registers them on CreateTools).
+CREATE_TOOLS = (
+    "create_task", "create_workplan", "create_workstream", "create_workplan_dependency", "create_dependency",
+    "list_dependencies",
+)

@@ -47,6 +47,9 @@ SPEC_TOOLS = frozenset(
         "create_task",
         "create_workplan",
         "create_workstream",
+        "create_workplan_dependency",
+        "create_dependency",
+        "list_dependencies",
     ]
 )
 
