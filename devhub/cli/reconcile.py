@@ -137,7 +137,11 @@ def writeback(
     not_settled: list[Change] = []
     if dry_run:
         created_plan = wbc.plan_created(created, _created_uuids(config), max_file_bytes=config.max_workplan_bytes)
-        changes = created_plan.changes + plan.changes
+        dependency_plan = wbc.plan_dependencies(
+            read(config, lambda reader: wbc.collect_dependency_writes(reader, repo)),
+            max_file_bytes=config.max_workplan_bytes,
+        )
+        changes = created_plan.changes + plan.changes + dependency_plan.changes
     else:
         written = wb.apply_plan(plan)
         created_plan = wbc.plan_created(
@@ -147,13 +151,20 @@ def writeback(
             just_written=[(edit.repo, edit.path) for edit in written],
         )
         written += wbc.apply_created(created_plan)
+        dependency_plan = wbc.plan_dependencies(
+            read(config, lambda reader: wbc.collect_dependency_writes(reader, repo)),
+            max_file_bytes=config.max_workplan_bytes,
+            just_written=[(edit.repo, edit.path) for edit in written],
+        )
+        written += wb.apply_plan(dependency_plan)
         changes = [change for edit in written for change in edit.changes]
         if do_commit and written:
             commits = wb.commit_edits(written)
         if written:
-            not_settled = settle(config, changes, wait_seconds)
-    plan.refusals += created_plan.refusals
-    plan.edits += created_plan.edits
+            # A dependency edit has no status to wait for; the watcher reads it with the rest.
+            not_settled = settle(config, [c for c in changes if c.kind != "dependency"], wait_seconds)
+    plan.refusals += created_plan.refusals + dependency_plan.refusals
+    plan.edits += created_plan.edits + dependency_plan.edits
     failed_commits = [c for c in commits if c.error]
     code = 1 if plan.refusals or failed_commits else 0
     report = {

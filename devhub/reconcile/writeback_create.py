@@ -12,6 +12,7 @@ status writeback.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,8 +32,10 @@ from devhub.reconcile.writeback import (
     dirty_paths,
 )
 from devhub.store.created import created_items, workplan_file_path
+from devhub.store.dependency_writes import pending_dependency_writes
 from devhub.store.reader import Reader
 from devhub.store.repofiles import DEFAULT_MAX_WORKPLAN_BYTES, RepoFiles
+from devhub.workplans import parse_workplan
 
 # "task:<repo>:<id>" / "workplan:<repo>:<id>" -> the fleet UUID the relay learnt (relay/idmap.py), or None.
 UuidLookup = Callable[[str], str | None]
@@ -290,3 +293,151 @@ def apply_created(plan: Plan) -> list[FileEdit]:
             continue
         written.append(edit)
     return written
+
+
+# -- workplan dependencies ----------------------------------------------------------------------------
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyWrite:
+    """A local dependency add or remove its workplan file does not reflect yet."""
+
+    repo: str
+    root: str
+    path: str
+    from_id: str
+    to_id: str
+    action: str  # add | remove
+    description: str | None
+    seq: int
+
+
+async def collect_dependency_writes(reader: Reader, repo: str | None = None) -> list[DependencyWrite]:
+    roots = await repo_paths(reader, repo)
+    return [
+        DependencyWrite(
+            row["repo"],
+            roots.get(row["repo"], ""),
+            row["path"],
+            row["from_id"],
+            row["to_id"],
+            row["action"],
+            row["description"],
+            row["seq"],
+        )
+        for row in await pending_dependency_writes(reader, repo)
+    ]
+
+
+def _dependency_section(lines: list[str]) -> tuple[int, int] | None:
+    """(heading index, end index) of the file's `## Dependencies` section, outside code fences."""
+    fenced = False
+    start: tuple[int, int] | None = None
+    for index, line in enumerate(lines):
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        match = None if fenced else _HEADING.match(line)
+        if match is None:
+            continue
+        level = len(match.group(1))
+        if start is not None and level <= start[1]:
+            return start[0], index
+        if start is None and re.match(r"^dependencies\b", match.group(2), re.IGNORECASE):
+            start = (index, level)
+    return (start[0], len(lines)) if start is not None else None
+
+
+def _dependency_pairs(data: bytes, path: str) -> set[str]:
+    parsed = parse_workplan(data, path)
+    if parsed.workplan is None:
+        return set()
+    return {ref.target_id for ref in parsed.workplan.references if ref.kind == "dependencies"}
+
+
+def _edit_dependencies(text: str, newline: str, writes: list[DependencyWrite]) -> str | None:
+    """The text with each add as a `- <ID>` item of the section (made when missing) and each remove's item dropped.
+
+    None when a removed dependency is not on an item line of its own (a person's prose: edit it by hand).
+    """
+    lines = text.split(newline)
+    for write in writes:
+        section = _dependency_section(lines)
+        if write.action == "add":
+            item = f"- {write.to_id}" + (f" — {write.description.strip()}" if write.description else "")
+            if section is None:
+                while lines and lines[-1] == "":
+                    lines.pop()
+                lines += ["", "## Dependencies", "", item, ""]
+                continue
+            heading, end = section
+            last = max((i for i in range(heading + 1, end) if lines[i].strip()), default=heading)
+            lines[last + 1 : last + 1] = ([""] if last == heading else []) + [item]
+            continue
+        if section is None:
+            return None
+        heading, end = section
+        found = [
+            i for i in range(heading + 1, end) if lines[i].lstrip().startswith(("- ", "* ")) and write.to_id in lines[i]
+        ]
+        if len(found) != 1:
+            return None
+        stop = found[0] + 1
+        while stop < end and lines[stop].startswith((" ", "\t")) and lines[stop].strip():
+            stop += 1  # the item's continuation lines go with it
+        del lines[found[0] : stop]
+    return newline.join(lines)
+
+
+def plan_dependencies(
+    writes: list[DependencyWrite],
+    *,
+    max_file_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES,
+    just_written: Iterable[tuple[str, str]] = (),
+) -> Plan:
+    """Decide the file edits for local dependency adds and removes (reading files and git); writes nothing."""
+    plan = Plan()
+    ours = set(just_written)
+    by_file: dict[tuple[str, str, str], list[DependencyWrite]] = defaultdict(list)
+    for write in writes:
+        if write.root:
+            by_file[(write.repo, write.root, write.path)].append(write)
+    for (repo, root, path), file_writes in sorted(by_file.items()):
+        dirty = (dirty_paths(Path(root), [path]) or set()) - ({path} if (repo, path) in ours else set())
+        files = RepoFiles(root, max_bytes=max_file_bytes)
+        reason = None
+        after = None
+        try:
+            before = files.read(path)
+        except (FileRefused, OSError) as exc:
+            before, reason = b"", f"cannot read the workplan file: {exc}"
+        if reason is None and path in dirty:
+            reason = "the file has uncommitted changes in git; commit or discard them first"
+        if reason is None:
+            newline = "\r\n" if b"\r\n" in before else "\n"
+            edited = _edit_dependencies(before.decode("utf-8", errors="replace"), newline, file_writes)
+            after = edited.encode() if edited is not None else None
+            expected = _dependency_pairs(before, path)
+            for write in file_writes:
+                (expected.add if write.action == "add" else expected.discard)(write.to_id)
+            if after is None:
+                reason = "a removed dependency is not on a `- <ID>` item of its own in ## Dependencies; edit by hand"
+            elif _dependency_pairs(after, path) != expected or _statuses(after, path) != _statuses(before, path):
+                reason = "the file with the dependency edit would not parse as intended"
+        if reason is not None or after is None:
+            plan.refusals += [_dependency_refusal(write, reason or "not planned") for write in file_writes]
+            continue
+        changes = [
+            Change("dependency", repo, f"{w.from_id}->{w.to_id}", path, 0, None, w.action, None, w.seq)
+            for w in file_writes
+        ]
+        plan.edits.append(FileEdit(repo, Path(root), path, before, after, changes))
+    return plan
+
+
+def _dependency_refusal(write: DependencyWrite, reason: str) -> Refusal:
+    return Refusal("dependency", write.repo, f"{write.from_id}->{write.to_id}", write.path, None, write.action, None,
+                   None, reason)

@@ -73,3 +73,45 @@ def test_dependency_writes_reach_a_fleet_hub(tmp_path: Path) -> None:
     finally:
         dev.stop()
         fleet.stop()
+
+
+def test_dependency_writes_are_written_back_into_the_dependencies_section(daemon: RunningDaemon) -> None:
+    from tests.reconcile.helpers import GIT_IDENTITY
+    from tests.support.daemon import run_cli
+    from tests.support.waiting import wait_for
+
+    env = {**daemon.env, **GIT_IDENTITY}
+    state_hub = next(Path(r["path"]) for r in daemon.get("/repos").json() if r["slug"] == "state-hub")
+    ops = next(Path(r["path"]) for r in daemon.get("/repos").json() if r["slug"] == "ops-bridge")
+    wp_file = state_hub / "workplans/STATE-WP-0068-offline-write-buffer-and-edge-relay.md"
+    ops_file = ops / "workplans/OPS-WP-0014-wireguard-mesh-evaluation.md"
+    assert b"## Dependencies" not in ops_file.read_bytes()
+    with daemon.client() as client:
+        client.post(f"/workplans/{WP}/dependencies/", json={"to_workstream_id": "OPS-WP-0012", "description": "lanes"})
+        client.delete(f"/workplans/{WP}/dependencies/STATE-WP-0052")
+        client.post("/workplans/OPS-WP-0014/dependencies/", json={"to_workstream_id": "OPS-WP-0012"})
+    before = wp_file.read_text()
+
+    done = run_cli("writeback", "--commit", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    after = wp_file.read_text()
+    assert "- STATE-WP-0052 (canonical task statuses) — finished.\n" in before
+    assert "STATE-WP-0052 (canonical" not in after and "- OPS-WP-0012 — lanes\n" in after
+    assert after.replace("- OPS-WP-0012 — lanes\n", "") == before.replace(
+        "- STATE-WP-0052 (canonical task statuses) — finished.\n", ""
+    )  # only the two item lines changed
+    assert ops_file.read_text().endswith("## Dependencies\n\n- OPS-WP-0012\n")
+    wait_for(
+        lambda: [(e["id"], e["source"]) for e in daemon.get(f"/workplans/{WP}/dependencies/").json()]
+        == [("CUST-WP-0054", "file"), ("OPS-WP-0012", "file")],
+        timeout=15,
+        what="the daemon to read the edited dependencies",
+    )
+    wait_for(
+        lambda: daemon.get("/workplans/OPS-WP-0014/dependencies/").json()[0]["source"] == "file",
+        timeout=15,
+        what="the new Dependencies section to be read",
+    )
+    again = run_cli("writeback", env=env)
+    assert again.returncode == 0 and "nothing to write back" in again.stdout
