@@ -130,5 +130,8 @@ def test_created_items_survive_a_restart(tmp_path: Path, workspace: list[Path]) 
         assert second.get(f"/tasks/{task['id']}").json()["title"] == "Kept too"
         again = second.request("POST", "/tasks/", json={"workstream_id": workplan["id"], "title": "Next"}).json()
         assert again["id"] == f"{workplan['id']}-T02"
+        # The live model equals one rebuilt from files + journal: created rows are derived deterministically.
+        verified = second.cli("verify")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
     finally:
         second.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from devhub.workplans import parse_workplan
@@ -40,6 +41,10 @@ def test_created_work_is_written_back_and_then_served_from_the_files(daemon: Run
         ).json()
         first = client.post("/tasks/", json={"workstream_id": plan["id"], "title": "First step"}).json()
 
+    check = json.loads(run_cli("check", "--json", env=env).stdout)
+    pending = [f["message"] for f in check["findings"] if f["rule"] == "pending-writeback"]
+    assert any(task["id"] in m for m in pending) and any(plan["id"] in m for m in pending)
+
     dry = run_cli("writeback", "--dry-run", env=env)
     assert dry.returncode == 0, dry.stderr
     assert "+## Task: Write the failover runbook" in dry.stdout and (custodian / WP_FILE).read_bytes() == before
@@ -75,6 +80,8 @@ def test_created_work_is_written_back_and_then_served_from_the_files(daemon: Run
     assert [w["id"] for w in daemon.get("/workplans/").json()].count(plan["id"]) == 1
     again = run_cli("writeback", env=env)
     assert again.returncode == 0 and "nothing to write back" in again.stdout
+    check = json.loads(run_cli("check", "--json", env=env).stdout)
+    assert not [f for f in check["findings"] if f["rule"] == "pending-writeback"]
 
 
 def test_after_writeback_a_rebuilt_model_has_each_item_once(tmp_path: Path, workspace: list[Path]) -> None:
