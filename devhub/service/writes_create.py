@@ -63,9 +63,9 @@ def _due_date(body: Mapping[str, Any], errors: dict[str, str]) -> str | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value[:10]).isoformat() if len(value) == 10 else datetime.fromisoformat(
-            value.replace("Z", "+00:00")
-        ).date().isoformat()
+        if len(value) == len("YYYY-MM-DD"):
+            return date.fromisoformat(value).isoformat()
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).date().isoformat()  # a datetime keeps its date
     except ValueError:
         errors["due_date"] = f"must be an ISO date (YYYY-MM-DD) or datetime, not {value!r}"
         return None
