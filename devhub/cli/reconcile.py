@@ -115,6 +115,7 @@ def writeback(
     """Write pending local status changes into the workplan files (exit 0 done, 1 conflicts, 2 usage)."""
     from devhub.cli.hub import with_hub
     from devhub.reconcile import writeback as wb
+    from devhub.reconcile import writeback_create as wbc
 
     if dry_run and do_commit:
         raise click.UsageError("--dry-run and --commit exclude each other")
@@ -123,18 +124,38 @@ def writeback(
     async def pending(hub: HubPort) -> wb.PendingJson:
         return await hub.pending_writeback(repo)
 
-    plan = wb.plan_writeback(wb.pending_from_json(with_hub(ctx, pending)), max_file_bytes=config.max_workplan_bytes)
+    inputs = wbc.inputs_from_json(with_hub(ctx, pending))
+    created = inputs.created
+    plan = wb.plan_writeback(inputs.pending, max_file_bytes=config.max_workplan_bytes)
     commits: list[wb.CommitResult] = []
     not_settled: list[Change] = []
     if dry_run:
-        changes = plan.changes
+        created_plan = wbc.plan_created(created, inputs.uuid_of, max_file_bytes=config.max_workplan_bytes)
+        dependency_plan = wbc.plan_dependencies(inputs.dependencies, max_file_bytes=config.max_workplan_bytes)
+        changes = created_plan.changes + plan.changes + dependency_plan.changes
     else:
         written = wb.apply_plan(plan)
+        created_plan = wbc.plan_created(
+            created,
+            inputs.uuid_of,
+            max_file_bytes=config.max_workplan_bytes,
+            just_written=[(edit.repo, edit.path) for edit in written],
+        )
+        written += wbc.apply_created(created_plan)
+        dependency_plan = wbc.plan_dependencies(
+            inputs.dependencies,
+            max_file_bytes=config.max_workplan_bytes,
+            just_written=[(edit.repo, edit.path) for edit in written],
+        )
+        written += wb.apply_plan(dependency_plan)
         changes = [change for edit in written for change in edit.changes]
         if do_commit and written:
             commits = wb.commit_edits(written)
         if written:
-            not_settled = settle(config, changes, wait_seconds)
+            # A dependency edit has no status to wait for; the watcher reads it with the rest.
+            not_settled = settle(config, [c for c in changes if c.kind != "dependency"], wait_seconds)
+    plan.refusals += created_plan.refusals + dependency_plan.refusals
+    plan.edits += created_plan.edits + dependency_plan.edits
     failed_commits = [c for c in commits if c.error]
     code = 1 if plan.refusals or failed_commits else 0
     report = {

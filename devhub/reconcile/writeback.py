@@ -177,18 +177,34 @@ async def collect_pending(reader: Reader, repo: str | None = None) -> Pending:
 
 
 class PendingJson(TypedDict):
-    """`Pending` as JSON (GET /writeback/pending): what crosses the hub port, to a daemon and back."""
+    """What writeback acts on, as JSON (GET /writeback/pending): it crosses the hub port, to a daemon and back.
+
+    `statuses`, `skipped`, `conflicts` are `Pending`; `created` and `dependencies` are the tasks, workplans
+    and dependency edits made here that no file holds yet (reconcile/writeback_create.py), and
+    `created_uuids` the fleet UUIDs the relay has learnt for them ("task:<repo>:<id>" -> UUID).
+    """
 
     statuses: list[dict[str, Any]]
     skipped: list[dict[str, Any]]
     conflicts: list[dict[str, Any]]
+    created: list[dict[str, Any]]
+    dependencies: list[dict[str, Any]]
+    created_uuids: dict[str, str]
 
 
-def pending_as_json(pending: Pending) -> PendingJson:
+def pending_as_json(
+    pending: Pending,
+    created: list[Any] | None = None,
+    dependencies: list[Any] | None = None,
+    created_uuids: dict[str, str] | None = None,
+) -> PendingJson:
     return {
         "statuses": as_dicts(pending.statuses),
         "skipped": list(pending.skipped),
         "conflicts": as_dicts(pending.conflicts),
+        "created": as_dicts(created or []),
+        "dependencies": as_dicts(dependencies or []),
+        "created_uuids": dict(created_uuids or {}),
     }
 
 

@@ -121,7 +121,38 @@ async def run_checks(reader: Reader, *, repo: str | None = None) -> list[dict[st
                     f"{table[:-1]} {odd.id} uses {odd.status_raw!r} (means {odd.file_status!r})",
                 )
             )
+    findings += await _created_findings(reader, repo)
     return findings
+
+
+# -- creating work offline --
+
+
+async def _created_findings(reader: Reader, repo: str | None) -> list[dict[str, Any]]:
+    """Work created or dependencies changed through the hub that no file holds yet: pending writeback."""
+    from devhub.store.created import created_items
+    from devhub.store.dependency_writes import pending_dependency_writes
+
+    found = [
+        _finding(
+            "pending-writeback",
+            item["repo"],
+            item["path"],
+            f"{item['kind']} {item['id']} was created here and is in no file yet",
+        )
+        for item in await created_items(reader, repo)
+    ]
+    found += [
+        _finding(
+            "pending-writeback",
+            write["repo"],
+            write["path"],
+            f"workplan {write['from_id']}: dependency on {write['to_id']} "
+            f"{'added' if write['action'] == 'add' else 'removed'} here, not in the file yet",
+        )
+        for write in await pending_dependency_writes(reader, repo)
+    ]
+    return found
 
 
 def exit_code(findings: list[dict[str, Any]]) -> int:

@@ -25,6 +25,8 @@ from devhub.service.events import EventBus
 from devhub.service.follow import RepoFollower
 from devhub.service.watch import Watcher
 from devhub.service.writes import Writes
+from devhub.service.writes_create import CreateWrites
+from devhub.service.writes_dependencies import DependencyWrites
 from devhub.settings import Settings
 from devhub.store.reader import Reader, ReaderPool
 from devhub.store.writer import ReadModelWriter
@@ -93,6 +95,8 @@ class Hub:
         self._apply_lock = asyncio.Lock()
         self._handed_over = asyncio.Event()
         self.writes = Writes(read=self.read, append=self._append, apply=self._apply, pending_relay=config.role == "dev")
+        self.creates = CreateWrites(self.writes)  # -- creating work offline --
+        self.dependency_writes = DependencyWrites(self.writes)
 
     @property
     def open_journal(self) -> Journal:

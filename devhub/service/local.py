@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         WriteBody,
         WriteResult,
     )
+    from devhub.service.records_create import DependencyRecord
     from devhub.service.records_decisions import (
         DecisionFilters,
         DecisionRecord,
@@ -390,9 +391,17 @@ class LocalHub:
         return await self.hub.read(lambda r: brief_for_repo(r, repo))
 
     async def pending_writeback(self, repo: str | None = None) -> PendingJson:
-        from devhub.reconcile.writeback import collect_pending, pending_as_json
+        from devhub.reconcile.writeback_create import collect_all
+        from devhub.service.relay_link import created_uuids
 
-        return pending_as_json(await self.hub.read(lambda r: collect_pending(r, repo)))
+        found = await self.hub.read(lambda r: collect_all(r, repo))
+        uuid_of = created_uuids(self.hub.config.relay_dir)
+        for item in found["created"]:
+            key = f"{item['kind']}:{item['repo']}:{item['id']}"
+            uuid = uuid_of(key)
+            if uuid:
+                found["created_uuids"][key] = uuid
+        return found
 
     # -- decisions and token events ---------------------------------------------------------------
 
@@ -546,3 +555,47 @@ class LocalHub:
         from devhub.service.port import write_context
 
         return _result(await self.hub.writes.reply_to_message(message_id, body, write_context(body, key, agent)))
+
+    # -- creating work offline --
+
+    async def create_task(self, body: WriteBody, key: str | None = None, agent: str | None = None) -> WriteResult:
+        from devhub.service.port import write_context
+
+        return _result(await self.hub.creates.create_task(body, write_context(body, key, agent)))
+
+    async def create_workplan(self, body: WriteBody, key: str | None = None, agent: str | None = None) -> WriteResult:
+        from devhub.service.port import write_context
+
+        return _result(await self.hub.creates.create_workplan(body, write_context(body, key, agent)))
+
+    async def archive_workplan(
+        self, ident: str, repo: str | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        """The real hub's DELETE archives: the same journaled write as a status change to `archived`."""
+        from devhub.service.port import write_context
+
+        body = {"status": "archived"}
+        return _result(await self.hub.writes.patch_workplan(ident, repo, body, write_context(body, key, agent)))
+
+    async def dependencies(self, ident: str, repo: str | None = None) -> list[DependencyRecord]:
+        from devhub.store.dependency_writes import list_dependencies
+        from devhub.store.queries import resolve_workplan_row
+
+        row = await self.hub.read(lambda r: resolve_workplan_row(r, ident, repo))
+        edges = await self.hub.read(lambda r: list_dependencies(r, row["repo"], row["id"]))
+        return cast("list[DependencyRecord]", edges)  # the store builds exactly the DependencyRecord keys
+
+    async def create_dependency(
+        self, ident: str, repo: str | None, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        from devhub.service.port import write_context
+
+        return _result(await self.hub.dependency_writes.create(ident, repo, body, write_context(body, key, agent)))
+
+    async def delete_dependency(
+        self, ident: str, dep_id: str, repo: str | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        from devhub.service.port import write_context
+
+        ctx = write_context({}, key, agent)
+        return _result(await self.hub.dependency_writes.delete(ident, dep_id, repo, ctx))

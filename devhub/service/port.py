@@ -24,6 +24,7 @@ __all__ = ["MESSAGES_LIMIT_DEFAULT", "MESSAGES_LIMIT_MAX", "PROGRESS_LIMIT_DEFAU
 
 if TYPE_CHECKING:
     from devhub.reconcile.writeback import PendingJson
+    from devhub.service.records_create import DependencyRecord
     from devhub.service.records_decisions import (
         DecisionFilters,
         DecisionRecord,
@@ -291,3 +292,29 @@ class HubPort(Protocol):
     async def reply_to_message(
         self, message_id: str, body: WriteBody, key: str | None = None, agent: str | None = None
     ) -> WriteResult: ...  # POST /messages/{id}/reply
+
+    # -- creating work offline --
+
+    async def create_task(
+        self, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # POST /tasks/
+
+    async def create_workplan(
+        self, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # POST /workplans/ (and /workstreams/)
+
+    async def archive_workplan(
+        self, ident: str, repo: str | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # DELETE /workplans/{id} (and /workstreams/{id})
+
+    async def dependencies(
+        self, ident: str, repo: str | None = None
+    ) -> list[DependencyRecord]: ...  # GET /workplans/{id}/dependencies/
+
+    async def create_dependency(
+        self, ident: str, repo: str | None, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # POST /workplans/{id}/dependencies/
+
+    async def delete_dependency(
+        self, ident: str, dep_id: str, repo: str | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult: ...  # DELETE /workplans/{id}/dependencies/{dep_id}

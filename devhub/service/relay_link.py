@@ -16,6 +16,9 @@ Routing needs the read model, so it lives here. An envelope becomes one upstream
                      workstream_id as fleet UUIDs; held while the task or workplan has none
     message.archive  PATCH /messages/{upstream id, else local id}/archive
     (a reply, POST /messages/{id}/reply here, is journaled as `message` + `message.read`)
+    task.create      POST  /tasks/      workstream_id: the workplan's State Hub UUID when known, else its file id
+    dependency.*     POST / DELETE /workplans/{uuid or id}/dependencies/[{prerequisite's uuid or id}]
+    workplan.create  POST  /workplans/  (the upstream's new UUID of a created item is remembered, see on_ack)
     anything else    the envelope's own method and path
 
 Ids are looked up at send time (a file may have gained its id since the write); the ids
@@ -54,20 +57,26 @@ def order_key(envelope: dict[str, Any]) -> Hashable | None:
     kind = envelope.get("kind")
     if kind == "task.patch":
         return ("task", target.get("repo"), target.get("id"))
-    if kind == "workplan.patch":
+    if kind in ("workplan.patch", "workplan.create", "dependency.create", "dependency.delete"):
         return ("workplan", target.get("repo"), target.get("id"))
     if kind in ("decision", "decision.patch", "decision.resolve"):
         return ("decision", target.get("id"))
+    if kind == "task.create":
+        return ("task", target.get("repo"), target.get("id"))
     return None
 
 
 class Router:
     """Maps envelopes to upstream calls using the hub's read model."""
 
-    def __init__(self, read: ReadFn, message_ids: IdMap, decision_ids: IdMap | None = None) -> None:
+    def __init__(
+        self, read: ReadFn, message_ids: IdMap, decision_ids: IdMap | None = None, created_ids: IdMap | None = None
+    ) -> None:
         self._read_model = read
         self._message_ids = message_ids
         self._decision_ids = decision_ids or message_ids
+        # "task:<repo>:<id>" / "workplan:<repo>:<id>" of an item created here -> the UUID the upstream gave it.
+        self._created_ids = created_ids
 
     async def _read(self, query: Any) -> Any:
         from relay.errors import RouteUnavailable
@@ -81,13 +90,17 @@ class Router:
         from devhub.store.lookups import task_state_hub_id
 
         uuid: str | None = await self._read(lambda r: task_state_hub_id(r, repo, task_id))
-        return uuid
+        return uuid or self._created_uuid("task", repo, task_id)
 
     async def _workplan_uuid(self, repo: str | None, workplan_id: str | None) -> str | None:
         from devhub.store.lookups import workplan_state_hub_id
 
         uuid: str | None = await self._read(lambda r: workplan_state_hub_id(r, repo, workplan_id))
-        return uuid
+        return uuid or self._created_uuid("workplan", repo, workplan_id)
+
+    def _created_uuid(self, kind: str, repo: str | None, ident: str | None) -> str | None:
+        """The upstream UUID of an item created here, once its create was acknowledged (before writeback)."""
+        return self._created_ids.get(f"{kind}:{repo}:{ident}") if self._created_ids is not None else None
 
     async def route(self, envelope: dict[str, Any]) -> Send | Hold:
         """The upstream call for an envelope, or Hold when its target has no State Hub id yet."""
@@ -132,6 +145,29 @@ class Router:
             if isinstance(body.get("thread_id"), str):
                 body["thread_id"] = self._message_ids.get(body["thread_id"]) or body["thread_id"]
             path = "/messages/"
+        # -- creating work offline --
+        elif kind == "task.create":
+            # The UUID recorded at write time wins (a resend carries the same body); full reference
+            # rewriting (holding until the parent has a UUID) is a later step, so the file id goes otherwise.
+            body["workstream_id"] = target.get("state_hub_workstream_id") or (
+                await self._workplan_uuid(target.get("repo"), target.get("workplan_id")) or body.get("workstream_id")
+            )
+            path = "/tasks/"
+        elif kind == "workplan.create":
+            path = "/workplans/"
+        elif kind in ("dependency.create", "dependency.delete"):
+            source = target.get("state_hub_workstream_id") or (
+                await self._workplan_uuid(target.get("repo"), target.get("id")) or target.get("id")
+            )
+            prerequisite = target.get("to_state_hub_workstream_id") or (
+                await self._workplan_uuid(target.get("to_repo") or target.get("repo"), target.get("to_id"))
+                or target.get("to_id")
+            )
+            path = f"/workplans/{source}/dependencies/"
+            if kind == "dependency.create":
+                body["to_workstream_id"] = prerequisite
+            else:  # the upstream names an edge by its own id; devhub's fleet role by the prerequisite's
+                path += str(prerequisite)
         elif kind in ("message.read", "message.archive"):
             local = str(target.get("id"))
             path = f"/messages/{self._message_ids.get(local) or local}/{kind.removeprefix('message.')}"
@@ -181,9 +217,13 @@ class Router:
         return ("/token-events/upsert" if kind == "token_event.upsert" else "/token-events/",)
 
     async def on_ack(self, envelope: dict[str, Any], answer: Answer) -> None:
-        """Remember the upstream's id for a message or decision created here, so later writes can address it."""
+        """Remember the upstream's id for a message, decision, task or workplan created here, so later writes
+        can address it."""
         if envelope.get("kind") == "decision":
             await self._remember(self._decision_ids, envelope, answer)
+            return
+        if envelope.get("kind") in ("task.create", "workplan.create"):
+            await self._remember_created(envelope, answer)
             return
         if envelope.get("kind") != "message":
             return
@@ -204,9 +244,40 @@ class Router:
         if isinstance(local, str) and isinstance(upstream, str):
             await asyncio.to_thread(ids.put, local, upstream)
 
+    async def _remember_created(self, envelope: dict[str, Any], answer: Answer) -> None:
+        import asyncio
+
+        if self._created_ids is None:
+            return
+        target = envelope.get("target") or {}
+        document = answer.json()
+        upstream = document.get("id") if isinstance(document, dict) else None
+        if isinstance(upstream, str) and _is_uuid(upstream):  # a devhub fleet hub answers with its file id
+            await asyncio.to_thread(
+                self._created_ids.put, f"{target.get('kind')}:{target.get('repo')}:{target.get('id')}", upstream
+            )
+
 
 DECISION_KINDS = ("decision", "decision.patch", "decision.resolve")
 TOKEN_KINDS = ("token_event", "token_event.upsert")
+CREATED_IDS_FILE = "created_ids.jsonl"
+
+
+def created_uuids(relay_dir: Path) -> Callable[[str], str | None]:
+    """The fleet UUIDs the relay has learnt for items created here ("task:<repo>:<id>" -> UUID), as a lookup."""
+    from relay.idmap import IdMap
+
+    return IdMap(relay_dir / CREATED_IDS_FILE).get
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 async def start_relay(
@@ -234,7 +305,12 @@ async def start_relay(
         # Re-read so a changed token is used (and lifts an auth pause) without a restart.
         return (read_env_var(token_env) or secret(token_env)) if token_env else None
 
-    router = Router(read, IdMap(relay_dir / "message_ids.jsonl"), IdMap(relay_dir / "decision_ids.jsonl"))
+    router = Router(
+        read,
+        IdMap(relay_dir / "message_ids.jsonl"),
+        IdMap(relay_dir / "decision_ids.jsonl"),
+        IdMap(relay_dir / CREATED_IDS_FILE),
+    )
     forwarder = Forwarder(
         journal=journal,
         position_file=PositionFile(relay_dir / POSITION_FILE),

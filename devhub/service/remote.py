@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         WriteBody,
         WriteResult,
     )
+    from devhub.service.records_create import DependencyRecord
     from devhub.service.records_decisions import (
         DecisionFilters,
         DecisionRecord,
@@ -555,6 +556,35 @@ class RemoteHub:
         self, message_id: str, body: WriteBody, key: str | None = None, agent: str | None = None
     ) -> WriteResult:
         return await self._write("POST", f"/messages/{_segment(message_id)}/reply", body, key, agent)
+
+    # -- creating work offline --
+
+    async def create_task(self, body: WriteBody, key: str | None = None, agent: str | None = None) -> WriteResult:
+        return await self._write("POST", "/tasks/", body, key, agent)
+
+    async def create_workplan(self, body: WriteBody, key: str | None = None, agent: str | None = None) -> WriteResult:
+        return await self._write("POST", "/workplans/", body, key, agent)
+
+    async def archive_workplan(
+        self, ident: str, repo: str | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        return await self._write("DELETE", f"/workplans/{_segment(ident)}", {}, key, agent, {"repo": repo})
+
+    async def dependencies(self, ident: str, repo: str | None = None) -> list[DependencyRecord]:
+        result: list[DependencyRecord] = await self._get(f"/workplans/{_segment(ident)}/dependencies/", {"repo": repo})
+        return result
+
+    async def create_dependency(
+        self, ident: str, repo: str | None, body: WriteBody, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        path = f"/workplans/{_segment(ident)}/dependencies/"
+        return await self._write("POST", path, body, key, agent, {"repo": repo})
+
+    async def delete_dependency(
+        self, ident: str, dep_id: str, repo: str | None = None, key: str | None = None, agent: str | None = None
+    ) -> WriteResult:
+        path = f"/workplans/{_segment(ident)}/dependencies/{_segment(dep_id)}"
+        return await self._write("DELETE", path, {}, key, agent, {"repo": repo})
 
 
 def _first_leaf(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:

@@ -15,7 +15,9 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from devhub.store.created import record_created
 from devhub.store.decisions import apply_decision
+from devhub.store.dependency_writes import DEPENDENCY_KINDS, record_dependency_write
 from devhub.store.position import AppliedPosition
 from devhub.store.token_events import apply_token_event
 
@@ -120,6 +122,10 @@ def apply_envelope(conn: sqlite3.Connection, envelope: Mapping[str, Any]) -> set
             "UPDATE messages SET read_at = ? WHERE id = ? AND read_at IS NULL",
             ((envelope.get("record") or {}).get("read_at") or envelope.get("ts"), target["id"]),
         )
+    elif kind in ("task.create", "workplan.create"):
+        record_created(conn, envelope)  # the writer materialises it (store/created.py); no field overlay
+    elif kind in DEPENDENCY_KINDS:
+        record_dependency_write(conn, envelope)
     elif kind == "message.archive":
         conn.execute(
             "UPDATE messages SET archived_at = ? WHERE id = ? AND archived_at IS NULL",

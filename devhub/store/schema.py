@@ -227,6 +227,34 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
         },
         "id",
     ),
+    # -- creating work offline --
+    # Tasks and workplans created through the hub (store/created.py), materialised as rows while no file holds them.
+    "created": (
+        {
+            "kind": str,
+            "repo": str,
+            "id": str,
+            "seq": int,
+            "workplan_id": str,
+            "path": str,
+            "fields": str,
+            "created_at": str,
+        },
+        ("kind", "repo", "id"),
+    ),
+    # Workplan dependencies added or removed through the hub (store/dependency_writes.py); the latest per pair wins.
+    "dependency_writes": (
+        {
+            "repo": str,
+            "from_id": str,
+            "to_id": str,
+            "seq": int,
+            "action": str,
+            "description": str,
+            "created_at": str,
+        },
+        ("repo", "from_id", "to_id"),
+    ),
 }
 
 INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (

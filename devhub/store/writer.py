@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from devhub.registry import Repo
-from devhub.store import overlay, ready
+from devhub.store import created, overlay, ready
 from devhub.store.build import ProgressCallback, SyncReport, sync_files, sync_repo_rows
 from devhub.store.collisions import refresh_collisions
 from devhub.store.dependencies import refresh_unknown_dependencies
@@ -171,6 +171,8 @@ class ReadModelWriter:
         """Collisions, overlay and ready flags for what a file sync changed (inside the caller's transaction)."""
         if not report.changed_workplan_keys:
             return
+        # A re-read file dropped the created tasks it does not hold yet; ready below covers its workplan.
+        created.materialise(self.conn)
         refresh_collisions(self.conn)
         refresh_unknown_dependencies(self.conn)
         targets = overlay.targets_for_workplans(self.conn, report.changed_workplan_keys, report.changed_task_ids)
@@ -180,6 +182,7 @@ class ReadModelWriter:
     def apply(self, envelopes: Iterable[Mapping[str, Any]]) -> set[str]:
         """Apply journal envelopes not yet applied, in one transaction; returns touched targets."""
         touched: set[str] = set()
+        creates = False
         last = self.applied_seq
         self.conn.execute("BEGIN")
         try:
@@ -187,7 +190,11 @@ class ReadModelWriter:
                 if envelope["seq"] <= last:
                     continue
                 touched |= overlay.apply_envelope(self.conn, envelope)
+                creates = creates or envelope.get("kind") in created.CREATE_KINDS
                 last = envelope["seq"]
+            if creates:
+                workplan_keys, task_ids = created.materialise(self.conn)
+                ready.refresh(self.conn, workplan_keys=workplan_keys, task_ids=task_ids)
             overlay.refresh_targets(self.conn, touched)
             self._refresh_ready_for(touched)
             self.conn.execute("COMMIT")
@@ -212,6 +219,7 @@ class ReadModelWriter:
         self._transaction(self._refresh_everything)
 
     def _refresh_everything(self) -> None:
+        created.materialise(self.conn)
         refresh_collisions(self.conn)
         refresh_unknown_dependencies(self.conn)
         overlay.refresh_targets(self.conn, overlay.all_targets(self.conn))

@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from devhub._version import __version__
+from devhub.adapters.api.create_routes import CREATE_ROUTES
 from devhub.adapters.api.decision_routes import DECISION_ROUTES
 from devhub.adapters.api.docs import OfflineDocsPlugin
 from devhub.adapters.api.message_routes import MESSAGE_ROUTES
@@ -104,6 +105,7 @@ def create_app(hub: Hub, extensions: Sequence[Extension] = ()) -> Litestar:
             await hub.stop()
 
     handlers: list[Any] = [*READ_ROUTES, *WRITE_ROUTES, *STATEHUB_ROUTES, *DECISION_ROUTES, *MESSAGE_ROUTES]
+    handlers.extend(CREATE_ROUTES)  # -- creating work offline --
     for extension in extensions:
         handlers.extend(extension.route_handlers)
     app = Litestar(

@@ -16,6 +16,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from devhub._version import __version__
+from devhub.adapters.mcp.arguments import IdempotencyKey, _without_none
 from devhub.adapters.mcp.tools_decisions import DECISION_READ_TOOLS, DECISION_WRITE_TOOLS, DecisionTools
 from devhub.adapters.mcp.tools_messages import MESSAGE_READ_TOOLS, MESSAGE_WRITE_TOOLS, MessageTools
 from devhub.adapters.mcp.tools_statehub import STATEHUB_READ_TOOLS, STATEHUB_WRITE_TOOLS, StateHubTools
@@ -51,13 +52,6 @@ Priority = Literal["critical", "high", "medium", "low"]
 Repo = Annotated[str | None, Field(description="Registered repo slug; disambiguates an id used in two repos")]
 TaskId = Annotated[str, Field(description="Task id (CUST-WP-0054-T05) or its State Hub UUID")]
 WorkplanId = Annotated[str, Field(description="Workplan id (CUST-WP-0054) or its State Hub workstream UUID")]
-IdempotencyKey = Annotated[
-    str | None,
-    Field(
-        description="Retry-safe key: the same key with the same arguments is applied once (kept 14 days); "
-        "1-200 visible ASCII characters, no '#'"
-    ),
-]
 Agent = Annotated[str | None, Field(description="Who is writing (agent name), recorded with the write")]
 SessionId = Annotated[str | None, Field(description="Your session id, recorded with the write")]
 
@@ -79,10 +73,6 @@ def tool_error_text(exc: DevhubError) -> str:
 def _answer(data: Any) -> CallToolResult:
     """The REST JSON as one text block (no separate structured copy: it would double every answer)."""
     return CallToolResult(content=[TextContent(type="text", text=json.dumps(data, ensure_ascii=False))])
-
-
-def _without_none(**values: Any) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
 
 
 def _detail_object(detail: dict[str, Any] | str | None) -> dict[str, Any] | None:
@@ -438,6 +428,7 @@ READ_TOOLS = (
     "relay_status",
     *DECISION_READ_TOOLS,
     *MESSAGE_READ_TOOLS,
+    "list_dependencies",  # -- creating work offline (adapters/mcp/tools_create.py) --
 )
 WRITE_TOOLS = (
     "add_progress_event",
@@ -449,6 +440,12 @@ WRITE_TOOLS = (
     "check_repo_consistency",  # a write with fix=true (the local writeback)
     *DECISION_WRITE_TOOLS,
     *MESSAGE_WRITE_TOOLS,
+    # -- creating work offline (adapters/mcp/tools_create.py) --
+    "create_task",
+    "create_workplan",
+    "create_workstream",
+    "create_workplan_dependency",
+    "create_dependency",
 )
 TOOL_NAMES = READ_TOOLS + WRITE_TOOLS + STATEHUB_READ_TOOLS + STATEHUB_WRITE_TOOLS
 
@@ -465,9 +462,13 @@ async def _resource(read: Callable[[], Awaitable[str]]) -> str:
 def build_server(backend: HubPort) -> MCPServer:
     """The `dev-hub` server: every SPEC §8 tool plus the workplan:// and brief:// resources."""
     server: MCPServer = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
+    from devhub.adapters.mcp.tools_create import CREATE_TOOLS, CreateTools
+
     tools = DevHubTools(backend)
+    create_tools = CreateTools(backend, tools._run)  # creating work offline (tools_create.py)
     for name in READ_TOOLS + WRITE_TOOLS:
-        server.add_tool(getattr(tools, name), name=name, annotations=READ if name in READ_TOOLS else WRITE)
+        owner: Any = create_tools if name in CREATE_TOOLS else tools
+        server.add_tool(getattr(owner, name), name=name, annotations=READ if name in READ_TOOLS else WRITE)
     statehub = StateHubTools(backend, tools._run)  # the fleet hub's read vocabulary (tools_statehub.py)
     for name in STATEHUB_READ_TOOLS + STATEHUB_WRITE_TOOLS:
         server.add_tool(getattr(statehub, name), name=name, annotations=READ if name in STATEHUB_READ_TOOLS else WRITE)

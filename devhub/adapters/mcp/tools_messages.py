@@ -11,15 +11,9 @@ from typing import Annotated, Any
 from mcp_types import CallToolResult
 from pydantic import Field
 
+from devhub.adapters.mcp.arguments import IdempotencyKey
 from devhub.service.port import MESSAGES_LIMIT_DEFAULT, MESSAGES_LIMIT_MAX, HubPort, MessageFilters
 
-IdempotencyKey = Annotated[
-    str | None,
-    Field(
-        description="Retry-safe key: the same key with the same arguments is applied once (kept 14 days); "
-        "1-200 visible ASCII characters, no '#'"
-    ),
-]
 MessageId = Annotated[str, Field(description="The message's id (as GET /messages/ lists it)")]
 
 MESSAGE_READ_TOOLS = ("get_messages", "get_message_thread")

@@ -64,6 +64,13 @@ SPEC_TOOLS = frozenset(
         "get_workstream",
         "update_workstream_status",
         "update_workplan_status",
+        # -- creating work offline --
+        "create_task",
+        "create_workplan",
+        "create_workstream",
+        "create_workplan_dependency",
+        "create_dependency",
+        "list_dependencies",
     ]
 )
 
