@@ -58,7 +58,9 @@ def matches(item: Any, where: Mapping[str, Any]) -> bool:
                 return False
         elif key not in item:
             return False
-        elif expected is not ANY and not (item[key] == expected or same_entity(item[key], expected)):
+        elif expected is ANY:
+            continue
+        elif not (item[key] == expected or same_entity(item[key], expected)):
             return False
     return True
 

@@ -54,7 +54,8 @@ RECORD_DECISION_EFFECTS = (
 )
 
 RESOLVE_DECISION_EFFECTS = (
-    absent(where={SELF: "{DECISION_ID}"}, path="/decisions/", query={"decision_type": "pending", "topic_id": "{TOPIC_ID}"}),
+    absent(where={SELF: "{DECISION_ID}"}, path="/decisions/",
+           query={"decision_type": "pending", "topic_id": "{TOPIC_ID}"}),
     Find({SELF: "{DECISION_ID}", "status": "resolved", "rationale": "bm25 is good enough for the catalogue",
           "decided_by": "{REPO_SLUG}"}, path="/decisions/", query={"topic_id": "{TOPIC_ID}"}),
 )

@@ -15,6 +15,7 @@ import pytest
 
 from tests.adapters.mcp.helpers import run
 from tests.conformance.runner import replay
+from tests.conformance.steps import Template
 from tests.conformance.templates import TEMPLATES
 from tests.conformance.world import make_conformance_workspace
 from tests.support.daemon import start_daemon
@@ -28,7 +29,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("template", "transport"), CASES)
-def test_template_replays_offline(template, transport, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_template_replays_offline(template: Template, transport: str, tmp_path: Path) -> None:
     unreachable = f"http://127.0.0.1:{free_port()}"  # nothing listens: the fleet is out of reach
     daemon = start_daemon(tmp_path / "hub", make_conformance_workspace(tmp_path / "ws"),
                           args=("--upstream", unreachable))
