@@ -30,6 +30,10 @@ SHAPES: dict[str, frozenset[str]] = {
     "state_summary": frozenset(
         {"totals", "blocking_decisions", "blocked_tasks", "open_workstreams", "recent_events", "domains"}
     ),
+    # The summary's list items: not the full read models. Open workstreams carry depends_on/blocks
+    # [doc, the v0.2 commit]; a blocked task shows its reason [doc, dashboard overview]; the rest [inferred].
+    "summary_workstream": frozenset({"id", "title", "status", "depends_on", "blocks"}),
+    "summary_blocked_task": frozenset({"id", "title", "status", "blocking_reason"}),
     # get_domain_summary [doc TOOLS.md 4b3cb1b, SKILL.md 55e36bd]; the key spellings are [inferred].
     "domain_summary": frozenset({"topic", "active_workstreams", "blocking_decisions", "recent_events", "repos"}),
 }
@@ -39,8 +43,8 @@ NESTED: dict[str, dict[str, frozenset[str]]] = {
     "state_summary": {"totals": frozenset({"workstreams", "tasks", "decisions"})},  # [doc compat.md]
 }
 ITEM_SHAPES: dict[str, dict[str, str]] = {
-    "domain_summary": {"active_workstreams": "workplan"},
-    "state_summary": {"blocked_tasks": "task", "open_workstreams": "workplan"},
+    "domain_summary": {"active_workstreams": "workplan"},  # [doc] it wraps GET /workstreams/?topic_id&status=active
+    "state_summary": {"blocked_tasks": "summary_blocked_task", "open_workstreams": "summary_workstream"},
 }
 
 
