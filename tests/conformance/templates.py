@@ -4,14 +4,15 @@ Sources (search corpus `pages`; /work/wt/research/statehub-reference.md §4):
 - session-protocol.template, state-hub ea1fd23 (2026-07-02): the Claude protocol, MCP with a REST fallback;
   the older revisions fdc395a (close with workstream_id) and pre-70c8e3c (get_state_summary + get_next_steps);
 - agents-codex.template, state-hub 434c80c/7661146: REST only, legacy /workstreams/ list;
-- state-hub's own AGENTS.md, 166aedf (2026-06-04): REST only, /workplans/ list.
+- state-hub's own AGENTS.md, 166aedf (2026-06-04): REST only, /workplans/ list;
+- skills/state-hub/SKILL.md, 55e36bd (2026-06-07): the MCP session flow with a bulk status sync.
 Steps 3 and 4 of the Claude protocol read files (`ls workplans/`) and present what step 1 answered;
 they call nothing, so the keys they read are checked on step 1's answer instead.
 """
 
 from __future__ import annotations
 
-from tests.conformance.steps import ANY, SELF, Fields, Find, Rest, Step, Template, Tool, absent
+from tests.conformance.steps import ANY, SELF, Check, Fields, Find, Rest, Step, Template, Tool, absent
 
 # -- effects shared by the MCP and REST spellings of one step ---------------------------------
 
@@ -61,10 +62,12 @@ RESOLVE_DECISION_EFFECTS = (
 )
 
 
-def progress_effects(summary: str, *, topic: bool, workplan: bool, task: bool, author: str | None = None) -> tuple:
+def progress_effects(
+    summary: str, *, topic: bool, workplan: bool, task: bool, event_type: str = "note", author: str | None = None
+) -> tuple[Check, ...]:
     """The event is found again by each id it was posted with, and not by another value of that filter."""
-    where: dict[str, object] = {"summary": summary}
-    checks: list = []
+    where: dict[str, object] = {"summary": summary, "event_type": event_type}
+    checks: list[Check] = []
     if topic:
         where["topic_id"] = "{TOPIC_ID}"
         checks += [Find({"summary": summary}, path="/progress/", query={"topic_id": "{TOPIC_ID}"}),
@@ -89,6 +92,10 @@ FLAG_EFFECTS = (
     Fields({"needs_human": True, "intervention_note": FLAG_NOTE}, path="/tasks/{FLAG_TASK_ID}"),
     Find({SELF: "{FLAG_TASK_ID}"}, path="/tasks/", query={"needs_human": "true"}),
 )
+
+# The MCP tool (not the REST PATCH) also posts this event [code c792ab0].
+FLAGGED_EVENT = Find({"event_type": "task_flagged_human", "task_id": "{FLAG_TASK_ID}",
+                      "workstream_id": "{WORKPLAN_ID}"}, path="/progress/", query={"limit": 50})
 
 WORKPLAN_LIST_EFFECTS = (
     Find({SELF: "{WORKPLAN_ID}", "status": "active"}),
@@ -122,9 +129,10 @@ SESSION_PROTOCOL_MCP = Template(
         Step("work: add_progress_event",
              Tool("add_progress_event", {"summary": MID_SUMMARY, "event_type": "milestone", "topic_id": "{TOPIC_ID}",
                                          "workplan_id": "{WORKPLAN_ID}", "task_id": "{TASK_ID}"}),
-             shape="progress_event", checks=progress_effects(MID_SUMMARY, topic=True, workplan=True, task=True)),
+             shape="progress_event",
+             checks=progress_effects(MID_SUMMARY, topic=True, workplan=True, task=True, event_type="milestone")),
         Step("work: flag_for_human", Tool("flag_for_human", {"task_id": "{FLAG_TASK_ID}", "note": FLAG_NOTE}),
-             shape="task", checks=FLAG_EFFECTS),
+             shape="task", checks=(*FLAG_EFFECTS, FLAGGED_EVENT)),
         Step("work: resolve_decision",
              Tool("resolve_decision", {"decision_id": "{DECISION_ID}",
                                        "rationale": "bm25 is good enough for the catalogue",
@@ -159,7 +167,8 @@ SESSION_PROTOCOL_REST = Template(
                                               "topic_id": "{TOPIC_ID}", "workplan_id": "{WORKPLAN_ID}",
                                               "task_id": "{TASK_ID}"}),
              shape="progress_event",
-             checks=progress_effects(MID_SUMMARY, topic=True, workplan=True, task=True, author="claude")),
+             checks=progress_effects(MID_SUMMARY, topic=True, workplan=True, task=True, event_type="milestone",
+                                     author="claude")),
         Step("work: PATCH /tasks/<id> flag",
              Rest("PATCH", "/tasks/{FLAG_TASK_ID}", body={"needs_human": True, "intervention_note": FLAG_NOTE}),
              shape="task", checks=FLAG_EFFECTS),
@@ -233,5 +242,42 @@ STATE_HUB_AGENTS = Template(
     steps=_codex_steps("/workplans/"),
 )
 
+# -- the state-hub skill (MCP) ---------------------------------------------------------------
+
+SKILL_SUMMARY = "Checkpoint sync: T01 reopened for a review, T02 started"
+STATE_HUB_SKILL = Template(
+    name="skills/state-hub/SKILL.md 55e36bd (MCP)",
+    source="state-hub skills/state-hub/SKILL.md @ 55e36bd (session flow and high-frequency signatures)",
+    surface="mcp",
+    steps=(
+        Step("1 orient: get_domain_summary", Tool("get_domain_summary", {"domain_slug": "{DOMAIN}"}),
+             shape="domain_summary", checks=DOMAIN_SUMMARY_EFFECTS),
+        Step("2 inbox: get_messages", Tool("get_messages", {"to_agent": "{REPO_SLUG}", "unread_only": True}),
+             shape="message", checks=INBOX_EFFECTS),
+        Step("2 inbox: mark_message_read", Tool("mark_message_read", {"message_id": "{MESSAGE_ID}"}),
+             shape="message", checks=MARK_READ_EFFECTS),
+        # The bulk sync writes one progress event per change, by `author` [code 55e36bd].
+        Step("4 checkpoint: bulk_update_task_statuses",
+             Tool("bulk_update_task_statuses", {"updates": [{"task_id": "{TASK_ID}", "status": "progress"},
+                                                            {"task_id": "{WAIT_TASK_ID}", "status": "todo"}],
+                                                "author": "{REPO_SLUG}"}),
+             checks=(Fields({"status": "progress"}, path="/tasks/{TASK_ID}"),
+                     Fields({"status": "todo"}, path="/tasks/{WAIT_TASK_ID}"),
+                     Find({"author": "{REPO_SLUG}", "task_id": "{TASK_ID}"}, path="/progress/", query={"limit": 50}),
+                     Find({"author": "{REPO_SLUG}", "task_id": "{WAIT_TASK_ID}"}, path="/progress/",
+                          query={"limit": 50}))),
+        Step("4 one-off: update_task_status",
+             Tool("update_task_status", {"task_id": "{FLAG_TASK_ID}", "status": "wait",
+                                         "blocking_reason": "waiting on the ranking decision"}),
+             shape="task",
+             checks=(Fields({"status": "wait", "blocking_reason": "waiting on the ranking decision"},
+                            path="/tasks/{FLAG_TASK_ID}"),)),
+        Step("5 close: add_progress_event",
+             Tool("add_progress_event", {"summary": SKILL_SUMMARY, "topic_id": "{TOPIC_ID}",
+                                         "workplan_id": "{WORKPLAN_ID}"}),
+             shape="progress_event", checks=progress_effects(SKILL_SUMMARY, topic=True, workplan=True, task=False)),
+    ),
+)
+
 TEMPLATES = (SESSION_PROTOCOL_MCP, SESSION_PROTOCOL_REST, SESSION_PROTOCOL_OLDER_MCP, CODEX_TEMPLATE,
-             STATE_HUB_AGENTS)
+             STATE_HUB_AGENTS, STATE_HUB_SKILL)
