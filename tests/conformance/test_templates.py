@@ -34,6 +34,8 @@ def test_template_replays_offline(template: Template, transport: str, tmp_path: 
     daemon = start_daemon(tmp_path / "hub", make_conformance_workspace(tmp_path / "ws"),
                           args=("--upstream", unreachable))
     try:
+        relay = daemon.get("/relay").json()
+        assert relay["state"] != "disabled", f"the relay runs, with nowhere to send: {relay}"
         failures = run(replay(template, daemon, transport))
     finally:
         daemon.stop()
