@@ -19,9 +19,11 @@
     │   ├── AlreadyRunning
     │   ├── PortInUse
     │   └── NotRunning
-    └── FleetError                   fleet register / acceptance spec problems
-        ├── RegisterError            `place` is the dotted path, e.g. workloads.x.target_host
-        └── SpecError
+    ├── FleetError                   fleet register / acceptance spec problems
+    │   ├── RegisterError            `place` is the dotted path, e.g. workloads.x.target_host
+    │   └── SpecError
+    └── FleetDatabaseError (503)     the fleet hub's PostgreSQL cannot be reached or used; retry
+        └── SchemaTooNew             its schema is newer than this devhub (refuses to start)
 
 Foreign exceptions (yaml, sqlite3, httpx, OSError) are translated where they
 enter: the parser turns YAML errors into problems, the relay maps httpx errors,
@@ -201,3 +203,19 @@ def from_os_error(exc: OSError, doing: str, *, otherwise: type[DevhubError] = Da
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StorageFull(f"{doing}: the disk is full{where} ({reason}); free some space and try again")
     return otherwise(f"{doing}: {reason}{where}")
+
+
+# -- fleet database --
+
+
+class FleetDatabaseError(DevhubError):
+    """The fleet hub's PostgreSQL store cannot be reached or used: the write was not saved, retry."""
+
+    status = 503
+    title = "Service unavailable"
+
+
+class SchemaTooNew(FleetDatabaseError):
+    """The database was migrated by a newer devhub; this one refuses to run on it."""
+
+    exit_code = 2
