@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from devhub.fleet.accept import AcceptReport
 
 
-ROUNDTRIP_OPTIONS = ("writes", "backoff_cap", "dev_port", "fleet_port", "keep")
+ROUNDTRIP_OPTIONS = ("writes", "backoff_cap", "dev_port", "fleet_port", "keep", "fleet_database")
 
 
 @click.command("accept")
@@ -44,6 +44,8 @@ ROUNDTRIP_OPTIONS = ("writes", "backoff_cap", "dev_port", "fleet_port", "keep")
 @click.option("--fleet-port", type=click.IntRange(1, 65535), default=None,
               help="--dev-roundtrip: the fleet hub's port (default: a free one; it must be free).")
 @click.option("--keep", is_flag=True, help="--dev-roundtrip: keep the temporary directory (workspaces, logs).")
+@click.option("--fleet-database", default=None, metavar="postgresql://…",
+              help="--dev-roundtrip: run the fleet hub on this (empty) PostgreSQL database.")
 @click.pass_context
 def accept(
     ctx: click.Context,
@@ -56,6 +58,7 @@ def accept(
     dev_port: int | None,
     fleet_port: int | None,
     keep: bool,
+    fleet_database: str | None,
 ) -> None:
     """Evaluate an acceptance spec from evidence: exit 0 when everything holds, 1 when a check fails,
     2 when the spec or the evidence is unusable. With --dev-roundtrip, run the offline-then-reconnect
@@ -67,7 +70,7 @@ def accept(
         from devhub.testing.roundtrip_render import render_roundtrip
 
         result = run_dev_roundtrip(ctx.obj.config(), writes=writes, backoff_cap=backoff_cap, keep=keep,
-                                   dev_port=dev_port, fleet_port=fleet_port)
+                                   dev_port=dev_port, fleet_port=fleet_port, fleet_database=fleet_database)
         if as_json:
             import json
 
