@@ -8,6 +8,7 @@ profile, and handed down. The one exception is `read_env_var`, which re-reads a 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -229,7 +230,10 @@ def _database_url(raw: str | None, name: str) -> str | None:
     if not raw:
         return None
     if not raw.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(f"{name}: not a postgresql:// connection URL (e.g. postgresql://devhub@db:5432/devhub)")
+        shown = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", raw)  # never echo a password
+        raise ConfigError(
+            f"{name}: not a postgresql:// connection URL: {shown!r} (e.g. postgresql://devhub@db:5432/devhub)"
+        )
     return raw
 
 

@@ -84,6 +84,8 @@ def test_database_is_for_the_fleet_role_only(tmp_path: Path, pg_url: str) -> Non
     assert done.returncode == 2 and "only a fleet hub" in done.stderr, done.stderr
     bad = run_cli("up", "--role", "fleet", "--database", "mysql://x", env=env, timeout=60)
     assert bad.returncode == 2 and "--database: not a postgresql:// connection URL" in bad.stderr, bad.stderr
+    secret = run_cli("up", "--role", "fleet", "--database", "mysql://me:hunter2@db/x", env=env, timeout=60)
+    assert "hunter2" not in secret.stderr and "me:***@db" in secret.stderr, secret.stderr
 
 
 def test_a_write_on_one_replica_is_pushed_live_to_the_others_event_stream(tmp_path: Path, pg_url: str) -> None:
@@ -96,16 +98,20 @@ def test_a_write_on_one_replica_is_pushed_live_to_the_others_event_stream(tmp_pa
     opened = threading.Event()
 
     def listen() -> None:
-        with contextlib.suppress(httpx.HTTPError), httpx.Client(base_url=b.url, timeout=httpx.Timeout(5, read=30)) as c:
-            with c.stream("GET", "/ui/events") as stream:
-                heard = 0
-                for line in stream.iter_lines():
-                    opened.set()
-                    if line.startswith("data:") and '"write"' in line:
-                        events.put(json.loads(line[5:]))
-                        heard += 1
-                        if heard == 3:
-                            return  # closes the stream before the hubs stop
+        timeout = httpx.Timeout(5, read=30)
+        with (
+            contextlib.suppress(httpx.HTTPError),
+            httpx.Client(base_url=b.url, timeout=timeout) as client,
+            client.stream("GET", "/ui/events") as stream,
+        ):
+            heard = 0
+            for line in stream.iter_lines():
+                opened.set()
+                if line.startswith("data:") and '"write"' in line:
+                    events.put(json.loads(line[5:]))
+                    heard += 1
+                    if heard == 3:
+                        return  # closes the stream before the hubs stop
 
     try:
         threading.Thread(target=listen, daemon=True).start()
