@@ -61,6 +61,7 @@ class PgJournal:
         self.node = node
         self._retention = retention_seconds
         self._last_seen = 0
+        self._size_seen = 0
         self.open_report = OpenReport(schema_version=schema_version)
 
     @classmethod
@@ -71,10 +72,13 @@ class PgJournal:
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
                 version = migrate(conn, safe_url(url))
+                row = conn.execute("SELECT seq FROM devhub_head").fetchone()
         except psycopg.Error as exc:
             raise FleetDatabaseError(f"the fleet database {safe_url(url)} cannot be reached: {exc}") from exc
         pool = open_pool(url, max_size=max_connections)
-        return cls(pool, url=url, node=node, retention_seconds=retention_seconds, schema_version=version)
+        journal = cls(pool, url=url, node=node, retention_seconds=retention_seconds, schema_version=version)
+        journal._last_seen = int(row[0]) if row else 0
+        return journal
 
     def _failed(self, doing: str, exc: Exception) -> FleetDatabaseError:
         return FleetDatabaseError(f"the fleet database {self.url} failed while {doing}: {exc}")
@@ -83,19 +87,16 @@ class PgJournal:
 
     @property
     def last_seq(self) -> int:
-        """The newest committed seq (the last one seen when the database cannot be asked)."""
-        try:
-            return self.head()
-        except FleetDatabaseError:
-            return self._last_seen
+        """The newest seq this hub has seen committed (its own writes, every read's catch-up, every NOTIFY).
+
+        Never a query: status pages read it on the event loop, which must not wait on the network.
+        """
+        return self._last_seen
 
     @property
     def size_bytes(self) -> int:
-        try:
-            with self._pool.connection() as conn:
-                return int(conn.execute("SELECT pg_total_relation_size('devhub_writes')").fetchone()[0])
-        except Exception:
-            return 0
+        """The size of `devhub_writes` with its indexes, as of this hub's last report (at least every 5 s)."""
+        return self._size_seen
 
     def head(self) -> int:
         """The newest committed seq; FleetDatabaseError when the database cannot be asked."""
@@ -189,18 +190,21 @@ class PgJournal:
             except Exception as exc:
                 raise self._failed("reading writes", exc) from exc
             for (envelope,) in rows:
+                self._last_seen = max(self._last_seen, envelope["seq"])
                 yield envelope
             if len(rows) < RECORDS_BATCH:
                 return
             cursor = rows[-1][0]["seq"]
 
     def report_applied(self, applied_seq: int, version: str, started_at: float) -> None:
-        """Record how far this replica's read model is (best effort: it only feeds `fleet db check`)."""
+        """Record how far this replica's read model is (best effort: it feeds `fleet db check`), and note the
+        size of the writes table for status pages."""
         from datetime import datetime
 
         started = datetime.fromtimestamp(started_at, UTC)
         try:
             with self._pool.connection() as conn:
+                self._size_seen = int(conn.execute("SELECT pg_total_relation_size('devhub_writes')").fetchone()[0])
                 conn.execute(
                     "INSERT INTO devhub_replicas (node, applied_seq, version, started_at, seen_at)"
                     " VALUES (%s, %s, %s, %s, now()) ON CONFLICT (node) DO UPDATE SET"
@@ -224,3 +228,24 @@ def _find_key(conn: Any, key: str) -> IdempotencyRecord | None:
     if row is None:
         return None
     return IdempotencyRecord(row[0], int(row[1]), row[2], row[3])
+
+
+def read_writes(url: str, after_seq: int = 0) -> Iterator[dict[str, Any]]:
+    """Every committed envelope after `after_seq`, on a connection of its own (the CLI's rebuild and verify,
+    with no hub running)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            cursor = after_seq
+            while True:
+                rows = conn.execute(
+                    "SELECT envelope FROM devhub_writes WHERE seq > %s ORDER BY seq LIMIT %s", (cursor, RECORDS_BATCH)
+                ).fetchall()
+                for (envelope,) in rows:
+                    yield envelope
+                if len(rows) < RECORDS_BATCH:
+                    return
+                cursor = rows[-1][0]["seq"]
+    except psycopg.Error as exc:
+        raise FleetDatabaseError(f"the fleet database {safe_url(url)} cannot be read: {exc}") from exc
