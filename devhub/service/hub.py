@@ -54,6 +54,8 @@ REBUILD_READ_WAIT_SECONDS = 5.0
 REAPPLY_SECONDS = 1.0
 # A fleet replica on PostgreSQL catches up at least this often without a NOTIFY, and reports its position.
 SHARED_IDLE_SECONDS = 5.0
+# After the database failed to answer a read's catch-up, reads skip asking it for this long.
+SHARED_RETRY_SECONDS = 2.0
 
 
 def storage_full(exc: Exception) -> StorageFull:
@@ -98,6 +100,7 @@ class Hub:
         # A fleet hub on PostgreSQL shares its writes with other replicas: keys are looked up there.
         self.shared = config.fleet_database_url is not None
         self._shared_failure_logged = False
+        self._shared_retry_at = 0.0
         self.writes = Writes(
             read=self.read,
             append=self._append,
@@ -541,7 +544,6 @@ class Hub:
     def watcher_status(self) -> dict[str, Any]:
         return self.watcher.state.as_dict() if self.watcher else {"mode": "stopped"}
 
-
     # -- fleet database: several replicas on one PostgreSQL (devhub/store/pg) -----------------------------
 
     def _open_shared_journal(self) -> PgJournal:
@@ -568,16 +570,19 @@ class Hub:
     async def _find_shared_key(self, key: str) -> IdempotencyRecord | None:
         return await self._in_journal_thread(self._shared_journal.find_key, key)
 
-    async def _catch_up_shared(self) -> None:
+    async def _catch_up_shared(self, *, now: bool = False) -> None:
         """Apply every write committed (by any replica) that this read model lacks; a database that cannot be
         asked leaves reads on what is applied (logged once), since it cannot take writes either."""
         from devhub.errors import FleetDatabaseError
 
         if self.journal is None or self.writer is None:
             return
+        if not now and time.monotonic() < self._shared_retry_at:
+            return  # it failed a moment ago: answer at once; the listener catches up when it is back
         try:
             head = await self._in_journal_thread(self._shared_journal.head)
         except FleetDatabaseError as exc:
+            self._shared_retry_at = time.monotonic() + SHARED_RETRY_SECONDS
             if not self._shared_failure_logged:
                 log.warning("%s; reads answer from the writes applied so far", exc.detail)
                 self._shared_failure_logged = True
@@ -601,7 +606,7 @@ class Hub:
 
         async def on_change() -> None:
             try:
-                await self._catch_up_shared()
+                await self._catch_up_shared(now=True)
                 await self._in_journal_thread(
                     self._shared_journal.report_applied, self._applied_through, __version__, self.started_at
                 )

@@ -87,6 +87,7 @@ def test_a_postgres_restart_mid_relay_loses_no_acknowledged_write(fleet: Fleet, 
                 what="the relay to meet the fleet's 503",
             )
             assert fleet.a.get("/state/health").status_code == 200  # the replicas keep answering
+            assert len(progress_ids(fleet.b, "pgr:")) == 10  # reads answer from what was applied
         finally:
             pg_cluster.start()
     status = wait_drained(fleet.dev, timeout=90)

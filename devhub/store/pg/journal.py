@@ -29,6 +29,7 @@ log = logging.getLogger("devhub.store.pg")
 CHANNEL = "devhub_writes"  # NOTIFY payload: the last seq of the committed write
 ENVELOPE_VERSION = 1
 RECORDS_BATCH = 1000
+HEAD_WAIT_SECONDS = 1.0  # a read asks for the head first: it must not hang on a database that is away
 ISO_MS = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
 
 
@@ -98,10 +99,10 @@ class PgJournal:
         """The size of `devhub_writes` with its indexes, as of this hub's last report (at least every 5 s)."""
         return self._size_seen
 
-    def head(self) -> int:
-        """The newest committed seq; FleetDatabaseError when the database cannot be asked."""
+    def head(self, wait_seconds: float = HEAD_WAIT_SECONDS) -> int:
+        """The newest committed seq; FleetDatabaseError when the database cannot be asked within `wait_seconds`."""
         try:
-            with self._pool.connection() as conn:
+            with self._pool.connection(timeout=wait_seconds) as conn:
                 seq = int(conn.execute("SELECT seq FROM devhub_head").fetchone()[0])
         except Exception as exc:
             raise self._failed("reading the head", exc) from exc
