@@ -12,6 +12,7 @@ import contextlib
 import glob
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -31,7 +32,10 @@ SKIP_REASON = (
 
 def _bin_dir() -> Path | None:
     """The newest /usr/lib/postgresql/<v>/bin (Debian keeps initdb off PATH), else initdb on PATH."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: [int(n) for n in re.findall(r"\d+", Path(p).parts[-3])],
+    )
     if found:
         return Path(found[-1]).parent
     on_path = shutil.which("initdb")
