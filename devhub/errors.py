@@ -21,9 +21,11 @@
     │   ├── AlreadyRunning
     │   ├── PortInUse
     │   └── NotRunning
-    └── FleetError                   fleet register / acceptance spec problems
-        ├── RegisterError            `place` is the dotted path, e.g. workloads.x.target_host
-        └── SpecError
+    ├── FleetError                   fleet register / acceptance spec problems
+    │   ├── RegisterError            `place` is the dotted path, e.g. workloads.x.target_host
+    │   └── SpecError
+    └── FleetDatabaseError (503)     the fleet hub's PostgreSQL cannot be reached or used; retry
+        └── SchemaTooNew             its schema is newer than this devhub (refuses to start)
 
 Foreign exceptions (yaml, sqlite3, httpx, OSError) are translated where they
 enter: the parser turns YAML errors into problems, the relay maps httpx errors,
@@ -239,3 +241,19 @@ class TasksNotFound(NotFound):
 
     def problem(self) -> dict[str, Any]:
         return _task_ids_problem(self, self.MESSAGE, self.extra["task_ids"])
+
+
+# -- fleet database --
+
+
+class FleetDatabaseError(DevhubError):
+    """The fleet hub's PostgreSQL store cannot be reached or used: the write was not saved, retry."""
+
+    status = 503
+    title = "Service unavailable"
+
+
+class SchemaTooNew(FleetDatabaseError):
+    """The database was migrated by a newer devhub; this one refuses to run on it."""
+
+    exit_code = 2

@@ -8,6 +8,7 @@ profile, and handed down. The one exception is `read_env_var`, which re-reads a 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -107,6 +108,7 @@ class Settings:
     search_budget_seconds: float = DEFAULT_SEARCH_BUDGET_MS / 1000
     max_workplan_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES  # DEVHUB_MAX_WORKPLAN_BYTES: larger files are not read
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # snapshot for profile token lookups
+    database_url: str | None = field(default=None, repr=False)  # --database / DEVHUB_DATABASE_URL (may hold a password)
 
     @property
     def relay(self) -> RelayConfig:
@@ -168,6 +170,11 @@ class Settings:
         value = self.env.get(env_var)
         return value or None
 
+    @property
+    def fleet_database_url(self) -> str | None:
+        """The PostgreSQL store a fleet hub keeps its authoritative state in (None: the journal, on SQLite)."""
+        return self.database_url if self.role == "fleet" else None
+
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given non-None fields replaced."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
@@ -213,6 +220,18 @@ def _crash_at(env: Mapping[str, str]) -> str | None:
             CrashPlan.parse(raw)
         except ValueError as exc:
             raise ConfigError(f"DEVHUB_TEST_CRASH_AT: {exc}") from None
+    return raw
+
+
+def _database_url(raw: str | None, name: str) -> str | None:
+    """A PostgreSQL connection URL (libpq's `postgresql://…` form), or None when not given."""
+    if not raw:
+        return None
+    if not raw.startswith(("postgresql://", "postgres://")):
+        shown = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", raw)  # never echo a password
+        raise ConfigError(
+            f"{name}: not a postgresql:// connection URL: {shown!r} (e.g. postgresql://devhub@db:5432/devhub)"
+        )
     return raw
 
 
@@ -286,11 +305,14 @@ def load_settings(
         relay_timeout=_seconds(env, "DEVHUB_RELAY_TIMEOUT", DEFAULT_RELAY_TIMEOUT),
         crash_at=_crash_at(env),
         env=env,
+        database_url=_database_url(env.get("DEVHUB_DATABASE_URL"), "DEVHUB_DATABASE_URL"),
     )
     for key in ("data_dir", "config_dir"):
         value = overrides.get(key)
         if value is not None:
             overrides[key] = Path(str(value)).expanduser().resolve()
+    if overrides.get("database_url") is not None:
+        overrides["database_url"] = _database_url(str(overrides["database_url"]), "--database")
     explicit_profile = overrides.pop("profile", None)
     role = _role(overrides.pop("role", None))  # type: ignore[arg-type]
     settings = settings.with_overrides(**overrides)

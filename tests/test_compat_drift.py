@@ -99,8 +99,9 @@ def test_every_row_has_a_known_status_and_a_reason_when_different(rows: list[Row
 
 def test_every_route_marked_served_is_registered(rows: list[Row]) -> None:
     served = registered_routes()
-    claimed = {normalised(name) for r in rows if r.table == "REST routes" and r.status != "different"
-               for name in r.devhub}
+    claimed = {
+        normalised(name) for r in rows if r.table == "REST routes" and r.status != "different" for name in r.devhub
+    }
     bad = [name for r in rows if r.table == "REST routes" for name in r.devhub if not ROUTE.match(name)]
     assert bad == [], "devhub route cells hold `METHOD /path`"
     assert sorted(claimed - served) == [], "rows marked same/extra whose route the app does not register"
@@ -123,10 +124,14 @@ def test_every_registered_tool_has_a_row(rows: list[Row]) -> None:
 
 def test_every_call_the_templates_make_is_a_same_row(rows: list[Row]) -> None:
     """The conformance templates only call what the table says devhub serves as the real hub does."""
-    same_routes = {normalised(name) for r in rows if r.table == "REST routes" and r.status == "same"
-                   for name in r.devhub}
+    same_routes = {
+        normalised(name) for r in rows if r.table == "REST routes" and r.status == "same" for name in r.devhub
+    }
     same_tools = {name for r in rows if r.table == "MCP tools" and r.status == "same" for name in r.devhub}
-    called = {(step.call.method + " " + step.call.path) if isinstance(step.call, Rest) else step.call.name
-              for template in TEMPLATES for step in template.steps}
+    called = {
+        (step.call.method + " " + step.call.path) if isinstance(step.call, Rest) else step.call.name
+        for template in TEMPLATES
+        for step in template.steps
+    }
     missing = [c for c in called if (normalised(c) not in same_routes if " /" in c else c not in same_tools)]
     assert sorted(missing) == [], "template calls without a `same` row in docs/compat.md"

@@ -28,6 +28,7 @@ BAD_VALUES = {
     "DEVHUB_RELAY_BACKOFF_CAP": "soon",
     "DEVHUB_RELAY_TIMEOUT": "-1",
     "DEVHUB_TEST_CRASH_AT": "after_lunch:2",
+    "DEVHUB_DATABASE_URL": "mysql://db/devhub",
 }
 FREE_FORM = {"DEVHUB_DATA_DIR", "DEVHUB_CONFIG_DIR", "DEVHUB_HOST", "DEVHUB_TOKEN"}
 

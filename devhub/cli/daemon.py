@@ -11,7 +11,7 @@ import click
 
 from devhub.cli import output
 from devhub.cli.main import CliState
-from devhub.errors import DaemonError, RegistryError
+from devhub.errors import ConfigError, DaemonError, RegistryError
 from devhub.settings import Settings
 
 if TYPE_CHECKING:
@@ -60,6 +60,12 @@ def _prepare_registration(config: Settings, paths: tuple[str, ...]) -> None:
 @click.option("--upstream", default=None, help="Relay upstream URL (overrides the profile; env DEVHUB_UPSTREAM).")
 @click.option("--no-relay", is_flag=True, help="Do not relay buffered writes upstream.")
 @click.option("--detach", is_flag=True, help="Run in the background; logs go to the data dir's daemon.log.")
+@click.option(
+    "--database",
+    default=None,
+    metavar="postgresql://…",
+    help="Fleet role: keep the authoritative state in this PostgreSQL (env DEVHUB_DATABASE_URL).",
+)
 @click.pass_context
 def up(
     ctx: click.Context,
@@ -71,14 +77,26 @@ def up(
     upstream: str | None,
     no_relay: bool,
     detach: bool,
+    database: str | None,
 ) -> None:
     """Start the hub daemon (one per data directory)."""
     from devhub.daemon.run import Daemon
 
     state = _state(ctx)
     config = state.config(
-        host=host, port=port, role=role, upstream=upstream, profile=profile_name, no_relay=no_relay or None
+        host=host,
+        port=port,
+        role=role,
+        upstream=upstream,
+        profile=profile_name,
+        no_relay=no_relay or None,
+        database_url=database,
     )
+    if config.database_url and config.role != "fleet":
+        raise ConfigError(
+            "--database / DEVHUB_DATABASE_URL: only a fleet hub keeps its state in PostgreSQL; add --role fleet "
+            "(a dev hub keeps its writes in its journal)"
+        )
     _prepare_registration(config, paths)
     if detach:
         _detach(ctx, config)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from devhub.cli.fleet_accept import accept
+from devhub.cli.fleet_db import db
 from devhub.fleet.register import Register
 
 REGISTER_OPTION = click.option(
@@ -253,3 +254,4 @@ def tunnels_probe(
 
 # `accept` lives in its own module (another helper's capability); one `fleet` group serves both.
 fleet.add_command(accept)
+fleet.add_command(db)  # -- fleet database --

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from devhub.fleet.accept import AcceptReport
 
 
-ROUNDTRIP_OPTIONS = ("writes", "backoff_cap", "dev_port", "fleet_port", "keep")
+ROUNDTRIP_OPTIONS = ("writes", "backoff_cap", "dev_port", "fleet_port", "keep", "fleet_database")
 
 
 @click.command("accept")
@@ -62,6 +62,12 @@ ROUNDTRIP_OPTIONS = ("writes", "backoff_cap", "dev_port", "fleet_port", "keep")
     help="--dev-roundtrip: the fleet hub's port (default: a free one; it must be free).",
 )
 @click.option("--keep", is_flag=True, help="--dev-roundtrip: keep the temporary directory (workspaces, logs).")
+@click.option(
+    "--fleet-database",
+    default=None,
+    metavar="postgresql://…",
+    help="--dev-roundtrip: run the fleet hub on this (empty) PostgreSQL database.",
+)
 @click.pass_context
 def accept(
     ctx: click.Context,
@@ -74,6 +80,7 @@ def accept(
     dev_port: int | None,
     fleet_port: int | None,
     keep: bool,
+    fleet_database: str | None,
 ) -> None:
     """Evaluate an acceptance spec from evidence: exit 0 when everything holds, 1 when a check fails,
     2 when the spec or the evidence is unusable. With --dev-roundtrip, run the offline-then-reconnect
@@ -91,6 +98,7 @@ def accept(
             keep=keep,
             dev_port=dev_port,
             fleet_port=fleet_port,
+            fleet_database=fleet_database,
         )
         if as_json:
             import json

@@ -28,12 +28,14 @@ from devhub.service.writes import Writes
 from devhub.service.writes_create import CreateWrites
 from devhub.service.writes_dependencies import DependencyWrites
 from devhub.settings import Settings
+from devhub.store.idempotency import IdempotencyRecord
 from devhub.store.reader import Reader, ReaderPool
 from devhub.store.writer import ReadModelWriter
 from relay.dead_letters import DEAD_LETTERS_FILE, DeadLetter, DeadLetters
 from relay.status import RelayStatus
 
 if TYPE_CHECKING:
+    from devhub.store.pg.journal import PgJournal
     from relay.forwarder import Forwarder
     from relay.journal import Journal
 
@@ -53,6 +55,10 @@ DATABASE_CHECK_SECONDS = 0.5
 REBUILD_READ_WAIT_SECONDS = 5.0
 # How often a read model that ran out of space retries the writes it could not apply.
 REAPPLY_SECONDS = 1.0
+# A fleet replica on PostgreSQL catches up at least this often without a NOTIFY, and reports its position.
+SHARED_IDLE_SECONDS = 5.0
+# After the database failed to answer a read's catch-up, reads skip asking it for this long.
+SHARED_RETRY_SECONDS = 2.0
 
 
 def storage_full(exc: Exception) -> StorageFull:
@@ -71,7 +77,7 @@ class Hub:
         self.started_at = time.time()
         self.repos: list[Repo] = []
         self.writer: ReadModelWriter | None = None
-        self.journal: Journal | None = None
+        self.journal: Journal | PgJournal | None = None  # PgJournal: a fleet hub on PostgreSQL
         self.relay: Forwarder | None = None
         self.watcher: Watcher | None = None
         self.follower: RepoFollower | None = None
@@ -94,12 +100,22 @@ class Hub:
         self._applied_through = 0
         self._apply_lock = asyncio.Lock()
         self._handed_over = asyncio.Event()
-        self.writes = Writes(read=self.read, append=self._append, apply=self._apply, pending_relay=config.role == "dev")
+        # A fleet hub on PostgreSQL shares its writes with other replicas: keys are looked up there.
+        self.shared = config.fleet_database_url is not None
+        self._shared_failure_logged = False
+        self._shared_retry_at = 0.0
+        self.writes = Writes(
+            read=self.read,
+            append=self._append,
+            apply=self._apply,
+            pending_relay=config.role == "dev",
+            find_key=self._find_shared_key if self.shared else None,
+        )
         self.creates = CreateWrites(self.writes)  # -- creating work offline --
         self.dependency_writes = DependencyWrites(self.writes)
 
     @property
-    def open_journal(self) -> Journal:
+    def open_journal(self) -> Journal | PgJournal:
         """The journal `start` opened; using the hub before it started is a bug, said plainly."""
         if self.journal is None:
             raise RuntimeError("the hub's journal is not open: call start() first")
@@ -112,9 +128,12 @@ class Hub:
         from relay.journal import Journal
 
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.journal = await self._in_journal_thread(
-            Journal.open, self.config.journal_dir, max_bytes=self.config.journal_max_bytes
-        )
+        if self.shared:
+            self.journal = await self._in_journal_thread(self._open_shared_journal)
+        else:
+            self.journal = await self._in_journal_thread(
+                Journal.open, self.config.journal_dir, max_bytes=self.config.journal_max_bytes
+            )
         report = self.open_journal.open_report
         if report.quarantined:
             log.warning("journal: %s corrupt line(s) quarantined at open", report.quarantined)
@@ -132,6 +151,8 @@ class Hub:
         self._tasks.append(asyncio.create_task(self.watcher.run(), name="devhub-watcher"))
         self._tasks.append(asyncio.create_task(self._watch_database(), name="devhub-database-check"))
         self._start_following()
+        if self.shared:
+            self._tasks.append(asyncio.create_task(self._follow_shared_writes(), name="devhub-shared-writes"))
         if self.config.relay.enabled:
             await self._start_relay()
 
@@ -178,6 +199,8 @@ class Hub:
         """Run one read-only query on a pooled connection (a full-text search: on the search pool), after a
         rebuild of a vanished database if one runs."""
         pool = self._search_readers if search else self._readers
+        if self.shared:
+            await self._catch_up_shared()  # another replica's write is visible here at once
         await self._until_readable()
         try:
             async with pool.borrow() as reader:
@@ -233,6 +256,9 @@ class Hub:
                 if self.read_model_state == "degraded":
                     return  # a lower seq could not be applied: this one waits behind it, saved
                 batch = self._take_contiguous()
+                if not batch and self.shared:
+                    # The seqs below are other replicas' writes, committed before this one: read them.
+                    batch = await self._in_writer(self._journal_batch, self._applied_through, target)
                 if not batch:
                     self._handed_over.clear()
                     try:
@@ -278,7 +304,7 @@ class Hub:
         return batch
 
     def _journal_batch(self, after_seq: int, through_seq: int) -> list[dict[str, Any]]:
-        return [e for e in self.open_journal.records(after_seq) if e["seq"] <= through_seq]
+        return list(itertools.takewhile(lambda e: e["seq"] <= through_seq, self.open_journal.records(after_seq)))
 
     # -- read model upkeep: a vanished database file, a full disk ----------------------------------------
 
@@ -530,6 +556,77 @@ class Hub:
         repo = next((r for r in self.repos if r.slug == repo_slug), None)
         if repo is not None and self.writer is not None:
             await self._files_changed(repo, set(paths))
+
+    # -- fleet database: several replicas on one PostgreSQL (devhub/store/pg) -----------------------------
+
+    def _open_shared_journal(self) -> PgJournal:
+        import socket
+
+        from devhub.settings import IDEMPOTENCY_RETENTION_SECONDS
+        from devhub.store.pg.journal import PgJournal
+
+        url = self.config.fleet_database_url
+        assert url is not None
+        node = f"{socket.gethostname()}:{self.config.port}:{self.config.data_dir}"
+        journal = PgJournal.open(url, node=node, retention_seconds=IDEMPOTENCY_RETENTION_SECONDS)
+        log.info("fleet database %s: schema version %s", journal.url, journal.open_report.schema_version)
+        return journal
+
+    @property
+    def _shared_journal(self) -> PgJournal:
+        from devhub.store.pg.journal import PgJournal
+
+        journal = self.open_journal
+        assert isinstance(journal, PgJournal)
+        return journal
+
+    async def _find_shared_key(self, key: str) -> IdempotencyRecord | None:
+        return await self._in_journal_thread(self._shared_journal.find_key, key)
+
+    async def _catch_up_shared(self, *, now: bool = False) -> None:
+        """Apply every write committed (by any replica) that this read model lacks; a database that cannot be
+        asked leaves reads on what is applied (logged once), since it cannot take writes either."""
+        from devhub.errors import FleetDatabaseError
+
+        if self.journal is None or self.writer is None:
+            return
+        if not now and time.monotonic() < self._shared_retry_at:
+            return  # it failed a moment ago: answer at once; the listener catches up when it is back
+        try:
+            head = await self._in_journal_thread(self._shared_journal.head)
+        except FleetDatabaseError as exc:
+            self._shared_retry_at = time.monotonic() + SHARED_RETRY_SECONDS
+            if not self._shared_failure_logged:
+                log.warning("%s; reads answer from the writes applied so far", exc.detail)
+                self._shared_failure_logged = True
+            return
+        self._shared_failure_logged = False
+        if head <= self._applied_through:
+            return
+        async with self._apply_lock:
+            if head <= self._applied_through or self.read_model_state == "degraded":
+                return
+            batch = await self._in_writer(self._journal_batch, self._applied_through, head)
+            if batch and await self._apply_batch(batch):
+                self.events.publish("write", seqs=[e["seq"] for e in batch], kinds=sorted({e["kind"] for e in batch}))
+
+    async def _follow_shared_writes(self) -> None:
+        """Apply other replicas' writes as their NOTIFY arrives (live dashboards); report this replica's position."""
+        from devhub.store.pg.notify import follow_writes
+
+        url = self.config.fleet_database_url
+        assert url is not None
+
+        async def on_change() -> None:
+            try:
+                await self._catch_up_shared(now=True)
+                await self._in_journal_thread(
+                    self._shared_journal.report_applied, self._applied_through, __version__, self.started_at
+                )
+            except Exception:  # the next notification or idle pass tries again
+                log.exception("fleet database: catching up on other replicas' writes failed")
+
+        await follow_writes(url, on_change, idle_seconds=SHARED_IDLE_SECONDS)
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:

@@ -71,7 +71,12 @@ T = TypeVar("T")
 
 
 def journal_envelopes(config: Settings, after_seq: int = 0) -> Iterator[dict[str, Any]]:
-    """Every journal envelope after `after_seq`, read without taking the journal's writer lock."""
+    """Every journal envelope after `after_seq`, read without taking the journal's writer lock (a fleet hub on
+    PostgreSQL: its committed writes there)."""
+    if config.fleet_database_url is not None:  # -- fleet database --
+        from devhub.store.pg.journal import read_writes
+
+        return read_writes(config.fleet_database_url, after_seq)
     if not config.journal_dir.exists():
         return iter(())
     return _read_journal(config.journal_dir, after_seq)

@@ -36,12 +36,13 @@ from devhub.service.record_fields import TASK_TOKEN_COUNTS, task_token_event, ta
 from devhub.settings import IDEMPOTENCY_RETENTION_SECONDS, MAX_BODY_BYTES
 from devhub.store import queries
 from devhub.store.activity import get_message
-from devhub.store.idempotency import find_idempotency_record
+from devhub.store.idempotency import IdempotencyRecord, KeyTaken, find_idempotency_record
 from devhub.store.reader import Reader
 
 ReadFn = Callable[[Callable[[Reader], Awaitable[Any]]], Awaitable[Any]]
 AppendFn = Callable[[Sequence[Mapping[str, Any]]], Awaitable[list[dict[str, Any]]]]
 ApplyFn = Callable[[list[dict[str, Any]]], Awaitable[None]]
+FindKeyFn = Callable[[str], Awaitable[IdempotencyRecord | None]]
 
 OVERLAY_TASK_FIELDS = ("status", "needs_human", "intervention_note", "blocking_reason")
 _HOST = socket.gethostname()
@@ -135,8 +136,12 @@ def _task_status(value: Any, field: str, errors: dict[str, str]) -> str | None:
 class Writes:
     """Validates writes against the read model, journals them, and applies them to the overlay."""
 
-    def __init__(self, *, read: ReadFn, append: AppendFn, apply: ApplyFn, pending_relay: bool) -> None:
+    def __init__(
+        self, *, read: ReadFn, append: AppendFn, apply: ApplyFn, pending_relay: bool, find_key: FindKeyFn | None = None
+    ) -> None:
         self._read = read
+        # Where the answer to a key is looked up: the read model, or a store shared by several hubs.
+        self._find_key = find_key or self._find_key_in_read_model
         self._append = append
         self._apply = apply
         self._pending_relay = pending_relay
@@ -168,21 +173,23 @@ class Writes:
         self._key_users[key] = holders + 1
         try:
             async with lock:
-                earlier = await self._read(lambda r: find_idempotency_record(r, key))
+                earlier = await self._find_key(key)
                 if earlier is not None and not _expired(earlier.created_at):
-                    if earlier.body_hash != digest:
-                        raise Conflict(
-                            f"Idempotency-Key {key!r} was already used with a different body; "
-                            "use a new key for a new write",
-                        )
-                    return WriteOutcome(earlier.status_code, json.loads(earlier.response), replayed=True)
-                return await self._journal(key, digest, build)
+                    return _replay(key, digest, earlier)
+                try:
+                    return await self._journal(key, digest, build)
+                except KeyTaken as taken:  # a shared store: another hub committed this key meanwhile
+                    return _replay(key, digest, taken.record)
         finally:
             # The last user of a key drops its lock, so the table holds only keys in flight.
             self._key_users[key] -= 1
             if not self._key_users[key]:
                 del self._key_users[key]
                 del self._key_locks[key]
+
+    async def _find_key_in_read_model(self, key: str) -> IdempotencyRecord | None:
+        record: IdempotencyRecord | None = await self._read(lambda r: find_idempotency_record(r, key))
+        return record
 
     async def _journal(
         self,
@@ -611,6 +618,15 @@ def _reply_subject(subject: str | None) -> str:
 
 def carries_tokens(body: Mapping[str, Any]) -> bool:
     return any(body.get(name) is not None for name in (*TASK_TOKEN_COUNTS, "model"))
+
+
+def _replay(key: str, digest: str, earlier: IdempotencyRecord) -> WriteOutcome:
+    """The first answer given with `key`, or 409 when this request's body differs from the first one's."""
+    if earlier.body_hash != digest:
+        raise Conflict(
+            f"Idempotency-Key {key!r} was already used with a different body; use a new key for a new write",
+        )
+    return WriteOutcome(earlier.status_code, json.loads(earlier.response), replayed=True)
 
 
 def _file_values(row: Any) -> dict[str, Any]:

@@ -23,3 +23,15 @@ async def find_idempotency_record(reader: Reader, key: str) -> IdempotencyRecord
     if row is None:
         return None
     return IdempotencyRecord(row["body_hash"], row["status_code"], row["response"], row["created_at"])
+
+
+# -- fleet database --
+
+
+class KeyTaken(Exception):
+    """A shared store found the key already committed (by another request or replica): answer from `record`."""
+
+    def __init__(self, key: str, record: IdempotencyRecord) -> None:
+        super().__init__(f"Idempotency-Key {key!r} is already committed")
+        self.key = key
+        self.record = record

@@ -140,6 +140,7 @@ def run_dev_roundtrip(
     dev_port: int | None = None,
     fleet_port: int | None = None,
     drain_timeout: float = DRAIN_TIMEOUT_SECONDS,
+    fleet_database: str | None = None,
 ) -> dict[str, Any]:
     """Run the round trip for real and return its report; RoundtripUnusable (exit 2) when it could not run."""
     import httpx
@@ -155,10 +156,11 @@ def run_dev_roundtrip(
             f"fixture repos not found at {FIXTURES / 'repos'}: --dev-roundtrip serves fixtures/repos "
             "from a devhub checkout (install it editable, or run it from the source tree)"
         )
+    fleet_env = _fleet_database_env(fleet_database)
     root = Path(tempfile.mkdtemp(prefix="devhub-roundtrip-"))
     run = RoundtripRun(config, root, writes, backoff_cap, drain_timeout)
     try:
-        _execute(run, FIXTURES, dev_port, fleet_port)
+        _execute(run, FIXTURES, dev_port, fleet_port, fleet_env)
     except (OSError, httpx.HTTPError) as exc:  # a hub stopped answering mid-run, or a disk problem
         tails = "\n".join(f"-- {hub.name} hub log ends:\n{hub.log_tail()}" for hub in run.hubs)
         raise RoundtripUnusable(f"the round trip broke off: {type(exc).__name__}: {exc}\n{tails}") from exc
@@ -178,7 +180,27 @@ def run_dev_roundtrip(
     return run.report()
 
 
-def _execute(run: RoundtripRun, fixtures: Path, dev_port: int | None, fleet_port: int | None) -> None:
+def _fleet_database_env(url: str | None) -> dict[str, str]:
+    """The fleet hub's environment for `--fleet-database` (in its environment, so the password stays off its
+    command line); the database must be empty, since the checks count what the fleet journaled."""
+    if url is None:
+        return {}
+    from devhub.service.fleet_db import check_database
+
+    report = check_database(url)
+    if not report["reachable"] or report["error"]:
+        raise RoundtripUnusable(f"--fleet-database {report['url']}: {report['error']}")
+    if report["head_seq"]:
+        raise RoundtripUnusable(
+            f"--fleet-database {report['url']} already holds {report['head_seq']} writes; the round trip counts "
+            "what the fleet journals, so give it an empty database (CREATE DATABASE …)"
+        )
+    return {"DEVHUB_DATABASE_URL": url}
+
+
+def _execute(
+    run: RoundtripRun, fixtures: Path, dev_port: int | None, fleet_port: int | None, fleet_env: Mapping[str, str]
+) -> None:
     import httpx
 
     from devhub.cli.demo import build_demo_workspace
@@ -194,6 +216,7 @@ def _execute(run: RoundtripRun, fixtures: Path, dev_port: int | None, fleet_port
         dev_url=f"http://127.0.0.1:{dev_port}",
         fleet_url=fleet_url,
         workdir=None,
+        fleet_store="postgresql" if fleet_env else "journal",
     )
 
     # 1. A fresh dev hub, its upstream down.
@@ -222,7 +245,7 @@ def _execute(run: RoundtripRun, fixtures: Path, dev_port: int | None, fleet_port
 
         # 3. The upstream returns: a fleet-role hub on the port the dev hub relays to.
         spawned = time.monotonic()
-        fleet = _spawn(run, "fleet", fleet_port, ["--role", "fleet", "--no-relay"], fleet_repos, {})
+        fleet = _spawn(run, "fleet", fleet_port, ["--role", "fleet", "--no-relay"], fleet_repos, fleet_env)
         _wait_healthy(fleet, START_TIMEOUT_SECONDS)
         back = time.monotonic()
         run.timings["upstream_ready_seconds"] = round(back - spawned, 3)

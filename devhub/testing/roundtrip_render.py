@@ -28,7 +28,7 @@ def render_roundtrip(report: dict[str, Any]) -> None:
         f"{counts.get('accepted', 0)} writes ({counts.get('progress_events', 0)} progress events, "
         f"{counts.get('task_patches', 0)} task status changes on {counts.get('tasks', 0)} tasks); "
         f"relay backoff cap {settings['backoff_cap_seconds']:g}s; dev {settings['dev_url']}, "
-        f"fleet {settings['fleet_url']}",
+        f"fleet {settings['fleet_url']}" + (" on PostgreSQL" if settings.get("fleet_store") == "postgresql" else ""),
         markup=False,
     )
     timings = Table(show_header=True)

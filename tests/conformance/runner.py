@@ -182,12 +182,24 @@ class Replay:
 async def seed_inbox(http: httpx.AsyncClient, context: dict[str, Any]) -> None:
     """Three messages before the session: unread to the repo, to another agent, and already read."""
     sent = {
-        "MESSAGE_ID": {"from_agent": "planner", "to_agent": context["REPO_SLUG"], "subject": "Handover",
-                       "body": "T02 is yours; the tokenizer is settled."},
-        "OTHER_AGENT_MESSAGE_ID": {"from_agent": "planner", "to_agent": context["OTHER_REPO"],
-                                   "subject": "Rota", "body": "not for atlas-app"},
-        "READ_MESSAGE_ID": {"from_agent": "planner", "to_agent": context["REPO_SLUG"], "subject": "Old news",
-                            "body": "already read"},
+        "MESSAGE_ID": {
+            "from_agent": "planner",
+            "to_agent": context["REPO_SLUG"],
+            "subject": "Handover",
+            "body": "T02 is yours; the tokenizer is settled.",
+        },
+        "OTHER_AGENT_MESSAGE_ID": {
+            "from_agent": "planner",
+            "to_agent": context["OTHER_REPO"],
+            "subject": "Rota",
+            "body": "not for atlas-app",
+        },
+        "READ_MESSAGE_ID": {
+            "from_agent": "planner",
+            "to_agent": context["REPO_SLUG"],
+            "subject": "Old news",
+            "body": "already read",
+        },
     }
     for name, body in sent.items():
         response = await http.post("/messages/", json=body)

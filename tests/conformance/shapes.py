@@ -13,8 +13,17 @@ from typing import Any
 SHAPES: dict[str, frozenset[str]] = {
     # TaskRead [code fdfd436 schema]; devhub's `id` is the file id (the UUID is accepted as well).
     "task": frozenset(
-        {"id", "workstream_id", "title", "status", "priority", "assignee", "blocking_reason", "needs_human",
-         "intervention_note"}
+        {
+            "id",
+            "workstream_id",
+            "title",
+            "status",
+            "priority",
+            "assignee",
+            "blocking_reason",
+            "needs_human",
+            "intervention_note",
+        }
     ),
     # Workstream/workplan fields [doc: frontmatter, terminology doc, create_workstream signature].
     "workplan": frozenset({"id", "title", "status", "owner", "topic_id", "planning_priority", "planning_order"}),

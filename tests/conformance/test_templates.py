@@ -31,8 +31,9 @@ CASES = [
 @pytest.mark.parametrize(("template", "transport"), CASES)
 def test_template_replays_offline(template: Template, transport: str, tmp_path: Path) -> None:
     unreachable = f"http://127.0.0.1:{free_port()}"  # nothing listens: the fleet is out of reach
-    daemon = start_daemon(tmp_path / "hub", make_conformance_workspace(tmp_path / "ws"),
-                          args=("--upstream", unreachable))
+    daemon = start_daemon(
+        tmp_path / "hub", make_conformance_workspace(tmp_path / "ws"), args=("--upstream", unreachable)
+    )
     try:
         relay = daemon.get("/relay").json()
         assert relay["state"] != "disabled", f"the relay runs, with nowhere to send: {relay}"
