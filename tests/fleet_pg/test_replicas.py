@@ -45,7 +45,7 @@ def test_a_write_through_one_replica_is_read_through_the_other_at_once(
         on_a = ca.get(f"/tasks/{TASK}").json()
         assert (on_a["status"], on_a["status_source"]) == ("progress", "local")
 
-        sent = ca.post("/messages/", json={"from_agent": "x", "to_agent": "y", "body": "hello"})
+        sent = ca.post("/messages/", json={"from_agent": "x", "to_agent": "y", "subject": "hi", "body": "hello"})
         assert sent.status_code == 201, sent.text
         read = cb.patch(f"/messages/{sent.json()['id']}/read")  # B knows the message A accepted
         assert read.status_code == 200, read.text
