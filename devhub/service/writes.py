@@ -32,7 +32,7 @@ from devhub.redact import redact
 from devhub.service.canon import check_transition, wait_reason_problem
 from devhub.service.idempotency import checked_key, derived_key
 from devhub.service.json_values import value_problems
-from devhub.service.record_fields import TASK_TOKEN_COUNTS, task_token_event, task_token_problems
+from devhub.service.record_fields import TASK_TOKEN_COUNTS, task_token_event, task_token_problems, text_field
 from devhub.settings import IDEMPOTENCY_RETENTION_SECONDS, MAX_BODY_BYTES
 from devhub.store import queries
 from devhub.store.activity import get_message
@@ -82,20 +82,6 @@ def _keyed_path(path: str, repo: str | None) -> str:
 def body_hash(method: str, path: str, body: Mapping[str, Any]) -> str:
     canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _expect_str(body: Mapping[str, Any], name: str, errors: dict[str, str], *, required: bool = False) -> str | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            errors[name] = "required"
-        return None
-    if not isinstance(value, str):
-        errors[name] = f"must be a string, not {type(value).__name__}"
-        return None
-    if required and not value.strip():
-        errors[name] = "must not be empty"
-    return value
 
 
 def _optional_strings(body: Mapping[str, Any], names: Sequence[str], errors: dict[str, str]) -> None:
@@ -295,14 +281,14 @@ class Writes:
             if not isinstance(updates, list) or not updates:
                 _raise_if({"updates": "must be a non-empty list of {task_id, status}"}, "bulk status sync")
             assert isinstance(updates, list)
-            author = _expect_str(body, "author", errors)
-            session = _expect_str(body, "session_id", errors)
+            author = text_field(body, "author", errors)
+            session = text_field(body, "session_id", errors)
             parsed: list[tuple[str, str, str | None]] = []
             for index, item in enumerate(updates):
                 if not isinstance(item, dict):
                     errors[f"updates[{index}]"] = "must be an object with task_id and status"
                     continue
-                task_id = _expect_str(item, "task_id", errors, required=True)
+                task_id = text_field(item, "task_id", errors, required=True)
                 status = _task_status(item.get("status"), f"updates[{index}].status", errors)
                 repo = item.get("repo")
                 if repo is not None and not isinstance(repo, str):
@@ -405,15 +391,15 @@ class Writes:
 
         async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
             errors: dict[str, str] = {}
-            summary = _expect_str(body, "summary", errors, required=True)
-            event_type = _expect_str(body, "event_type", errors) or "note"
-            author = _expect_str(body, "author", errors)
+            summary = text_field(body, "summary", errors, required=True)
+            event_type = text_field(body, "event_type", errors) or "note"
+            author = text_field(body, "author", errors)
             ids = {name: _expect_id(body, name, errors) for name in PROGRESS_ID_FIELDS}
             if ids["workplan_id"] and ids["workstream_id"] and ids["workplan_id"] != ids["workstream_id"]:
                 errors["workstream_id"] = "names another workplan than workplan_id (it is its legacy name)"
             topic_id, task_id = ids["topic_id"], ids["task_id"]
             workplan_id = ids["workplan_id"] or ids["workstream_id"]
-            session_id = _expect_str(body, "session_id", errors)
+            session_id = text_field(body, "session_id", errors)
             detail = body.get("detail")
             if detail is not None and not isinstance(detail, dict):
                 errors["detail"] = f"must be an object, not {type(detail).__name__}"
@@ -495,10 +481,10 @@ class Writes:
         async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
             errors: dict[str, str] = {}
             fields = {
-                "from_agent": _expect_str(body, "from_agent", errors, required=True),
-                "to_agent": _expect_str(body, "to_agent", errors, required=True),
+                "from_agent": text_field(body, "from_agent", errors, required=True),
+                "to_agent": text_field(body, "to_agent", errors, required=True),
                 "subject": _expect_subject(body, errors),
-                "body": _expect_str(body, "body", errors, required=True),
+                "body": text_field(body, "body", errors, required=True),
                 "thread_id": _expect_id(body, "thread_id", errors),
             }
             _raise_if(errors, "message")
@@ -566,8 +552,8 @@ class Writes:
 
         async def build() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
             errors: dict[str, str] = {}
-            from_agent = _expect_str(body, "from_agent", errors, required=True)
-            text = _expect_str(body, "body", errors, required=True)
+            from_agent = text_field(body, "from_agent", errors, required=True)
+            text = text_field(body, "body", errors, required=True)
             subject = _expect_subject(body, errors, required=False)
             _raise_if(errors, "reply")
             original = await self._existing_message(message_id)
@@ -594,7 +580,7 @@ SUBJECT_MAX = 500  # send_message's docstring upstream: "Short subject line (max
 
 def _expect_id(body: Mapping[str, Any], name: str, errors: dict[str, str]) -> str | None:
     """An optional id: absent or null is fine, "" is not (upstream it fails UUID parsing, 422)."""
-    value = _expect_str(body, name, errors)
+    value = text_field(body, name, errors)
     if value is not None and not value.strip():
         errors[name] = "must not be empty: leave the field out when it does not apply"
         return None
@@ -602,7 +588,7 @@ def _expect_id(body: Mapping[str, Any], name: str, errors: dict[str, str]) -> st
 
 
 def _expect_subject(body: Mapping[str, Any], errors: dict[str, str], *, required: bool = True) -> str | None:
-    subject = _expect_str(body, "subject", errors)
+    subject = text_field(body, "subject", errors)
     if subject is None and required and "subject" not in errors:
         errors["subject"] = "required: a short subject line, as the State Hub's send_message takes"
     if subject is not None and len(subject) > SUBJECT_MAX:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from devhub.errors import ValidationFailed
 from devhub.model import PRIORITIES, READY_WORKPLAN_STATUSES, canonical_task_status, canonical_workplan_status
+from devhub.service.record_fields import text_field
 from devhub.store import created, queries
 
 if TYPE_CHECKING:
@@ -35,23 +36,9 @@ def slugify(title: str) -> str:
     return SLUG_UNSAFE.sub("-", title.lower()).strip("-")[:60].strip("-") or "workplan"
 
 
-def _text(body: Mapping[str, Any], name: str, errors: dict[str, str], *, required: bool = False) -> str | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            errors[name] = "required"
-        return None
-    if not isinstance(value, str):
-        errors[name] = f"must be a string, not {type(value).__name__}"
-        return None
-    if required and not value.strip():
-        errors[name] = "must not be empty"
-        return None
-    return value
-
 
 def _one_line(body: Mapping[str, Any], name: str, errors: dict[str, str], *, required: bool = False) -> str | None:
-    value = _text(body, name, errors, required=required)
+    value = text_field(body, name, errors, required=required)
     if value is not None and ("\n" in value or "\r" in value):
         errors[name] = "must be one line (it becomes a markdown heading or a frontmatter value)"
         return None
@@ -59,7 +46,7 @@ def _one_line(body: Mapping[str, Any], name: str, errors: dict[str, str], *, req
 
 
 def _due_date(body: Mapping[str, Any], errors: dict[str, str]) -> str | None:
-    value = _text(body, "due_date", errors)
+    value = text_field(body, "due_date", errors)
     if value is None:
         return None
     try:
@@ -116,7 +103,7 @@ class CreateWrites:
                 errors["workstream_id"] = "required (or workplan_id): the workplan the task belongs to"
             title = _one_line(body, "title", errors, required=True)
             priority = _priority(body, "priority", errors, "medium")
-            description = _text(body, "description", errors)
+            description = text_field(body, "description", errors)
             assignee = _one_line(body, "assignee", errors)
             due_date = _due_date(body, errors)
             repo = _one_line(body, "repo", errors)
@@ -132,7 +119,7 @@ class CreateWrites:
                     "create the task without it"
                 )
             for name in ("agent", "session_id"):
-                _text(body, name, errors)
+                text_field(body, name, errors)
             _raise(errors, "task")
             assert parent_ident is not None and title is not None
             workplan = await writes._read(partial(queries.resolve_workplan_row, ident=parent_ident, repo=repo))
@@ -185,7 +172,7 @@ class CreateWrites:
             topic_id = _one_line(body, "topic_id", errors)
             repo_id = _one_line(body, "repo_id", errors) or _one_line(body, "repo", errors)
             raw_slug = _one_line(body, "slug", errors)
-            description = _text(body, "description", errors)
+            description = text_field(body, "description", errors)
             owner = _one_line(body, "owner", errors)
             due_date = _due_date(body, errors)
             planning_priority = _priority(body, "planning_priority", errors, None)
