@@ -109,6 +109,8 @@ class Settings:
     search_budget_seconds: float = DEFAULT_SEARCH_BUDGET_MS / 1000
     max_workplan_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES  # DEVHUB_MAX_WORKPLAN_BYTES: larger files are not read
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # snapshot for profile token lookups
+    # -- dashboard time series --
+    relay_sample_seconds: float = 60.0  # DEVHUB_RELAY_SAMPLE_SECONDS: how often the relay queue is sampled
 
     @property
     def relay(self) -> RelayConfig:
@@ -288,6 +290,7 @@ def load_settings(
         relay_timeout=_seconds(env, "DEVHUB_RELAY_TIMEOUT", DEFAULT_RELAY_TIMEOUT),
         crash_at=_crash_at(env),
         env=env,
+        relay_sample_seconds=_seconds(env, "DEVHUB_RELAY_SAMPLE_SECONDS", 60.0),
     )
     for key in ("data_dir", "config_dir"):
         value = overrides.get(key)

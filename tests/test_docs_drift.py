@@ -11,11 +11,12 @@ README = (ROOT / "README.md").read_text()
 
 def test_every_rest_route_is_in_the_readme() -> None:
     from devhub.adapters.api.read_routes import READ_ROUTES
+    from devhub.adapters.api.time_routes import TIME_ROUTES
     from devhub.adapters.api.write_routes import WRITE_ROUTES
 
     documented = README.replace("{ident}", "{id}")
     missing = []
-    for handler in [*READ_ROUTES, *WRITE_ROUTES]:
+    for handler in [*READ_ROUTES, *WRITE_ROUTES, *TIME_ROUTES]:
         for path in handler.paths:
             shown = re.sub(r"\{(\w+):\w+\}", "{id}", path)
             if shown.rstrip("/") not in documented:

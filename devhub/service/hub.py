@@ -31,6 +31,7 @@ from relay.dead_letters import DEAD_LETTERS_FILE, DeadLetter, DeadLetters
 from relay.status import RelayStatus
 
 if TYPE_CHECKING:
+    from devhub.service.relay_samples import RelaySampler
     from relay.forwarder import Forwarder
     from relay.journal import Journal
 
@@ -129,6 +130,7 @@ class Hub:
         self._start_following()
         if self.config.relay.enabled:
             await self._start_relay()
+        self._start_relay_samples()
 
     def _catch_up(self) -> None:
         assert self.writer is not None
@@ -158,6 +160,8 @@ class Hub:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.relay_sampler is not None:
+            self.relay_sampler.close()
         await self._readers.close()
         await self._search_readers.close()
         if self.writer is not None:
@@ -517,6 +521,19 @@ class Hub:
 
     def watcher_status(self) -> dict[str, Any]:
         return self.watcher.state.as_dict() if self.watcher else {"mode": "stopped"}
+
+
+    # -- relay samples (the queue-depth chart; devhub.service.relay_samples) --
+
+    relay_sampler: RelaySampler | None = None
+
+    def _start_relay_samples(self) -> None:
+        from devhub.service.relay_samples import RelaySampler
+
+        self.relay_sampler = RelaySampler(
+            self.config.data_dir, self.relay_status, lambda: self.journal, self.config.relay_sample_seconds
+        )
+        self._tasks.append(asyncio.create_task(self.relay_sampler.run(), name="devhub-relay-samples"))
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:

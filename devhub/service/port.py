@@ -17,6 +17,7 @@ from devhub.store.activity import PROGRESS_LIMIT_DEFAULT, PROGRESS_LIMIT_MAX
 __all__ = ["PROGRESS_LIMIT_DEFAULT", "PROGRESS_LIMIT_MAX", "HubPort"]
 
 if TYPE_CHECKING:
+    from devhub.service.records_time import ActivityReport, RelayHistory, WorkplanHistory
     from devhub.service.writes import WriteContext
 
 # -- what comes back: JSON objects and lists, named by what they hold ------------------------------
@@ -189,3 +190,13 @@ class HubPort(Protocol):
     async def workplan_markdown(self, ident: str) -> str: ...
 
     async def brief(self, repo: str) -> str: ...
+
+    # -- time (the dashboard's charts) ---------------------------------------------------------------
+
+    async def activity(self, days: int = 30, by: str = "workplan") -> ActivityReport: ...  # GET /state/activity
+
+    async def workplan_history(
+        self, ident: str, repo: str | None = None
+    ) -> WorkplanHistory: ...  # GET /workplans/{id}/history
+
+    async def relay_history(self, hours: int = 24) -> RelayHistory: ...  # GET /relay/history

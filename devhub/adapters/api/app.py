@@ -19,6 +19,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from devhub._version import __version__
 from devhub.adapters.api.docs import OfflineDocsPlugin
 from devhub.adapters.api.read_routes import READ_ROUTES
+from devhub.adapters.api.time_routes import TIME_ROUTES
 from devhub.adapters.api.write_routes import WRITE_ROUTES
 from devhub.adapters.extension import Extension
 from devhub.daemon.logs import log_refusal, one_line
@@ -100,7 +101,7 @@ def create_app(hub: Hub, extensions: Sequence[Extension] = ()) -> Litestar:
         finally:
             await hub.stop()
 
-    handlers: list[Any] = [*READ_ROUTES, *WRITE_ROUTES]
+    handlers: list[Any] = [*READ_ROUTES, *WRITE_ROUTES, *TIME_ROUTES]
     for extension in extensions:
         handlers.extend(extension.route_handlers)
     app = Litestar(

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
-import time
 from collections import deque
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -18,6 +15,7 @@ from devhub.adapters.dashboard.graph import dependency_svg, short_id
 from devhub.model import PRIORITIES, WORKPLAN_STATUSES
 from devhub.service.hub import Hub
 from devhub.service.local import LocalHub
+from devhub.service.relay_samples import JournalBacklog, seconds_since
 from relay.errors import JournalError
 from relay.status import RelayQueue, RelayStatus
 
@@ -81,40 +79,6 @@ def age_text(seconds: float | None) -> str:
     return f"{days} d {hours} h"
 
 
-def _seconds_since(timestamp: Any) -> float | None:
-    if isinstance(timestamp, int | float):
-        return time.time() - (timestamp / 1000 if timestamp > 1e11 else timestamp)
-    if isinstance(timestamp, str) and timestamp:
-        try:
-            moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return (datetime.now(UTC) - moment.astimezone(UTC)).total_seconds()
-    return None
-
-
-class JournalBacklog:
-    """Counts journaled writes not yet relayed, incrementally (only new records are read each time)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seen_seq = 0
-        self._count = 0
-        self._oldest_ts: Any = None
-
-    def measure(self, journal: Any) -> tuple[int, Any]:
-        """(count, oldest timestamp) of every record; valid while no relay acknowledges any of them."""
-        with self._lock:
-            if journal is None:
-                return 0, None
-            for record in journal.records(self._seen_seq):
-                self._seen_seq = max(self._seen_seq, int(record["seq"]))
-                self._count += 1
-                if self._oldest_ts is None:
-                    self._oldest_ts = record.get("ts")
-            return self._count, self._oldest_ts
-
-
 def relay_overview(
     status: RelayStatus, pending_from_journal: int | None, oldest_ts: Any, journal_problem: str | None = None
 ) -> dict[str, Any]:
@@ -122,7 +86,7 @@ def relay_overview(
     queue, activity = status.queue, status.activity
     if queue is None:  # no relay counts: nothing was acknowledged, so the whole journal waits
         pending, held, dead = pending_from_journal, None, None
-        oldest_age = _seconds_since(oldest_ts) if pending else None
+        oldest_age = seconds_since(oldest_ts) if pending else None
     else:
         pending, held, dead = queue.pending, queue.held, queue.dead_letters
         oldest_age = queue.oldest_pending_age_seconds
@@ -271,7 +235,7 @@ async def relay(hub: Hub) -> dict[str, Any]:
                 "target": record.get("target") or {},
                 "held": reason is not None,
                 "hold_reason": reason,
-                "age": age_text(_seconds_since(record.get("ts"))),
+                "age": age_text(seconds_since(record.get("ts"))),
             }
         )
     dead = await asyncio.to_thread(hub.relay_dead_letters)
