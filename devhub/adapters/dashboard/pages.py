@@ -10,7 +10,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from devhub.adapters.dashboard import markdown
+from devhub.adapters.dashboard import charts, markdown
 from devhub.adapters.dashboard.graph import dependency_svg, short_id
 from devhub.model import PRIORITIES, WORKPLAN_STATUSES
 from devhub.service.hub import Hub
@@ -107,9 +107,10 @@ def relay_overview(
     }
 
 
-async def overview(port: LocalHub, backlog: JournalBacklog) -> dict[str, Any]:
+async def overview(port: LocalHub, backlog: JournalBacklog, by: str = "workplan") -> dict[str, Any]:
     """Everything the overview page shows."""
     hub = port.hub
+    timeline = await time_panels(port, by)
     summary = await port.summary()
     workplans = await port.workplans({})
     ready = await port.tasks({"ready": True})
@@ -141,6 +142,8 @@ async def overview(port: LocalHub, backlog: JournalBacklog) -> dict[str, Any]:
         "problems": problems,
         "conflicts": conflicts,
         "relay": relay_overview(status, count, oldest, journal_problem),
+        "conflict_ids": {c["id"] for c in conflicts},
+        **timeline,
     }
 
 
@@ -154,9 +157,12 @@ async def workplan(port: LocalHub, ident: str, repo: str | None) -> dict[str, An
         for ref in plan["references"]
         if ref["kind"] != "sequencing"
     ]
+    history = await port.workplan_history(plan["id"], plan["repo"])
     return {
         "plan": plan,
         "graph": graph,
+        "history": history,
+        "history_svg": charts.history_svg(history),
         "references": references,
         "referenced_by": [ref | {"href": linker.href(ref["source_id"])} for ref in plan["referenced_by"]],
         "body_html": markdown.render(plan.get("body"), linker),
@@ -251,3 +257,30 @@ async def relay(hub: Hub) -> dict[str, Any]:
         "acknowledged_seq": queue.cursor if queue else 0,
         "journal_problem": journal_problem,
     }
+
+
+# -- time and inbox panels (charts.py draws; the numbers are the time reads' JSON) --
+
+INBOX_SHOWN = 20
+
+
+async def time_panels(port: LocalHub, by: str) -> dict[str, Any]:
+    """The activity chart (last 30 days), the relay queue charts (last day) and the unread inbox."""
+    activity = await port.activity(30, by)
+    relay_history = await port.relay_history(24)
+    unread = await port.messages(unread_only=True)
+    unread.sort(key=lambda m: m.get("created_at") or "", reverse=True)
+    groups = activity["groups"]
+    return {
+        "activity": activity,
+        "activity_svg": charts.activity_svg(activity),
+        "activity_legend": [(group, charts.series_class(group, groups)) for group in groups],
+        "relay_history": relay_history,
+        "relay_depth_svg": charts.relay_svg(relay_history, "pending", "Relay queue depth", "writes"),
+        "relay_age_svg": charts.relay_svg(
+            relay_history, "oldest_pending_age_seconds", "Oldest pending write's age", "seconds"
+        ),
+        "inbox": unread[:INBOX_SHOWN],
+        "inbox_total": len(unread),
+    }
+
