@@ -38,7 +38,7 @@ def _nice_max(value: float) -> int:
     return next(step * magnitude for step in (1, 2, 5, 10) if step * magnitude >= value)
 
 
-def _frame(label: str, y_top: int, y_unit: str) -> list[str]:
+def _frame(label: str, y_top: int) -> list[str]:
     plot_h = HEIGHT - TOP - BOTTOM
     return [
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}"'
@@ -47,7 +47,6 @@ def _frame(label: str, y_top: int, y_unit: str) -> list[str]:
         f'<line class="grid" x1="{LEFT}" y1="{TOP}" x2="{WIDTH - RIGHT}" y2="{TOP}"/>',
         f'<text class="tick" x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end">{y_top}</text>',
         f'<text class="tick" x="{LEFT - 4}" y="{TOP + plot_h}" text-anchor="end">0</text>',
-        f'<text class="tick unit" x="{LEFT - 4}" y="{TOP + plot_h / 2:.0f}" text-anchor="end">{escape(y_unit)}</text>',
     ]
 
 
@@ -76,7 +75,6 @@ def activity_svg(report: Mapping[str, Any]) -> str:
         f"Activity per day over the last {len(dates)} days by {report['by']}: {report['totals']['progress_events']}"
         f" progress events and {report['totals']['status_changes']} status changes",
         y_top,
-        "events",
     )
     for index, day in enumerate(dates):
         x = LEFT + index * slot + (slot - bar) / 2
@@ -126,7 +124,6 @@ def history_svg(history: Mapping[str, Any], now: float | None = None) -> str:
         f"Done tasks of {history['id']} after each local status write: {len(points)} writes,"
         f" {history['tasks_done']} of {total} done now",
         y_top,
-        "done",
     )
     goal = y_of(total)
     parts.append(f'<line class="target" x1="{LEFT}" y1="{goal:.1f}" x2="{WIDTH - RIGHT}" y2="{goal:.1f}"/>')
@@ -177,7 +174,7 @@ def relay_svg(history: Mapping[str, Any], field: str, label: str, unit: str, now
     def y_of(value: float) -> float:
         return TOP + plot_h - plot_h * value / y_top
 
-    parts = _frame(f"{label} over the last {history['hours']} h: {len(samples)} samples", y_top, unit)
+    parts = _frame(f"{label} ({unit}) over the last {history['hours']} h: {len(samples)} samples", y_top)
     parts.append(f'<text class="tick" x="{LEFT}" y="{HEIGHT - 6}">−{history["hours"]} h</text>')
     parts.append(f'<text class="tick" x="{WIDTH - RIGHT}" y="{HEIGHT - 6}" text-anchor="end">now</text>')
     line: list[str] = []
