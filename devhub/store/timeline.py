@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from devhub.store.queries import resolve_workplan_row
@@ -20,19 +20,6 @@ from devhub.store.reader import Reader
 
 ACTIVITY_GROUPINGS = ("workplan", "domain")
 NO_GROUP = "(none)"
-
-
-def utc_day(timestamp: str | None) -> str | None:
-    """The UTC calendar day (YYYY-MM-DD) of an ISO timestamp, or None when it does not parse."""
-    if not timestamp:
-        return None
-    try:
-        moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).date().isoformat()
 
 
 def day_range(days: int, today: date) -> list[str]:
@@ -79,27 +66,28 @@ async def activity(reader: Reader, *, days: int, by: str, today: date) -> dict[s
     """
     dates = day_range(days, today)
     first, last = dates[0], dates[-1]
-    since = first + "T00:00:00"  # a generous lower bound; each row's own day decides below
+    # Both timestamps are stamped by this hub, in UTC (`2026-12-01T10:00:00.000Z`: progress `created_at` by
+    # the write path, `ts` by the journal), so their first ten characters are the UTC day SQLite counts by.
+    since, until = first, (date.fromisoformat(last) + timedelta(days=1)).isoformat()
     progress_rows = await reader.all(
-        "SELECT workplan_id, created_at FROM progress WHERE created_at >= ?", (since,)
+        "SELECT substr(created_at, 1, 10) AS day, workplan_id, COUNT(*) AS n FROM progress"
+        " WHERE created_at >= ? AND created_at < ? GROUP BY day, workplan_id",
+        (since, until),
     )
     status_rows = await reader.all(
-        "SELECT target, target_key, ts FROM local_writes WHERE field = 'status' AND ts >= ?", (since,)
+        "SELECT substr(ts, 1, 10) AS day, target, target_key, COUNT(*) AS n FROM local_writes"
+        " WHERE field = 'status' AND ts >= ? AND ts < ? GROUP BY day, target_key",
+        (since, until),
     )
     task_plans = await _task_workplans(reader, (row["target_key"] for row in status_rows if row["target"] == "task"))
-    events: list[tuple[str, str | None, str]] = []  # (day, workplan id, kind)
+    events: Counter[tuple[str, str | None, str]] = Counter()  # (day, workplan id, kind) -> count
     for row in progress_rows:
-        day = utc_day(row["created_at"])
-        if day and first <= day <= last:
-            events.append((day, row["workplan_id"], "progress_events"))
+        events[(row["day"], row["workplan_id"], "progress_events")] += row["n"]
     for row in status_rows:
-        day = utc_day(row["ts"])
-        if not day or not first <= day <= last:
-            continue
         # A task's write counts for its workplan; a workplan's own status write is `workplan:<repo>:<id>`.
         is_task = row["target"] == "task"
         plan = task_plans.get(row["target_key"]) if is_task else row["target_key"].rpartition(":")[2]
-        events.append((day, plan, "status_changes"))
+        events[(row["day"], plan, "status_changes")] += row["n"]
     domains = await _domains(reader, (plan for _, plan, _ in events if plan)) if by == "domain" else {}
 
     def group_of(plan: str | None) -> str:
@@ -107,7 +95,9 @@ async def activity(reader: Reader, *, days: int, by: str, today: date) -> dict[s
             return NO_GROUP
         return domains.get(plan, NO_GROUP) if by == "domain" else plan
 
-    counts: Counter[tuple[str, str, str]] = Counter((day, group_of(plan), kind) for day, plan, kind in events)
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for (day, plan, kind), n in events.items():
+        counts[(day, group_of(plan), kind)] += n
     cells = sorted({(day, group) for day, group, _ in counts})
     buckets: list[dict[str, Any]] = [
         {
