@@ -17,10 +17,10 @@ here calling its port method, plus a `<form>` in the decisions panel — see doc
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from litestar import Request, Response, post
 from litestar.enums import RequestEncodingType
@@ -54,12 +54,14 @@ def _same_origin(request: Request[Any, Any, Any]) -> None:
         )
 
 
+# A path on this site: one leading slash, then no slash or backslash (browsers read `/\\x` as `//x`),
+# and no whitespace or control characters (browsers drop tabs and newlines, so `/\t/x` would become `//x`).
+_LOCAL_PATH = re.compile(r"/(?![/\\])[^\s\\\x00-\x1f\x7f]*")
+
+
 def _back(target: str | None) -> str:
-    """Where to go after the write: a path on this site only (never `//elsewhere` or a full URL)."""
-    parts = urlsplit(target or "/")
-    if parts.scheme or parts.netloc or not (target or "/").startswith("/") or (target or "").startswith("//"):
-        return "/"
-    return target or "/"
+    """Where to go after the write: a path on this site only (never `//elsewhere`, `/\\elsewhere` or a URL)."""
+    return target if target and _LOCAL_PATH.fullmatch(target) else "/"
 
 
 def _done(data: Form) -> Response[str]:
