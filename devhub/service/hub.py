@@ -528,11 +528,17 @@ class Hub:
     relay_sampler: RelaySampler | None = None
 
     def _start_relay_samples(self) -> None:
+        import sqlite3
+
         from devhub.service.relay_samples import RelaySampler
 
-        self.relay_sampler = RelaySampler(
-            self.config.data_dir, self.relay_status, lambda: self.journal, self.config.relay_sample_seconds
-        )
+        try:
+            self.relay_sampler = RelaySampler(
+                self.config.data_dir, self.relay_status, lambda: self.journal, self.config.relay_sample_seconds
+            )
+        except (sqlite3.Error, OSError) as exc:  # a chart's past is not worth refusing to serve
+            log.warning("relay samples are off: %s", exc)
+            return
         self._tasks.append(asyncio.create_task(self.relay_sampler.run(), name="devhub-relay-samples"))
 
 

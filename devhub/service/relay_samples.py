@@ -99,7 +99,7 @@ class RelaySampler:
         while True:
             try:
                 await asyncio.to_thread(self.sample)
-            except sqlite3.Error as exc:  # a full disk must not stop the hub; the chart shows a gap
+            except (sqlite3.Error, OSError) as exc:  # a full disk must not stop the hub; the chart shows a gap
                 log.warning("relay sample not stored: %s", exc)
             await asyncio.sleep(self.interval)
 

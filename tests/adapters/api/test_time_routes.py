@@ -111,3 +111,17 @@ def test_relay_history_samples_the_journal_backlog(hub: RunningDaemon) -> None:
     stamps = [s["ts"] for s in history["samples"]]
     assert stamps == sorted(stamps) and len(stamps) >= 2
     assert (Path(hub.data_dir) / "relay-samples.sqlite").exists()
+
+
+def test_an_unusable_samples_file_does_not_stop_the_hub(tmp_path: Path) -> None:
+    """The samples are a chart's past: when their file cannot be opened the hub serves without them."""
+    data_dir = tmp_path / "hub" / "data"
+    (data_dir / "relay-samples.sqlite").mkdir(parents=True)  # a directory where the file should be
+    running = start_daemon(tmp_path / "hub", [], data_dir=data_dir)
+    try:
+        history = running.get("/relay/history").json()
+        assert history["samples"] == []
+        assert running.get("/").status_code == 200
+        assert "relay samples are off" in running.log()
+    finally:
+        running.stop()
