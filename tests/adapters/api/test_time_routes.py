@@ -117,7 +117,7 @@ def test_an_unusable_samples_file_does_not_stop_the_hub(tmp_path: Path) -> None:
     """The samples are a chart's past: when their file cannot be opened the hub serves without them."""
     data_dir = tmp_path / "hub" / "data"
     (data_dir / "relay-samples.sqlite").mkdir(parents=True)  # a directory where the file should be
-    running = start_daemon(tmp_path / "hub", [], data_dir=data_dir)
+    running = start_daemon(tmp_path / "hub", make_workspace(tmp_path / "ws", ["ops-bridge"]), data_dir=data_dir)
     try:
         history = running.get("/relay/history").json()
         assert history["samples"] == []
