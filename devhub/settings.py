@@ -109,6 +109,8 @@ class Settings:
     max_workplan_bytes: int = DEFAULT_MAX_WORKPLAN_BYTES  # DEVHUB_MAX_WORKPLAN_BYTES: larger files are not read
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # snapshot for profile token lookups
     database_url: str | None = field(default=None, repr=False)  # --database / DEVHUB_DATABASE_URL (may hold a password)
+    # -- dashboard time series --
+    relay_sample_seconds: float = 60.0  # DEVHUB_RELAY_SAMPLE_SECONDS: how often the relay queue is sampled
 
     @property
     def relay(self) -> RelayConfig:
@@ -306,6 +308,7 @@ def load_settings(
         crash_at=_crash_at(env),
         env=env,
         database_url=_database_url(env.get("DEVHUB_DATABASE_URL"), "DEVHUB_DATABASE_URL"),
+        relay_sample_seconds=_seconds(env, "DEVHUB_RELAY_SAMPLE_SECONDS", 60.0),
     )
     for key in ("data_dir", "config_dir"):
         value = overrides.get(key)

@@ -15,11 +15,14 @@ def test_every_rest_route_is_in_the_readme() -> None:
     from devhub.adapters.api.message_routes import MESSAGE_ROUTES
     from devhub.adapters.api.read_routes import READ_ROUTES
     from devhub.adapters.api.statehub_routes import STATEHUB_ROUTES
+    from devhub.adapters.api.time_routes import TIME_ROUTES
     from devhub.adapters.api.write_routes import WRITE_ROUTES
 
     documented = README.replace("{ident}", "{id}").replace("{slug}", "{id}")
     missing = []
-    for handler in [*READ_ROUTES, *WRITE_ROUTES, *STATEHUB_ROUTES, *DECISION_ROUTES, *MESSAGE_ROUTES, *CREATE_ROUTES]:
+    for handler in [
+        *READ_ROUTES, *WRITE_ROUTES, *STATEHUB_ROUTES, *DECISION_ROUTES, *MESSAGE_ROUTES, *CREATE_ROUTES, *TIME_ROUTES
+    ]:
         for path in handler.paths:
             shown = re.sub(r"\{(\w+):\w+\}", "{id}", path)
             if shown.rstrip("/") not in documented:

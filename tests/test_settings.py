@@ -27,6 +27,7 @@ BAD_VALUES = {
     "DEVHUB_MAX_WORKPLAN_BYTES": "-5",
     "DEVHUB_RELAY_BACKOFF_CAP": "soon",
     "DEVHUB_RELAY_TIMEOUT": "-1",
+    "DEVHUB_RELAY_SAMPLE_SECONDS": "soon",
     "DEVHUB_TEST_CRASH_AT": "after_lunch:2",
     "DEVHUB_DATABASE_URL": "mysql://db/devhub",
 }

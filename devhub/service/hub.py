@@ -35,6 +35,7 @@ from relay.dead_letters import DEAD_LETTERS_FILE, DeadLetter, DeadLetters
 from relay.status import RelayStatus
 
 if TYPE_CHECKING:
+    from devhub.service.relay_samples import RelaySampler
     from devhub.store.pg.journal import PgJournal
     from relay.forwarder import Forwarder
     from relay.journal import Journal
@@ -155,6 +156,7 @@ class Hub:
             self._tasks.append(asyncio.create_task(self._follow_shared_writes(), name="devhub-shared-writes"))
         if self.config.relay.enabled:
             await self._start_relay()
+        self._start_relay_samples()
 
     def _catch_up(self) -> None:
         assert self.writer is not None
@@ -184,6 +186,8 @@ class Hub:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.relay_sampler is not None:
+            self.relay_sampler.close()
         await self._readers.close()
         await self._search_readers.close()
         if self.writer is not None:
@@ -627,6 +631,25 @@ class Hub:
                 log.exception("fleet database: catching up on other replicas' writes failed")
 
         await follow_writes(url, on_change, idle_seconds=SHARED_IDLE_SECONDS)
+
+
+    # -- relay samples (the queue-depth chart; devhub.service.relay_samples) --
+
+    relay_sampler: RelaySampler | None = None
+
+    def _start_relay_samples(self) -> None:
+        import sqlite3
+
+        from devhub.service.relay_samples import RelaySampler
+
+        try:
+            self.relay_sampler = RelaySampler(
+                self.config.data_dir, self.relay_status, lambda: self.journal, self.config.relay_sample_seconds
+            )
+        except (sqlite3.Error, OSError) as exc:  # a chart's past is not worth refusing to serve
+            log.warning("relay samples are off: %s", exc)
+            return
+        self._tasks.append(asyncio.create_task(self.relay_sampler.run(), name="devhub-relay-samples"))
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
         TopicRecord,
         WritebackReport,
     )
+    from devhub.service.records_time import ActivityReport, RelayHistory, WorkplanHistory
     from devhub.service.writes import WriteOutcome
 
 T = TypeVar("T")
@@ -604,3 +605,32 @@ class LocalHub:
 
         ctx = write_context({}, key, agent)
         return _result(await self.hub.dependency_writes.delete(ident, dep_id, repo, ctx))
+
+    # -- time (the dashboard's charts) --
+
+    async def activity(self, days: int = 30, by: str = "workplan") -> ActivityReport:
+        from datetime import UTC, datetime
+
+        from devhub.service.time_args import check_activity_args
+        from devhub.store.timeline import activity
+
+        check_activity_args(days, by)
+        today = datetime.now(UTC).date()
+        report = await self.hub.read(lambda r: activity(r, days=days, by=by, today=today))
+        return cast("ActivityReport", report)
+
+    async def workplan_history(self, ident: str, repo: str | None = None) -> WorkplanHistory:
+        from devhub.store.timeline import workplan_history
+
+        history = await self.hub.read(lambda r: workplan_history(r, ident, repo))
+        return cast("WorkplanHistory", history)
+
+    async def relay_history(self, hours: int = 24) -> RelayHistory:
+        from devhub.service.time_args import check_relay_hours
+
+        check_relay_hours(hours)
+        sampler = self.hub.relay_sampler
+        samples = await asyncio.to_thread(sampler.history, hours) if sampler is not None else []
+        interval = sampler.interval if sampler is not None else self.hub.config.relay_sample_seconds
+        return {"hours": hours, "interval_seconds": interval, "samples": samples}  # type: ignore[typeddict-item]
+

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         TopicRecord,
         WritebackReport,
     )
+    from devhub.service.records_time import ActivityReport, RelayHistory, WorkplanHistory
     from devhub.service.writes import WriteContext
 
 # -- what comes back: JSON objects and lists, named by what they hold ------------------------------
@@ -318,3 +319,13 @@ class HubPort(Protocol):
     async def delete_dependency(
         self, ident: str, dep_id: str, repo: str | None = None, key: str | None = None, agent: str | None = None
     ) -> WriteResult: ...  # DELETE /workplans/{id}/dependencies/{dep_id}
+
+    # -- time (the dashboard's charts) ---------------------------------------------------------------
+
+    async def activity(self, days: int = 30, by: str = "workplan") -> ActivityReport: ...  # GET /state/activity
+
+    async def workplan_history(
+        self, ident: str, repo: str | None = None
+    ) -> WorkplanHistory: ...  # GET /workplans/{id}/history
+
+    async def relay_history(self, hours: int = 24) -> RelayHistory: ...  # GET /relay/history

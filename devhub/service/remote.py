@@ -82,6 +82,7 @@ if TYPE_CHECKING:
         TopicRecord,
         WritebackReport,
     )
+    from devhub.service.records_time import ActivityReport, RelayHistory, WorkplanHistory
     from devhub.settings import Settings
 
 REQUEST_TIMEOUT_SECONDS = 60.0
@@ -586,6 +587,20 @@ class RemoteHub:
         path = f"/workplans/{_segment(ident)}/dependencies/{_segment(dep_id)}"
         return await self._write("DELETE", path, {}, key, agent, {"repo": repo})
 
+
+    # -- time (the dashboard's charts) --
+
+    async def activity(self, days: int = 30, by: str = "workplan") -> ActivityReport:
+        result: ActivityReport = await self._get("/state/activity", {"days": days, "by": by})
+        return result
+
+    async def workplan_history(self, ident: str, repo: str | None = None) -> WorkplanHistory:
+        result: WorkplanHistory = await self._get(f"/workplans/{_segment(ident)}/history", {"repo": repo})
+        return result
+
+    async def relay_history(self, hours: int = 24) -> RelayHistory:
+        result: RelayHistory = await self._get("/relay/history", {"hours": hours})
+        return result
 
 def _first_leaf(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
     """The first exception of `kinds` inside a (possibly nested) exception group, as task groups raise them."""

@@ -23,6 +23,7 @@ from devhub.adapters.api.docs import OfflineDocsPlugin
 from devhub.adapters.api.message_routes import MESSAGE_ROUTES
 from devhub.adapters.api.read_routes import READ_ROUTES
 from devhub.adapters.api.statehub_routes import STATEHUB_ROUTES
+from devhub.adapters.api.time_routes import TIME_ROUTES
 from devhub.adapters.api.write_routes import WRITE_ROUTES
 from devhub.adapters.extension import Extension
 from devhub.daemon.logs import log_refusal, one_line
@@ -106,6 +107,7 @@ def create_app(hub: Hub, extensions: Sequence[Extension] = ()) -> Litestar:
 
     handlers: list[Any] = [*READ_ROUTES, *WRITE_ROUTES, *STATEHUB_ROUTES, *DECISION_ROUTES, *MESSAGE_ROUTES]
     handlers.extend(CREATE_ROUTES)  # -- creating work offline --
+    handlers.extend(TIME_ROUTES)  # -- time: activity, workplan history, relay samples --
     for extension in extensions:
         handlers.extend(extension.route_handlers)
     app = Litestar(

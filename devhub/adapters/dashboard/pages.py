@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
-import time
 from collections import deque
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from devhub.adapters.dashboard import markdown
+from devhub.adapters.dashboard import charts, markdown
 from devhub.adapters.dashboard.graph import dependency_svg, short_id
 from devhub.model import PRIORITIES, WORKPLAN_STATUSES
 from devhub.service.hub import Hub
 from devhub.service.local import LocalHub
+from devhub.service.relay_samples import JournalBacklog, seconds_since
 from relay.errors import JournalError
 from relay.status import RelayQueue, RelayStatus
 
@@ -81,40 +79,6 @@ def age_text(seconds: float | None) -> str:
     return f"{days} d {hours} h"
 
 
-def _seconds_since(timestamp: Any) -> float | None:
-    if isinstance(timestamp, int | float):
-        return time.time() - (timestamp / 1000 if timestamp > 1e11 else timestamp)
-    if isinstance(timestamp, str) and timestamp:
-        try:
-            moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return (datetime.now(UTC) - moment.astimezone(UTC)).total_seconds()
-    return None
-
-
-class JournalBacklog:
-    """Counts journaled writes not yet relayed, incrementally (only new records are read each time)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seen_seq = 0
-        self._count = 0
-        self._oldest_ts: Any = None
-
-    def measure(self, journal: Any) -> tuple[int, Any]:
-        """(count, oldest timestamp) of every record; valid while no relay acknowledges any of them."""
-        with self._lock:
-            if journal is None:
-                return 0, None
-            for record in journal.records(self._seen_seq):
-                self._seen_seq = max(self._seen_seq, int(record["seq"]))
-                self._count += 1
-                if self._oldest_ts is None:
-                    self._oldest_ts = record.get("ts")
-            return self._count, self._oldest_ts
-
-
 def relay_overview(
     status: RelayStatus, pending_from_journal: int | None, oldest_ts: Any, journal_problem: str | None = None
 ) -> dict[str, Any]:
@@ -122,7 +86,7 @@ def relay_overview(
     queue, activity = status.queue, status.activity
     if queue is None:  # no relay counts: nothing was acknowledged, so the whole journal waits
         pending, held, dead = pending_from_journal, None, None
-        oldest_age = _seconds_since(oldest_ts) if pending else None
+        oldest_age = seconds_since(oldest_ts) if pending else None
     else:
         pending, held, dead = queue.pending, queue.held, queue.dead_letters
         oldest_age = queue.oldest_pending_age_seconds
@@ -143,9 +107,10 @@ def relay_overview(
     }
 
 
-async def overview(port: LocalHub, backlog: JournalBacklog) -> dict[str, Any]:
+async def overview(port: LocalHub, backlog: JournalBacklog, by: str = "workplan") -> dict[str, Any]:
     """Everything the overview page shows."""
     hub = port.hub
+    timeline = await time_panels(port, by)
     summary = await port.summary()
     workplans = await port.workplans({})
     ready = await port.tasks({"ready": True})
@@ -177,6 +142,8 @@ async def overview(port: LocalHub, backlog: JournalBacklog) -> dict[str, Any]:
         "problems": problems,
         "conflicts": conflicts,
         "relay": relay_overview(status, count, oldest, journal_problem),
+        "conflict_ids": {c["id"] for c in conflicts},
+        **timeline,
     }
 
 
@@ -190,9 +157,12 @@ async def workplan(port: LocalHub, ident: str, repo: str | None) -> dict[str, An
         for ref in plan["references"]
         if ref["kind"] != "sequencing"
     ]
+    history = await port.workplan_history(plan["id"], plan["repo"])
     return {
         "plan": plan,
         "graph": graph,
+        "history": history,
+        "history_svg": charts.history_svg(history),
         "references": references,
         "referenced_by": [ref | {"href": linker.href(ref["source_id"])} for ref in plan["referenced_by"]],
         "body_html": markdown.render(plan.get("body"), linker),
@@ -271,7 +241,7 @@ async def relay(hub: Hub) -> dict[str, Any]:
                 "target": record.get("target") or {},
                 "held": reason is not None,
                 "hold_reason": reason,
-                "age": age_text(_seconds_since(record.get("ts"))),
+                "age": age_text(seconds_since(record.get("ts"))),
             }
         )
     dead = await asyncio.to_thread(hub.relay_dead_letters)
@@ -287,3 +257,30 @@ async def relay(hub: Hub) -> dict[str, Any]:
         "acknowledged_seq": queue.cursor if queue else 0,
         "journal_problem": journal_problem,
     }
+
+
+# -- time and inbox panels (charts.py draws; the numbers are the time reads' JSON) --
+
+INBOX_SHOWN = 20
+
+
+async def time_panels(port: LocalHub, by: str) -> dict[str, Any]:
+    """The activity chart (last 30 days), the relay queue charts (last day) and the unread inbox."""
+    activity = await port.activity(30, by)
+    relay_history = await port.relay_history(24)
+    unread = await port.messages({"unread_only": True, "limit": 200})
+    unread.sort(key=lambda m: m.get("created_at") or "", reverse=True)
+    groups = activity["groups"]
+    return {
+        "activity": activity,
+        "activity_svg": charts.activity_svg(activity),
+        "activity_legend": [(group, charts.series_class(group, groups)) for group in groups],
+        "relay_history": relay_history,
+        "relay_depth_svg": charts.relay_svg(relay_history, "pending", "Relay queue depth", "writes"),
+        "relay_age_svg": charts.relay_svg(
+            relay_history, "oldest_pending_age_seconds", "Oldest pending write's age", "seconds"
+        ),
+        "inbox": unread[:INBOX_SHOWN],
+        "inbox_total": len(unread),
+    }
+

@@ -17,8 +17,9 @@ from markupsafe import Markup
 
 from devhub._version import __version__
 from devhub.adapters.api.root import api_root_document, wants_html
-from devhub.adapters.dashboard import pages
+from devhub.adapters.dashboard import forms, pages
 from devhub.errors import Ambiguous, DevhubError
+from devhub.model import TASK_STATUSES
 from devhub.service.hub import Hub
 from devhub.service.local import LocalHub
 
@@ -36,7 +37,9 @@ _environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_environment.globals.update(workplan_href=pages.workplan_href, task_href=pages.task_href, version=__version__)
+_environment.globals.update(
+    workplan_href=pages.workplan_href, task_href=pages.task_href, version=__version__, task_statuses=TASK_STATUSES
+)
 
 
 def _snippet(text: str | None) -> Markup:
@@ -86,21 +89,28 @@ def make_handlers(backlog: pages.JournalBacklog) -> list[Any]:
     """Every dashboard route; `backlog` keeps the incremental journal count between requests."""
 
     @get("/", include_in_schema=False)
-    async def overview(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def overview(request: Request[Any, Any, Any], by: str = "workplan") -> Response[Any]:
         if not wants_html(request):  # API clients get the API's metadata, as from the fleet hub's root
             return Response(api_root_document(request), media_type="application/json")
         hub = port_of(request)
-        return await _page("overview.html", lambda: pages.overview(hub, backlog), nav="overview")
+        return await _page(
+            "overview.html", lambda: pages.overview(hub, backlog, by), nav="overview", **_form_context(request)
+        )
 
     @get("/ui/workplans/{ident:str}", include_in_schema=False)
     async def workplan(request: Request[Any, Any, Any], ident: str, repo: str | None = None) -> Response[str]:
         hub = port_of(request)
-        return await _page("workplan.html", lambda: pages.workplan(hub, ident, repo), nav="", link=pages.workplan_href)
+        return await _page(
+            "workplan.html", lambda: pages.workplan(hub, ident, repo), nav="", link=pages.workplan_href,
+            **_form_context(request),
+        )
 
     @get("/ui/tasks/{ident:str}", include_in_schema=False)
     async def task(request: Request[Any, Any, Any], ident: str, repo: str | None = None) -> Response[str]:
         hub = port_of(request)
-        return await _page("task.html", lambda: pages.task(hub, ident, repo), nav="", link=pages.task_href)
+        return await _page(
+            "task.html", lambda: pages.task(hub, ident, repo), nav="", link=pages.task_href, **_form_context(request)
+        )
 
     @get("/ui/search", include_in_schema=False)
     async def search(request: Request[Any, Any, Any], q: str = "") -> Response[str]:
@@ -119,7 +129,18 @@ def make_handlers(backlog: pages.JournalBacklog) -> list[Any]:
     static = create_static_files_router(
         path="/ui/static", directories=[HERE / "static"], name="dashboard-static", include_in_schema=False
     )
-    return [overview, workplan, task, search, relay, events, static]
+    return [overview, workplan, task, search, relay, events, static, *forms.make_form_routes(_error_page)]
+
+
+def _form_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """What the write forms need: whether they are on, a fresh Idempotency-Key maker, this page's path."""
+    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return {"forms_enabled": forms.forms_enabled(request), "form_key": forms.new_form_key, "here": back}
+
+
+def _error_page(error: DevhubError) -> Response[str]:
+    candidates = error.extra.get("candidates", []) if isinstance(error, Ambiguous) else []
+    return render("error.html", error.status, error=error, candidates=candidates, nav="")
 
 
 async def change_stream(hub: Hub) -> AsyncGenerator[ServerSentEventMessage, None]:

@@ -123,7 +123,7 @@ def test_a_rest_write_shows_up_live(tab: Tab, hub: RunningDaemon) -> None:
     answer = hub.request("PATCH", f"/tasks/{SEED}-T07", json={"status": "progress", "note": "started from a test"})
     assert answer.status_code == 200, answer.text
     page.locator(f'#in-progress [data-task-row="{SEED}-T07"]').wait_for(timeout=LIVE_WAIT_MS)
-    assert "(local)" in page.locator(f'#in-progress [data-task-row="{SEED}-T07"]').inner_text()
+    assert "local write" in page.locator(f'#in-progress [data-task-row="{SEED}-T07"]').inner_text()
     assert _count(page, "progress") == before + 1
     assert page.locator(f'#ready [data-task-row="{SEED}-T07"]').count() == 0
     tab.assert_not_reloaded()
@@ -197,38 +197,6 @@ def test_keyboard_alone_reaches_every_task_link(tab: Tab, path: str) -> None:
     assert outline != "none", "a focused link shows a visible outline"
 
 
-def test_screenshots_at_desktop_and_phone_width(browser: Any, hub: RunningDaemon) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    for width in (1280, 390):
-        shot = Tab(browser, hub, width=width)
-        try:
-            views = (("overview", "/"), ("workplan", f"/ui/workplans/{SEED}"), ("task", f"/ui/tasks/{SEED}-T07"))
-            for name, path in views:
-                page = shot.open(path)
-                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-                assert overflow <= 0, f"{path} at {width}px scrolls sideways by {overflow}px"
-                target = ARTIFACTS / f"dashboard-{name}-{width}.png"
-                page.screenshot(path=str(target), full_page=True)
-                assert target.stat().st_size > 10_000
-                if (name, width) == ("overview", 1280):  # the first screenful, as docs/dashboard-overview.png shows
-                    page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"))
-        finally:
-            shot.close()
-
-
-def test_light_and_dark_schemes_follow_the_system(browser: Any, hub: RunningDaemon) -> None:
-    backgrounds = {}
-    for scheme in ("light", "dark"):
-        shot = Tab(browser, hub, color_scheme=scheme)
-        try:
-            page = shot.open("/", live=False)
-            backgrounds[scheme] = page.evaluate("getComputedStyle(document.body).backgroundColor")
-        finally:
-            shot.close()
-    assert backgrounds["light"] == "rgb(255, 255, 255)"
-    assert backgrounds["dark"] != backgrounds["light"]
-
-
 def test_the_task_page_shows_new_history_and_progress_live(tab: Tab, hub: RunningDaemon) -> None:
     page = tab.open(f"/ui/tasks/{SEED}-T10")
     assert page.locator("#history [data-history-seq]").count() == 0
@@ -240,3 +208,179 @@ def test_the_task_page_shows_new_history_and_progress_live(tab: Tab, hub: Runnin
     page.locator("#progress [data-progress]", has_text="soak test started").wait_for(timeout=LIVE_WAIT_MS)
     assert page.locator('#task-head [data-status="progress"]').count() == 1
     tab.assert_not_reloaded()
+
+
+# -- time charts, layout and write forms (dashboard round 2) --
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+CHART_PLAN = "OPS-WP-0012"
+
+
+def _journal(hub: RunningDaemon) -> list[dict[str, Any]]:
+    import json
+
+    lines: list[dict[str, Any]] = []
+    for segment in sorted((hub.data_dir / "journal").glob("*.jsonl")):
+        lines += [json.loads(line) for line in segment.read_text().splitlines() if line.strip()]
+    return lines
+
+
+def test_the_charts_draw_the_apis_numbers_one_mark_per_point(tab: Tab, hub: RunningDaemon) -> None:
+    for status in ("progress", "done"):
+        assert hub.request("PATCH", f"/tasks/{CHART_PLAN}-T03", json={"status": status}).status_code == 200
+    logged = hub.request("POST", "/progress", json={"summary": "tunnel up", "task_id": f"{CHART_PLAN}-T03"})
+    assert logged.status_code in (200, 201), logged.text
+
+    page = tab.open("/")
+    activity = hub.get("/state/activity", params={"days": 30, "by": "workplan"}).json()
+    marks = page.eval_on_selector_all(
+        "#activity-chart [data-bucket]",
+        "els => els.map(e => [e.dataset.day, e.dataset.group, +e.dataset.progressEvents, +e.dataset.statusChanges])",
+    )
+    expected = [[b["day"], b["group"], b["progress_events"], b["status_changes"]] for b in activity["buckets"]]
+    assert sorted(marks) == sorted(expected) and len(marks) == len(activity["buckets"]) > 0
+
+    relay = hub.get("/relay/history", params={"hours": 24}).json()
+    depth = page.eval_on_selector_all(
+        "#relay-depth-chart [data-sample]", "els => els.map(e => [e.dataset.ts, +e.dataset.value])"
+    )
+    sampled = [[s["ts"], s["pending"]] for s in relay["samples"] if s["pending"] is not None]
+    assert depth and depth == sampled[: len(depth)], "the page's samples are the API's (the API may have one more)"
+
+    history = hub.get(f"/workplans/{CHART_PLAN}/history").json()
+    page = tab.open(f"/ui/workplans/{CHART_PLAN}")
+    points = page.eval_on_selector_all(
+        "#history-chart [data-point]", "els => els.map(e => [e.dataset.ts, +e.dataset.done, +e.dataset.total])"
+    )
+    assert points == [[p["ts"], p["done"], p["total"]] for p in history["points"]] and len(points) >= 2
+    assert points[-1][1:] == [history["tasks_done"], history["tasks_total"]]
+
+
+def test_a_status_change_from_the_page_is_journaled_and_shows_on_another_open_page(
+    browser: Any, tab: Tab, hub: RunningDaemon
+) -> None:
+    task = f"{SEED}-T08"
+    watcher = Tab(browser, hub)
+    try:
+        overview = watcher.open("/")
+        assert overview.locator(f'#in-progress [data-task-row="{task}"]').count() == 0
+        before = len(_journal(hub))
+        page = tab.open(f"/ui/tasks/{task}")
+        page.select_option("#status-select", "progress")
+        page.fill("#status-note", "picked up from the dashboard")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save").click()
+        assert page.url.endswith(f"/ui/tasks/{task}?repo=the-custodian") or page.url.endswith(f"/ui/tasks/{task}")
+        written = _journal(hub)[before:]
+        assert [(e["kind"], e["body"]["status"], e["origin"]["agent"]) for e in written] == [
+            ("task.patch", "progress", "dashboard")
+        ]
+        assert page.locator('#task-head [data-status="progress"]').count() == 1
+        overview.locator(f'#in-progress [data-task-row="{task}"]').wait_for(timeout=LIVE_WAIT_MS)
+        watcher.assert_not_reloaded()
+    finally:
+        watcher.close()
+
+
+def test_mark_read_from_the_page_is_journaled_and_leaves_the_other_open_inbox(
+    browser: Any, tab: Tab, hub: RunningDaemon
+) -> None:
+    sent = hub.request("POST", "/messages", json={"from_agent": "planner", "to_agent": "dev", "subject": "lunch?",
+                                                  "body": "the usual place"})
+    assert sent.status_code in (200, 201), sent.text
+    message = sent.json()["id"]
+    watcher = Tab(browser, hub)
+    try:
+        other = watcher.open("/")
+        page = tab.open("/")
+        row = f'#inbox [data-message="{message}"]'
+        assert other.locator(row).count() == 1 and page.locator(row).count() == 1
+        before = len(_journal(hub))
+        with page.expect_navigation():
+            page.locator(f"{row} button").click()
+        assert page.locator(row).count() == 0
+        written = _journal(hub)[before:]
+        assert len(written) == 1 and written[0]["target"] == {"kind": "message", "id": message}
+        other.locator(row).wait_for(state="detached", timeout=LIVE_WAIT_MS)
+        watcher.assert_not_reloaded()
+        unread = hub.get("/messages", params={"unread_only": "true"}).json()
+        assert message not in {m["id"] for m in unread}
+    finally:
+        watcher.close()
+
+
+def test_the_overview_is_balanced_aligned_and_compact(browser: Any, hub: RunningDaemon) -> None:
+    wide = Tab(browser, hub, width=1280)
+    try:
+        page = wide.open("/")
+        left = page.locator("#workplans").bounding_box()
+        right = page.locator(".overview-grid > .side").bounding_box()
+        assert left and right
+        assert abs((left["y"] + left["height"]) - (right["y"] + right["height"])) < 24, "the two columns end together"
+        columns = "els => els.map(e => Math.round(e.getBoundingClientRect().x))"
+        ready = page.eval_on_selector_all("#ready thead th", columns)
+        doing = page.eval_on_selector_all("#in-progress thead th", columns)
+        assert ready and ready == doing, "the ready and in-progress tables share their columns"
+        assert page.locator("#ready table").count() == 1, "one ready table, grouped by priority"
+        assert "(file)" not in page.locator("main").inner_text()
+    finally:
+        wide.close()
+    narrow = Tab(browser, hub, width=390)
+    try:
+        page = narrow.open("/")
+        # Per row: how many text lines its visible cells make (each cell one line, cells side by side share one).
+        lines = page.eval_on_selector_all(
+            "#ready tbody tr[data-task-row]",
+            """rows => rows.map(row => {
+                 const cells = Array.from(row.children).filter(c => getComputedStyle(c).display !== 'none');
+                 const tops = new Set(cells.map(c => Math.round(c.getBoundingClientRect().top / 4)));
+                 const tallest = Math.max(...cells.map(c =>
+                     c.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight)));
+                 return tallest < 1.5 ? tops.size : 99; })""",
+        )
+        assert lines and max(lines) <= 2, f"a ready task takes at most two lines at 390 px: {lines}"
+    finally:
+        narrow.close()
+
+
+def _some_activity(hub: RunningDaemon) -> None:
+    """A few writes, each under a fixed Idempotency-Key, so calling this twice writes them once."""
+    writes = [
+        ("POST", "/progress", {"summary": "mesh evaluated", "workplan_id": "OPS-WP-0014"}),
+        ("POST", "/progress", {"summary": "relay soak started", "workplan_id": "STATE-WP-0068"}),
+        ("PATCH", "/tasks/STATE-WP-0068-T03", {"status": "progress"}),
+        ("PATCH", f"/tasks/{CHART_PLAN}-T04", {"status": "progress"}),
+        ("POST", "/messages", {"from_agent": "planner", "to_agent": "dev", "subject": "review", "body": "T04 first"}),
+    ]
+    for index, (method, path, body) in enumerate(writes):
+        answer = hub.request(method, path, json=body, headers={"Idempotency-Key": f"screenshot-seed-{index}"})
+        assert answer.status_code in (200, 201), answer.text
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_screenshots_at_desktop_and_phone_width(browser: Any, hub: RunningDaemon, scheme: str) -> None:
+    """Both widths in both schemes; nothing scrolls sideways. The overview shots are the ones docs/ shows."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    _some_activity(hub)
+    for width in (1280, 390):
+        shot = Tab(browser, hub, width=width, color_scheme=scheme)
+        try:
+            views = (("overview", "/"), ("workplan", f"/ui/workplans/{CHART_PLAN}"), ("task", f"/ui/tasks/{SEED}-T07"))
+            for name, path in views:
+                page = shot.open(path)
+                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, f"{path} at {width}px scrolls sideways by {overflow}px"
+                target = ARTIFACTS / f"dashboard-{name}-{width}-{scheme}.png"
+                page.screenshot(path=str(target), full_page=(width == 390 or name != "overview"))
+                assert target.stat().st_size > 10_000
+        finally:
+            shot.close()
+    background = {"light": "rgb(255, 255, 255)", "dark": "rgb(20, 23, 28)"}[scheme]
+    page_tab = Tab(browser, hub, color_scheme=scheme)
+    try:
+        page = page_tab.open("/", live=False)
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == background
+        fill = page.evaluate("getComputedStyle(document.querySelector('#activity-chart [data-bucket]')).fill")
+        assert fill not in ("", "none", background), "chart marks are drawn in a visible colour"
+    finally:
+        page_tab.close()

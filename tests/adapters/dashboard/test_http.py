@@ -133,3 +133,83 @@ def test_an_open_stream_does_not_hold_up_a_graceful_stop(daemon: RunningDaemon) 
         assert next(_events(stream))[0] == "hello"
         assert daemon.stop() == 0
     assert "timeout graceful shutdown exceeded" not in daemon.log()
+
+
+# -- write forms (devhub/adapters/dashboard/forms.py) --
+
+FORM_TASK = f"{SEED}-T09"
+
+
+def _journal(hub: RunningDaemon) -> list[dict]:  # type: ignore[type-arg]
+    lines = []
+    for segment in sorted((hub.data_dir / "journal").glob("*.jsonl")):
+        lines += [json.loads(line) for line in segment.read_text().splitlines() if line.strip()]
+    return lines
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [None, "http://evil.example", "http://127.0.0.1:1", "null"],
+    ids=["no-origin", "foreign-site", "another-local-port", "null-origin"],
+)
+def test_a_form_post_from_anywhere_but_this_dashboard_writes_nothing(hub: RunningDaemon, origin: str | None) -> None:
+    before = len(_journal(hub))
+    headers = {"Origin": origin} if origin else {}
+    answer = hub.request(
+        "POST", f"/ui/tasks/{FORM_TASK}/status", data={"status": "done", "repo": "the-custodian"}, headers=headers
+    )
+    assert answer.status_code == 403, answer.text[:300]
+    assert len(_journal(hub)) == before
+
+
+def test_a_form_post_writes_through_the_journal_once_and_redirects_back(hub: RunningDaemon) -> None:
+    before = len(_journal(hub))
+    form = {"status": "wait", "note": "waiting on the vendor", "repo": "the-custodian", "key": "dashboard-test-1",
+            "back": f"/ui/tasks/{FORM_TASK}"}
+    own = {"Origin": hub.url}
+    for _ in range(2):  # a resubmitted form (same key) is answered from the first write
+        answer = hub.request("POST", f"/ui/tasks/{FORM_TASK}/status", data=form, headers=own)
+        assert answer.status_code == 303, answer.text[:300]
+        assert answer.headers["location"] == f"/ui/tasks/{FORM_TASK}"
+    added = _journal(hub)[before:]
+    assert len(added) == 1
+    assert added[0]["kind"] == "task.patch" and added[0]["body"]["status"] == "wait"
+    assert added[0]["body"]["note"] == "waiting on the vendor" and added[0]["origin"]["agent"] == "dashboard"
+    assert hub.get(f"/tasks/{FORM_TASK}").json()["status"] == "wait"
+
+
+def test_a_form_redirects_only_to_this_site_and_shows_bad_input_as_a_page(hub: RunningDaemon) -> None:
+    own = {"Origin": hub.url}
+    for back in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "/\t/evil.example", "javascript:x"):
+        form = {"status": "todo", "back": back}
+        answer = hub.request("POST", f"/ui/tasks/{FORM_TASK}/status", data=form, headers=own)
+        assert answer.status_code == 303 and answer.headers["location"] == "/", back
+    bad = hub.request("POST", f"/ui/tasks/{FORM_TASK}/status", data={"status": "sideways"}, headers=own)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
+    assert "sideways" in html.unescape(bad.text)
+    missing = hub.request("POST", "/ui/messages/no-such-message/read", data={}, headers=own)
+    assert missing.status_code == 404 and "no-such-message" in html.unescape(missing.text)
+
+
+def test_with_a_token_the_forms_are_hidden_and_refused(tmp_path: Path, module_workspace: list[Path]) -> None:
+    from tests.support.daemon import start_daemon
+
+    guarded = start_daemon(tmp_path / "guarded", module_workspace, env={"DEVHUB_TOKEN": "s3cret-token"})
+    try:
+        page = guarded.get(f"/ui/tasks/{FORM_TASK}")
+        assert page.status_code == 200 and 'action="/ui/tasks/' not in page.text
+        refused = guarded.request(
+            "POST", f"/ui/tasks/{FORM_TASK}/status", data={"status": "done"}, headers={"Origin": guarded.url}
+        )
+        assert refused.status_code == 401
+    finally:
+        guarded.stop()
+
+
+def test_time_charts_are_on_the_pages(hub: RunningDaemon) -> None:
+    overview = hub.get("/").text
+    assert 'id="activity-chart"' in overview and 'id="relay-depth-chart"' in overview
+    assert hub.get("/?by=domain").status_code == 200
+    assert hub.get("/?by=colour").status_code == 400
+    assert 'id="history-chart"' in hub.get(f"/ui/workplans/{SEED}").text
+    assert "(file)" not in overview, "the status source is shown only for local writes and conflicts"
