@@ -19,10 +19,10 @@ def test_a_form_status_change_and_mark_read_reach_the_fleet_hub(tmp_path: Path, 
     )
     try:
         own = {"Origin": dev.url}
-        sent = dev.request("POST", "/messages", json={"from_agent": "planner", "to_agent": "dev", "body": "ping"})
+        sent = dev.request("POST", "/messages", json={"from_agent": "planner", "to_agent": "dev", "subject": "ping", "body": "ping"})
         assert sent.status_code in (200, 201), sent.text
         posted = dev.request(
-            "POST", f"/ui/tasks/{TASK}/status", data={"status": "wait", "note": "from the page"}, headers=own
+            "POST", f"/ui/tasks/{TASK}/status", data={"status": "wait", "note": "from the page", "blocking_reason": "a reply"}, headers=own
         )
         assert posted.status_code == 303, posted.text[:300]
         read = dev.request("POST", f"/ui/messages/{sent.json()['id']}/read", data={}, headers=own)

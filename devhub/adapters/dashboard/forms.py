@@ -80,8 +80,9 @@ def make_form_routes(error_page: Callable[[DevhubError], Response[str]]) -> list
     async def task_status(request: Request[Any, Any, Any], ident: str, data: Form = FORM_BODY) -> Response[str]:
         """Flip a task's status (with an optional note) through `patch_task`, as `PATCH /tasks/{id}` does."""
         body: dict[str, Any] = {"status": data.get("status", "")}
-        if data.get("note", "").strip():
-            body["note"] = data["note"].strip()
+        for name in ("note", "blocking_reason"):  # wait needs a blocking_reason (the status canon)
+            if data.get(name, "").strip():
+                body[name] = data[name].strip()
         try:
             _same_origin(request)
             await _port(request).patch_task(ident, data.get("repo") or None, body, data.get("key") or None, FORM_AGENT)

@@ -164,8 +164,8 @@ def test_a_form_post_from_anywhere_but_this_dashboard_writes_nothing(hub: Runnin
 
 def test_a_form_post_writes_through_the_journal_once_and_redirects_back(hub: RunningDaemon) -> None:
     before = len(_journal(hub))
-    form = {"status": "wait", "note": "waiting on the vendor", "repo": "the-custodian", "key": "dashboard-test-1",
-            "back": f"/ui/tasks/{FORM_TASK}"}
+    form = {"status": "wait", "note": "waiting on the vendor", "blocking_reason": "the vendor's answer",
+            "repo": "the-custodian", "key": "dashboard-test-1", "back": f"/ui/tasks/{FORM_TASK}"}
     own = {"Origin": hub.url}
     for _ in range(2):  # a resubmitted form (same key) is answered from the first write
         answer = hub.request("POST", f"/ui/tasks/{FORM_TASK}/status", data=form, headers=own)
@@ -175,6 +175,7 @@ def test_a_form_post_writes_through_the_journal_once_and_redirects_back(hub: Run
     assert len(added) == 1
     assert added[0]["kind"] == "task.patch" and added[0]["body"]["status"] == "wait"
     assert added[0]["body"]["note"] == "waiting on the vendor" and added[0]["origin"]["agent"] == "dashboard"
+    assert added[0]["body"]["blocking_reason"] == "the vendor's answer"
     assert hub.get(f"/tasks/{FORM_TASK}").json()["status"] == "wait"
 
 
@@ -207,9 +208,9 @@ def test_with_a_token_the_forms_are_hidden_and_refused(tmp_path: Path, module_wo
 
 
 def test_time_charts_are_on_the_pages(hub: RunningDaemon) -> None:
-    overview = hub.get("/").text
+    overview = hub.get("/", headers={"Accept": "text/html"}).text
     assert 'id="activity-chart"' in overview and 'id="relay-depth-chart"' in overview
-    assert hub.get("/?by=domain").status_code == 200
-    assert hub.get("/?by=colour").status_code == 400
+    assert hub.get("/?by=domain", headers={"Accept": "text/html"}).status_code == 200
+    assert hub.get("/?by=colour", headers={"Accept": "text/html"}).status_code == 400
     assert 'id="history-chart"' in hub.get(f"/ui/workplans/{SEED}").text
     assert "(file)" not in overview, "the status source is shown only for local writes and conflicts"
