@@ -19,6 +19,7 @@ class TaskView(TypedDict):
     id: str
     repo: str
     workplan_id: str
+    workstream_id: str  # the real TaskRead's: the workplan's fleet UUID when known, else its file id
     title: str
     status: str  # the effective status (canonical: wait todo progress done cancel)
     status_raw: str | None  # the word the file uses
@@ -57,6 +58,7 @@ class WorkplanView(TypedDict):
     status_source: str
     domain: str | None
     topic_slug: str | None
+    topic_id: str | None  # the real hub's: the topic's fleet UUID when recorded, else the topic slug
     owner: str | None
     created: str | None
     updated: str | None

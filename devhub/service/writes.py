@@ -38,6 +38,7 @@ from devhub.store import queries
 from devhub.store.activity import get_message
 from devhub.store.idempotency import IdempotencyRecord, KeyTaken, find_idempotency_record
 from devhub.store.reader import Reader
+from devhub.store.status_events import status_event
 
 ReadFn = Callable[[Callable[[Reader], Awaitable[Any]]], Awaitable[Any]]
 AppendFn = Callable[[Sequence[Mapping[str, Any]]], Awaitable[list[dict[str, Any]]]]
@@ -324,15 +325,28 @@ class Writes:
                     )
             _raise_if(errors, "bulk status sync")
             ctx2 = WriteContext(ctx.idempotency_key, author or ctx.agent, session or ctx.session)
-            drafts, results = [], []
+            drafts, results, events = [], [], []
             for (_, status, _), row in zip(parsed, rows, strict=True):
                 draft = self._task_draft(
                     row, {"status": status}, {"status": status, "agent": ctx2.agent, "session_id": ctx2.session}, ctx2
                 )
                 draft["body"] = {k: v for k, v in draft["body"].items() if v is not None}
+                if row["status"] != status:  # the real hub writes one progress event per change (mirrored, not relayed)
+                    event = status_event(
+                        row,
+                        row["status"],
+                        status,
+                        author=author,
+                        session_id=ctx2.session,
+                        event_id=new_record_id(),
+                        now=now_iso(),
+                    )
+                    draft["record"] = {"status_event": event}
+                    events.append(event)
                 drafts.append(draft)
                 results.append({"task_id": row["id"], "status": status, "previous": row["status"]})
-            return drafts, 200, {"updated": results, "count": len(results), "pending_relay": self._pending_relay}
+            answer = {"updated": results, "events": events, "count": len(results), "pending_relay": self._pending_relay}
+            return drafts, 200, answer
 
         return await self._commit(ctx, "POST", "/tasks/bulk-status-sync", body, build)
 
@@ -375,7 +389,7 @@ class Writes:
                 target=target,
                 observed=observed,
             )
-            answer = queries.workplan_dict(row) | {
+            answer = queries.workplan_dict(row, await self._read(queries.topic_fleet_ids)) | {
                 "status": status,
                 "status_source": "local",
                 "pending_relay": self._pending_relay,
@@ -439,7 +453,7 @@ class Writes:
                 "author": clean.get("author"),
                 "topic_id": topic_id,
                 "workplan_id": workplan_id,
-                "workstream_id": workplan_id,
+                "workstream_id": target.get("state_hub_workstream_id") or workplan_id,  # as GET /progress answers
                 "task_id": task_id,
                 "session_id": clean.get("session_id"),
                 "detail": redact(detail or {}),

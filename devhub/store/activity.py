@@ -8,11 +8,18 @@ from typing import Any
 
 from devhub.records import MessageView, ProgressView, RepoView
 from devhub.store.presence import REPO_MISSING
-from devhub.store.queries import fts_query, search_budget
+from devhub.store.queries import fts_query, search_budget, topic_fleet_ids
 from devhub.store.reader import Reader
 
 PROGRESS_LIMIT_DEFAULT = 100
 PROGRESS_LIMIT_MAX = 10_000
+
+
+# Progress rows (as `p`) with their `workstream_id`: the fleet UUID of the event's workplan when the files
+# record one, else what the event stored.
+PROGRESS_SELECT = """SELECT p.*, COALESCE((SELECT w.state_hub_workstream_id FROM workplans w
+    WHERE w.id = p.workplan_id AND w.state_hub_workstream_id IS NOT NULL LIMIT 1), p.workplan_id) AS workstream_id
+    FROM progress p"""
 
 
 def progress_dict(row: sqlite3.Row) -> ProgressView:
@@ -23,7 +30,8 @@ def progress_dict(row: sqlite3.Row) -> ProgressView:
         "author": row["author"],
         "topic_id": row["topic_id"],
         "workplan_id": row["workplan_id"],
-        "workstream_id": row["workplan_id"],
+        # As tasks and decisions answer it: the workplan's fleet UUID when known, else its file id.
+        "workstream_id": row["workstream_id"],  # see PROGRESS_SELECT
         "task_id": row["task_id"],
         "session_id": row["session_id"],
         "detail": json.loads(row["detail"] or "{}"),
@@ -45,31 +53,65 @@ async def list_progress(
     limit: int = PROGRESS_LIMIT_DEFAULT,
     offset: int = 0,
 ) -> list[ProgressView]:
-    """Progress events, newest first; `since`/`until` are normalised ISO timestamps (inclusive/exclusive)."""
+    """Progress events, newest first; `since`/`until` are normalised ISO timestamps (inclusive/exclusive).
+
+    A task, workplan or topic is found by any of its names: an event stored with the file id is found by the
+    fleet UUID and the other way round (agents following the templates filter by UUID; devhub stores what it
+    resolved, and an event relayed or replayed may carry either).
+    """
     where: list[str] = []
     params: list[Any] = []
-    for column, value in (
-        ("event_type", event_type),
-        ("task_id", task_id),
-        ("workplan_id", workplan_id),
-        ("author", author),
-        ("topic_id", topic_id),
+    for column, value in (("event_type", event_type), ("author", author)):
+        if value is not None:
+            where.append(f"p.{column} = ?")
+            params.append(value)
+    for column, value, spell in (
+        ("task_id", task_id, _task_names),
+        ("workplan_id", workplan_id, _workplan_names),
+        ("topic_id", topic_id, _topic_names),
     ):
         if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
+            names = sorted(await spell(reader, value))
+            where.append(f"p.{column} IN ({', '.join('?' for _ in names)})")
+            params.extend(names)
     if since is not None:
-        where.append("created_at >= ?")
+        where.append("p.created_at >= ?")
         params.append(since)
     if until is not None:
-        where.append("created_at < ?")
+        where.append("p.created_at < ?")
         params.append(until)
-    sql = "SELECT * FROM progress"
+    sql = PROGRESS_SELECT
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?"
+    sql += " ORDER BY p.created_at DESC, p.seq DESC LIMIT ? OFFSET ?"
     params.extend([min(limit, PROGRESS_LIMIT_MAX), offset])
     return [progress_dict(row) for row in await reader.all(sql, params)]
+
+
+async def _task_names(reader: Reader, ident: str) -> set[str]:
+    """Every spelling of the task(s) `ident` names: the given id, file ids and fleet UUIDs."""
+    rows = await reader.all(
+        "SELECT id, state_hub_task_id FROM tasks WHERE id = ? OR state_hub_task_id = ?", (ident, ident.lower())
+    )
+    return {ident, ident.lower()} | {n for row in rows for n in (row["id"], row["state_hub_task_id"]) if n}
+
+
+async def _workplan_names(reader: Reader, ident: str) -> set[str]:
+    """Every spelling of the workplan(s) `ident` names: the given id, file ids and fleet UUIDs."""
+    rows = await reader.all(
+        "SELECT id, state_hub_workstream_id FROM workplans WHERE id = ? OR state_hub_workstream_id = ?",
+        (ident, ident.lower()),
+    )
+    return {ident, ident.lower()} | {n for row in rows for n in (row["id"], row["state_hub_workstream_id"]) if n}
+
+
+async def _topic_names(reader: Reader, ident: str) -> set[str]:
+    """A topic's slug and the fleet UUID its workplans record, whichever of the two is given."""
+    names = {ident, ident.lower()}
+    for slug, uuid in (await topic_fleet_ids(reader)).items():
+        if ident.lower() in (slug.lower(), uuid):
+            names |= {slug, uuid}
+    return names
 
 
 MESSAGES_LIMIT_DEFAULT = 20  # the State Hub's get_messages(limit=20)

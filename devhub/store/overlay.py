@@ -19,6 +19,7 @@ from devhub.store.created import record_created
 from devhub.store.decisions import apply_decision
 from devhub.store.dependency_writes import DEPENDENCY_KINDS, record_dependency_write
 from devhub.store.position import AppliedPosition
+from devhub.store.status_events import apply_status_event
 from devhub.store.token_events import apply_token_event
 
 TASK_FIELDS: tuple[str, ...] = ("status", "needs_human", "intervention_note", "blocking_reason")
@@ -134,6 +135,7 @@ def apply_envelope(conn: sqlite3.Connection, envelope: Mapping[str, Any]) -> set
     # -- decisions and token events --
     apply_decision(conn, envelope)
     apply_token_event(conn, envelope)
+    apply_status_event(conn, envelope)  # a bulk status sync's per-change event (store/status_events.py)
     response = envelope.get("response")
     request = envelope.get("request")
     if request and response is not None:

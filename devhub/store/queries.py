@@ -32,7 +32,7 @@ WORKPLAN_ORDER_SQL = (
 TASK_COLUMNS = """t.key, t.id, t.repo, t.path, t.workplan_id, t.title, t.line, t.position, t.status,
     t.status_source, t.file_status, t.status_raw, t.priority, t.state_hub_task_id, t.assignee, t.depends_on,
     t.needs_human, t.intervention_note, t.blocking_reason, t.extra, w.status AS workplan_status,
-    t.ready AS ready"""
+    t.ready AS ready, w.state_hub_workstream_id AS workstream_uuid"""
 
 WORKPLAN_COLUMNS = """w.key, w.id, w.repo, w.path, w.archived, w.type, w.title, w.domain, w.owner, w.topic_slug,
     w.status, w.status_source, w.file_status, w.status_raw, w.planning_priority, w.planning_order, w.created,
@@ -47,6 +47,9 @@ def task_dict(row: sqlite3.Row, *, with_body: bool = False) -> TaskView:
         "id": row["id"],
         "state_hub_task_id": row["state_hub_task_id"],
         "workplan_id": row["workplan_id"],
+        # The real TaskRead's workstream: the workplan's fleet UUID when known, else its file id (as decisions,
+        # progress events and created tasks answer it; docs/compat.md).
+        "workstream_id": row["workstream_uuid"] or row["workplan_id"],
         "repo": row["repo"],
         "title": row["title"],
         "status": row["status"],
@@ -77,8 +80,29 @@ def _json_object(raw: str | None) -> dict[str, Any]:
     return {} if not raw or raw == "{}" else dict(json.loads(raw))
 
 
-def workplan_dict(row: sqlite3.Row) -> WorkplanView:
-    """One workplan row as the API shape (without its tasks)."""
+async def topic_fleet_ids(reader: Reader) -> dict[str, str]:
+    """Topic slug -> the fleet UUID its workplans record (`topic_id` in frontmatter; the most common one, ties
+    alphabetically, as GET /topics/{slug} answers in store/catalog.py). One query, not one per workplan."""
+    rows = await reader.all(
+        "SELECT topic_slug, lower(json_extract(extra, '$.topic_id')) AS uuid, COUNT(*) AS n FROM workplans"
+        " WHERE topic_slug IS NOT NULL AND uuid IS NOT NULL GROUP BY topic_slug, uuid ORDER BY topic_slug, n DESC, uuid"
+    )
+    found: dict[str, str] = {}
+    for row in rows:
+        found.setdefault(row["topic_slug"], row["uuid"])
+    return found
+
+
+def workplan_topic_id(row: sqlite3.Row, topic_ids: Mapping[str, str]) -> str | None:
+    """A workplan's `topic_id` as the real hub answers it: its topic's fleet UUID when recorded, else the slug."""
+    own = json.loads(row["extra"] or "{}").get("topic_id")
+    slug = row["topic_slug"]
+    recorded = topic_ids.get(slug) if slug else None
+    return recorded or (str(own).lower() if isinstance(own, str) and own else None) or slug
+
+
+def workplan_dict(row: sqlite3.Row, topic_ids: Mapping[str, str] | None = None) -> WorkplanView:
+    """One workplan row as the API shape (without its tasks); `topic_ids` from `topic_fleet_ids`."""
     return {
         "id": row["id"],
         "state_hub_workstream_id": row["state_hub_workstream_id"],
@@ -88,6 +112,7 @@ def workplan_dict(row: sqlite3.Row) -> WorkplanView:
         "repo": row["repo"],
         "owner": row["owner"],
         "topic_slug": row["topic_slug"],
+        "topic_id": workplan_topic_id(row, topic_ids or {}),
         "status": row["status"],
         "status_source": row["status_source"],
         "file_status": row["file_status"],
@@ -171,11 +196,12 @@ async def list_workplans(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
+    topic_ids = await topic_fleet_ids(reader)
     if not q:
-        return [workplan_dict(row) for row in await reader.all(sql, params)]
+        return [workplan_dict(row, topic_ids) for row in await reader.all(sql, params)]
     async with search_budget(reader):
         rows = await reader.all(sql, params)
-    return [workplan_dict(row) for row in rows]
+    return [workplan_dict(row, topic_ids) for row in rows]
 
 
 async def workplan_index(reader: Reader) -> list[dict[str, Any]]:
@@ -200,7 +226,7 @@ async def workplan_index(reader: Reader) -> list[dict[str, Any]]:
 async def get_workplan(reader: Reader, ident: str, repo: str | None = None) -> WorkplanView:
     """One workplan with its tasks (file order) and its references in and out."""
     row = await resolve_workplan_row(reader, ident, repo)
-    workplan = workplan_dict(row)
+    workplan = workplan_dict(row, await topic_fleet_ids(reader))
     workplan["body"] = row["body"]
     tasks = await reader.all(
         f"SELECT {TASK_COLUMNS}, t.body FROM tasks t JOIN workplans w ON w.key = t.workplan_key"

@@ -36,6 +36,7 @@ def _workstream(w: Mapping[str, Any]) -> dict[str, Any]:
         "repo": w["repo"],
         "domain": w["domain"],
         "topic_slug": w["topic_slug"],
+        "topic_id": w["topic_id"],  # the topic's fleet UUID when recorded, else its slug (as GET /workplans)
         "planning_priority": w["planning_priority"],
         "planning_order": w["planning_order"],
         "tasks_done": w["tasks_done"],
@@ -152,9 +153,9 @@ async def _events_of(reader: Reader, workplan_ids: set[str], limit: int) -> list
         return []
     marks = ", ".join("?" for _ in workplan_ids)
     rows = await reader.all(
-        f"SELECT * FROM progress WHERE workplan_id IN ({marks})"
-        f" OR task_id IN (SELECT id FROM tasks WHERE workplan_id IN ({marks}))"
-        " ORDER BY created_at DESC, seq DESC LIMIT ?",
+        f"{activity.PROGRESS_SELECT} WHERE p.workplan_id IN ({marks})"
+        f" OR p.task_id IN (SELECT id FROM tasks WHERE workplan_id IN ({marks}))"
+        " ORDER BY p.created_at DESC, p.seq DESC LIMIT ?",
         [*workplan_ids, *workplan_ids, limit],
     )
     return [activity.progress_dict(row) for row in rows]

@@ -84,6 +84,10 @@ def test_a_bulk_sync_with_a_key_arrives_whole_and_a_colliding_client_key_is_refu
         assert status["dead_letters"] == 0 and status["delivered"] == len(tasks)
         for task in tasks:
             assert fleet.get(f"/tasks/{task}").json()["status"] == "progress", task
+        # One status event per change, mirrored locally as the upstream's own side effect, never relayed.
+        mirrored = dev.get("/progress/", params={"author": "bulk", "event_type": "task_status_changed"}).json()
+        assert sorted(e["task_id"] for e in mirrored) == tasks[:2]  # T04 was in progress already: no change
+        assert fleet.get("/progress/", params={"author": "bulk"}).json() == []
     finally:
         dev.stop()
 

@@ -38,7 +38,7 @@ def test_topic_id_is_stored_answered_and_filtered(hub: RunningDaemon) -> None:
     assert (event["topic_id"], event["workplan_id"], event["workstream_id"]) == (
         TOPIC_UUID,
         "CUST-WP-0054",
-        "CUST-WP-0054",
+        "8a828444-dd49-4d7b-a2d1-9952b5bc929d",  # workstream_id: the workplan's fleet UUID, as decisions answer it
     )
     hub.request("POST", "/progress/", json={"summary": "elsewhere", "topic_id": "another-topic"})
     listed = hub.get("/progress/", params={"topic_id": TOPIC_UUID}).json()
