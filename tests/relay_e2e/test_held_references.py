@@ -126,3 +126,39 @@ def test_offline_references_are_held_then_sent_with_the_fleets_ids(tmp_path: Pat
             assert f'state_hub_task_id: "{task_uuid}"' in block.split("## Task:")[0], block
         finally:
             dev.stop()
+
+
+def test_a_task_under_a_workplan_the_fleet_does_not_know_is_held_naming_the_workplan(tmp_path: Path) -> None:
+    with strict_statehub(token=TOKEN) as hub:
+        hub.seed_topic("custodian", id=TOPIC_UUID)
+        hub.seed_workstream(TOPIC_UUID, title="Workstation Independence", id=WORKPLAN_UUID)
+        hub.seed_task(WORKPLAN_UUID, "CUST-WP-0054-T06", id=T06_UUID, status="todo")
+        dev = start_dev(
+            tmp_path / "dev",
+            make_workspace(tmp_path / "ws", ["the-custodian"]),
+            hub.url,
+            env={"STATE_HUB_TOKEN": TOKEN},
+        )
+        try:
+            with dev.client() as client:
+                # A topic slug: the fleet takes only its UUID, which devhub does not know offline.
+                plan = client.post(
+                    "/workplans/", json={"repo_id": "the-custodian", "title": "X", "topic_id": "custodian"}
+                )
+                assert plan.status_code == 201, plan.text
+                task = client.post("/tasks/", json={"workstream_id": plan.json()["id"], "title": "First"})
+                assert task.status_code == 201, task.text
+                write_progress(client, "flows", task_id="CUST-WP-0054-T06")
+            status = wait_for(
+                lambda: (s := relay(dev))["held"] == 2 and s["state"] == "idle" and s,
+                timeout=30,
+                what="the workplan's create and the task under it to be held, the rest delivered",
+            )
+        finally:
+            dev.stop()
+        reasons = [h["reason"] for h in status["held_reasons"]]
+        assert any("topic 'custodian' is a slug" in r for r in reasons), reasons
+        assert any(plan.json()["id"] in r and "state_hub_workstream_id" in r for r in reasons), reasons
+        assert status["dead_letters"] == 0 and hub.refusals == [], (status, hub.refusals)
+        assert [e["task_id"] for e in hub.progress if e["summary"] == "flows"] == [T06_UUID]  # others flow
+        assert hub.effects_on("POST", "/tasks/") == [] and hub.effects_on("POST", "/workplans/") == []
