@@ -4,7 +4,8 @@ Each line records one acknowledged creating envelope's answer:
 
     {"kind": "message", "local": "<record id>", "fleet": "<the upstream's id>", "envelope": "<id>", "seq": 12}
 
-`kind` is message, decision, task or workplan; a task's or workplan's `local` is "<repo>:<id>".
+`kind` is message, decision, task, workplan or dependency; a task's or workplan's `local` is
+"<repo>:<id>", a dependency edge's "<repo>:<workplan>-><repo>:<prerequisite>".
 The journal cannot hold these: it is written before the envelope is sent and never rewritten,
 and the relay cursor keeps positions only. So the answers are stored here, fsynced by the
 acknowledgement hook *before* the cursor marks the envelope done: a crash in between means a
@@ -28,7 +29,7 @@ from relay.fslayer import FileLayer, OsFileLayer
 from relay.scan import cut_partial_line, iter_lines
 
 FLEET_IDS_FILE = "fleet_ids.jsonl"
-KINDS = ("message", "decision", "task", "workplan")
+KINDS = ("message", "decision", "task", "workplan", "dependency")
 # The files this one replaces, and the kind of their entries (None: the entry's key names it, "task:<repo>:<id>").
 LEGACY_FILES: dict[str, str | None] = {
     "message_ids.jsonl": "message",

@@ -218,8 +218,9 @@ class Router:
             path = f"/workplans/{source}/dependencies/"
             if kind == "dependency.create":
                 body["to_workstream_id"] = prerequisite
-            else:  # the upstream names an edge by its own id; devhub's fleet role by the prerequisite's
-                path += str(prerequisite)
+            else:  # the fleet's id of an edge created here (the id map), else the prerequisite's, as devhub's
+                # fleet role names an edge; the real hub's id of an edge from a file is not known here yet
+                path += self._ids.get("dependency", _edge_key(target)) or str(prerequisite)
         elif kind in DECISION_KINDS or kind in TOKEN_KINDS:
             routed = await self._route_decision_or_tokens(str(kind), target, body)
             if isinstance(routed, str):
@@ -303,6 +304,8 @@ class Router:
             local = (envelope.get("record") or {}).get("id")
         elif kind in ("task.create", "workplan.create"):
             local = f"{target.get('repo')}:{target.get('id')}"
+        elif kind == "dependency.create":
+            local = _edge_key(target)
         else:
             return
         document = answer.json()
@@ -311,12 +314,19 @@ class Router:
             return
         await asyncio.to_thread(
             self._ids.put,
-            str(kind).removesuffix(".create"),
+            str(kind).removesuffix(".create"),  # message, decision, task, workplan, dependency
             local,
             fleet,
             envelope=envelope.get("id"),
             seq=envelope.get("seq"),
         )
+
+
+def _edge_key(target: dict[str, Any]) -> str:
+    """A dependency edge's key in the id map: "<repo>:<workplan>-><prerequisite's repo>:<prerequisite>"."""
+    return (
+        f"{target.get('repo')}:{target.get('id')}->{target.get('to_repo') or target.get('repo')}:{target.get('to_id')}"
+    )
 
 
 DECISION_KINDS = ("decision", "decision.patch", "decision.resolve")
