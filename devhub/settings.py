@@ -137,7 +137,7 @@ class Settings:
 
     @property
     def relay_dir(self) -> Path:
-        """The relay's files: cursor (read by `devhub journal`), dead_letters.jsonl, message_ids.jsonl."""
+        """The relay's files: cursor (read by `devhub journal`), dead_letters.jsonl, fleet_ids.jsonl."""
         return self.data_dir / "relay"
 
     @property

@@ -42,7 +42,7 @@ from devhub.store.reader import Reader
 from devhub.store.repofiles import DEFAULT_MAX_WORKPLAN_BYTES, RepoFiles
 from devhub.workplans import parse_workplan
 
-# "task:<repo>:<id>" / "workplan:<repo>:<id>" -> the fleet UUID the relay learnt (relay/idmap.py), or None.
+# "task:<repo>:<id>" / "workplan:<repo>:<id>" -> the fleet UUID the relay learnt (relay/fleet_ids.py), or None.
 UuidLookup = Callable[[str], str | None]
 
 

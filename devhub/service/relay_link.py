@@ -1,28 +1,39 @@
 """Wire the relay (which knows nothing of devhub) to the running hub: routing, token, settings, events.
 
-Routing needs the read model, so it lives here. An envelope becomes one upstream call:
+Routing needs the read model, so it lives here. An envelope becomes one upstream call, with every
+object it names rewritten to the fleet's id. While an object it names has no fleet id yet, the
+envelope is *held* (the reason names the object) and goes out, in order, once the id is known:
 
-    task.patch       PATCH /tasks/{state_hub_task_id}             held while the task has no id
-    workplan.patch   PATCH /workplans/{state_hub_workstream_id}   held while the workplan has no id
-    progress         POST  /progress/   task_id / workplan_id as State Hub UUIDs when known, else file ids
-    message          POST  /messages/   thread_id as the upstream's id of the root (the upstream's new id
-                     is remembered for message.read / .archive and for replies in its thread)
-    message.read     PATCH /messages/{upstream id, else local id}/read
+    task.patch       PATCH /tasks/{state_hub_task_id}             held while the task has no UUID
+    workplan.patch   PATCH /workplans/{state_hub_workstream_id}   held while the workplan has no UUID
+    progress         POST  /progress/   task_id / workplan_id as fleet UUIDs (held while one has none);
+                     a topic slug is dropped when a task or workplan places the event, else held
+    message          POST  /messages/   thread_id as the fleet's id of the root: a reply to a message
+                     written here waits until the root's POST is acknowledged
+    message.read     PATCH /messages/{fleet id}/read      (held likewise while the message has none)
+    message.archive  PATCH /messages/{fleet id}/archive
+    (a reply, POST /messages/{id}/reply here, is journaled as `message` + `message.read`)
     decision         POST  /decisions/   topic_id / workstream_id as fleet UUIDs; held while only a
-                     topic slug or a workplan without a UUID names it (the upstream's id is remembered)
-    decision.patch   PATCH /decisions/{upstream id}           held until the decision's POST is acknowledged
-    decision.resolve POST  /decisions/{upstream id}/resolve   likewise
+                     topic slug or a workplan without a UUID names it
+    decision.patch   PATCH /decisions/{fleet id}           held until the decision's POST is acknowledged
+    decision.resolve POST  /decisions/{fleet id}/resolve   likewise
     token_event      POST  /token-events/ (and token_event.upsert: /token-events/upsert), task_id /
                      workstream_id as fleet UUIDs; held while the task or workplan has none
-    message.archive  PATCH /messages/{upstream id, else local id}/archive
-    (a reply, POST /messages/{id}/reply here, is journaled as `message` + `message.read`)
-    task.create      POST  /tasks/      workstream_id: the workplan's State Hub UUID when known, else its file id
-    dependency.*     POST / DELETE /workplans/{uuid or id}/dependencies/[{prerequisite's uuid or id}]
-    workplan.create  POST  /workplans/  (the upstream's new UUID of a created item is remembered, see on_ack)
+    task.create      POST  /tasks/      workstream_id: the workplan's fleet UUID; a task created under a
+                     workplan created offline waits for that workplan's POST to be acknowledged
+    workplan.create  POST  /workplans/  held while its topic is only a slug
+    dependency.*     POST / DELETE /workplans/{uuid}/dependencies/[{prerequisite's uuid}], held while
+                     either workplan has no UUID
     anything else    the envelope's own method and path
 
+The fleet's answer to a creating envelope (message, decision, task.create, workplan.create) is
+recorded in ONE durable id map (relay/fleet_ids.py, `relay/fleet_ids.jsonl`) before the cursor
+moves past it; a task's or workplan's UUID there is also what `devhub writeback` writes into the
+new block. Holds are re-checked on every pass (a write, a file change, `relay now`), so a file that
+gains its UUID, or an acknowledged create, releases what waited on it.
+
 Ids are looked up at send time (a file may have gained its id since the write); the ids
-recorded in the envelope at write time are preferred for progress bodies, so a resend
+recorded in the envelope at write time are preferred for progress and created-task bodies, so a resend
 after a crash carries the same body and the upstream's idempotency check recognises it.
 
 A read-model failure while routing is `RouteUnavailable` (the relay retries, and reports
@@ -32,6 +43,7 @@ the relay dead-letters it with the reason instead of blocking everything behind 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,8 +53,8 @@ from devhub.settings import RelayConfig, read_env_var
 
 if TYPE_CHECKING:
     from devhub.store.reader import Reader
+    from relay.fleet_ids import FleetIds
     from relay.forwarder import Forwarder, Hold, JournalLike, Send
-    from relay.idmap import IdMap
     from relay.upstream import Answer
 
 # Runs a query against the read model (the hub's `read`), on a reader thread.
@@ -63,20 +75,19 @@ def order_key(envelope: dict[str, Any]) -> Hashable | None:
         return ("decision", target.get("id"))
     if kind == "task.create":
         return ("task", target.get("repo"), target.get("id"))
+    if kind == "message":  # its own id: a read or archive of it waits behind it
+        return ("message", (envelope.get("record") or {}).get("id"))
+    if kind in ("message.read", "message.archive"):
+        return ("message", target.get("id"))
     return None
 
 
 class Router:
-    """Maps envelopes to upstream calls using the hub's read model."""
+    """Maps envelopes to upstream calls using the hub's read model and the fleet id map."""
 
-    def __init__(
-        self, read: ReadFn, message_ids: IdMap, decision_ids: IdMap | None = None, created_ids: IdMap | None = None
-    ) -> None:
+    def __init__(self, read: ReadFn, fleet_ids: FleetIds) -> None:
         self._read_model = read
-        self._message_ids = message_ids
-        self._decision_ids = decision_ids or message_ids
-        # "task:<repo>:<id>" / "workplan:<repo>:<id>" of an item created here -> the UUID the upstream gave it.
-        self._created_ids = created_ids
+        self._ids = fleet_ids
 
     async def _read(self, query: Any) -> Any:
         from relay.errors import RouteUnavailable
@@ -90,20 +101,49 @@ class Router:
         from devhub.store.lookups import task_state_hub_id
 
         uuid: str | None = await self._read(lambda r: task_state_hub_id(r, repo, task_id))
-        return uuid or self._created_uuid("task", repo, task_id)
+        return uuid or self._ids.get("task", f"{repo}:{task_id}")
 
     async def _workplan_uuid(self, repo: str | None, workplan_id: str | None) -> str | None:
         from devhub.store.lookups import workplan_state_hub_id
 
         uuid: str | None = await self._read(lambda r: workplan_state_hub_id(r, repo, workplan_id))
-        return uuid or self._created_uuid("workplan", repo, workplan_id)
+        return uuid or self._ids.get("workplan", f"{repo}:{workplan_id}")
 
-    def _created_uuid(self, kind: str, repo: str | None, ident: str | None) -> str | None:
-        """The upstream UUID of an item created here, once its create was acknowledged (before writeback)."""
-        return self._created_ids.get(f"{kind}:{repo}:{ident}") if self._created_ids is not None else None
+    async def _message_id(self, local: str) -> str | Hold:
+        """The fleet's id of a message: from the id map, or as is when it was not written here; else wait."""
+        from devhub.store.activity import get_message
+        from relay.forwarder import Hold
+
+        fleet = self._ids.get("message", local)
+        if fleet:
+            return fleet
+        if await self._read(lambda r: get_message(r, local)) is None:
+            return local  # not written here: the fleet's own id (write-time checks refuse unknown ones)
+        return Hold(f"message {local} was written here and its POST /messages/ has not been acknowledged yet")
+
+    async def _task_ref(self, repo: str | None, task_id: Any, recorded: Any, why: str) -> str | Hold:
+        """The fleet UUID of a task (the file's, the id map's, or the one recorded at write time), or wait."""
+        from relay.forwarder import Hold
+
+        if recorded:
+            return str(recorded)
+        uuid = await self._task_uuid(repo, task_id)
+        if uuid:
+            return uuid
+        return Hold(f"task {task_id} ({repo}) has no state_hub_task_id yet; {why}")
+
+    async def _workplan_ref(self, repo: str | None, workplan_id: Any, recorded: Any, why: str) -> str | Hold:
+        from relay.forwarder import Hold
+
+        if recorded:
+            return str(recorded)
+        uuid = await self._workplan_uuid(repo, workplan_id)
+        if uuid:
+            return uuid
+        return Hold(f"workplan {workplan_id} ({repo}) has no state_hub_workstream_id yet; {why}")
 
     async def route(self, envelope: dict[str, Any]) -> Send | Hold:
-        """The upstream call for an envelope, or Hold when its target has no State Hub id yet."""
+        """The upstream call for an envelope, or Hold (naming the object) while an object it names has no fleet id."""
         from relay.forwarder import Hold, Send
         from relay.upstream import UpstreamRequest
 
@@ -112,65 +152,75 @@ class Router:
         body = dict(envelope.get("body") or {})
         key = str(envelope["idempotency_key"])
         method, path = str(envelope.get("method")), str(envelope.get("path"))
+        repo = target.get("repo")
+        ref: str | Hold
         if kind == "task.patch":
-            uuid = await self._task_uuid(target.get("repo"), target.get("id")) or target.get("state_hub_task_id")
-            if not uuid:
-                return Hold(
-                    f"task {target.get('id')} ({target.get('repo')}) has no state_hub_task_id yet; its writes wait "
-                    "until the workplan file gains one"
-                )
-            path = f"/tasks/{uuid}"
-        elif kind == "workplan.patch":
-            uuid = await self._workplan_uuid(target.get("repo"), target.get("id")) or target.get(
-                "state_hub_workstream_id"
+            # The file's UUID is looked up first here: a task patched before its block gained one.
+            ref = await self._task_ref(
+                repo, target.get("id"), None, "its writes wait until the workplan file gains one"
             )
-            if not uuid:
-                return Hold(
-                    f"workplan {target.get('id')} ({target.get('repo')}) has no state_hub_workstream_id yet; its "
-                    "writes wait until the file gains one"
-                )
-            path = f"/workplans/{uuid}"
+            if isinstance(ref, Hold) and target.get("state_hub_task_id"):
+                ref = str(target["state_hub_task_id"])
+            if isinstance(ref, Hold):
+                return ref
+            path = f"/tasks/{ref}"
+        elif kind == "workplan.patch":
+            ref = await self._workplan_ref(repo, target.get("id"), None, "its writes wait until the file gains one")
+            if isinstance(ref, Hold) and target.get("state_hub_workstream_id"):
+                ref = str(target["state_hub_workstream_id"])
+            if isinstance(ref, Hold):
+                return ref
+            path = f"/workplans/{ref}"
         elif kind == "progress":
-            repo = target.get("repo")
-            if body.get("task_id"):
-                body["task_id"] = target.get("state_hub_task_id") or (
-                    await self._task_uuid(repo, body["task_id"]) or body["task_id"]
-                )
-            if body.get("workplan_id"):
-                body["workplan_id"] = target.get("state_hub_workstream_id") or (
-                    await self._workplan_uuid(repo, body["workplan_id"]) or body["workplan_id"]
-                )
+            held = await self._route_progress(target, body)
+            if held is not None:
+                return held
             path = "/progress/"
         elif kind == "message":
             if isinstance(body.get("thread_id"), str):
-                body["thread_id"] = self._message_ids.get(body["thread_id"]) or body["thread_id"]
+                ref = await self._message_id(body["thread_id"])
+                if isinstance(ref, Hold):
+                    return Hold(f"a reply waits for its thread root: {ref.reason}")
+                body["thread_id"] = ref
             path = "/messages/"
+        elif kind in ("message.read", "message.archive"):
+            ref = await self._message_id(str(target.get("id")))
+            if isinstance(ref, Hold):
+                return ref
+            path = f"/messages/{ref}/{str(kind).removeprefix('message.')}"
         # -- creating work offline --
         elif kind == "task.create":
-            # The UUID recorded at write time wins (a resend carries the same body); full reference
-            # rewriting (holding until the parent has a UUID) is a later step, so the file id goes otherwise.
-            body["workstream_id"] = target.get("state_hub_workstream_id") or (
-                await self._workplan_uuid(target.get("repo"), target.get("workplan_id")) or body.get("workstream_id")
+            # A task created under a workplan created offline waits for that workplan's create to be acknowledged.
+            ref = await self._workplan_ref(
+                repo,
+                target.get("workplan_id"),
+                target.get("state_hub_workstream_id"),
+                "the task created in it waits for the fleet's UUID (its POST /workplans/ acknowledged, or the file)",
             )
+            if isinstance(ref, Hold):
+                return ref
+            body["workstream_id"] = ref
             path = "/tasks/"
         elif kind == "workplan.create":
+            topic = body.get("topic_id")
+            if topic and not is_uuid(str(topic)):
+                return Hold(f"topic {topic!r} is a slug and the fleet's topic UUID is not known here yet")
             path = "/workplans/"
         elif kind in ("dependency.create", "dependency.delete"):
-            source = target.get("state_hub_workstream_id") or (
-                await self._workplan_uuid(target.get("repo"), target.get("id")) or target.get("id")
+            why = "the dependency edit waits for the fleet's UUID of both workplans"
+            source = await self._workplan_ref(repo, target.get("id"), target.get("state_hub_workstream_id"), why)
+            prerequisite = await self._workplan_ref(
+                target.get("to_repo") or repo, target.get("to_id"), target.get("to_state_hub_workstream_id"), why
             )
-            prerequisite = target.get("to_state_hub_workstream_id") or (
-                await self._workplan_uuid(target.get("to_repo") or target.get("repo"), target.get("to_id"))
-                or target.get("to_id")
-            )
+            for ref in (source, prerequisite):
+                if isinstance(ref, Hold):
+                    return ref
             path = f"/workplans/{source}/dependencies/"
             if kind == "dependency.create":
                 body["to_workstream_id"] = prerequisite
-            else:  # the upstream names an edge by its own id; devhub's fleet role by the prerequisite's
-                path += str(prerequisite)
-        elif kind in ("message.read", "message.archive"):
-            local = str(target.get("id"))
-            path = f"/messages/{self._message_ids.get(local) or local}/{kind.removeprefix('message.')}"
+            else:  # the fleet's id of an edge created here (the id map), else the prerequisite's, as devhub's
+                # fleet role names an edge; the real hub's id of an edge from a file is not known here yet
+                path += self._ids.get("dependency", _edge_key(target)) or str(prerequisite)
         elif kind in DECISION_KINDS or kind in TOKEN_KINDS:
             routed = await self._route_decision_or_tokens(str(kind), target, body)
             if isinstance(routed, str):
@@ -178,7 +228,36 @@ class Router:
             path = routed[0]
         return Send(UpstreamRequest(method, path, body, key))
 
-    # -- decisions and token events --
+    async def _route_progress(self, target: dict[str, Any], body: dict[str, Any]) -> Hold | None:
+        """Rewrite a progress body's ids to the fleet's in place; a Hold while one has no fleet id yet.
+
+        The UUIDs recorded at write time win, so a resend after a crash carries the same body.
+        """
+        from relay.forwarder import Hold
+
+        repo = target.get("repo")
+        if body.get("task_id"):
+            ref = await self._task_ref(
+                repo, body["task_id"], target.get("state_hub_task_id"), "the progress event waits for it"
+            )
+            if isinstance(ref, Hold):
+                return ref
+            body["task_id"] = ref
+        if body.get("workplan_id"):
+            ref = await self._workplan_ref(
+                repo, body["workplan_id"], target.get("state_hub_workstream_id"), "the progress event waits for it"
+            )
+            if isinstance(ref, Hold):
+                return ref
+            body["workplan_id"] = ref
+        topic = body.get("topic_id")
+        if topic and not is_uuid(str(topic)):
+            if not (body.get("workplan_id") or body.get("task_id")):
+                return Hold(f"topic {topic!r} is a slug and the fleet's topic UUID is not known here yet")
+            del body["topic_id"]  # the workplan or task places the event; the fleet takes only a UUID here
+        return None
+
+    # -- decisions and token events --    # -- decisions and token events --
 
     async def _route_decision_or_tokens(
         self, kind: str, target: dict[str, Any], body: dict[str, Any]
@@ -186,7 +265,7 @@ class Router:
         """The upstream path (body ids rewritten to fleet UUIDs in place), or why the envelope must wait."""
         repo = target.get("repo")
         if kind in ("decision.patch", "decision.resolve"):
-            upstream = self._decision_ids.get(str(target.get("id")))
+            upstream = self._ids.get("decision", str(target.get("id")))
             if not upstream:
                 return (
                     f"decision {target.get('id')} has no upstream id yet: its POST /decisions/ has not been "
@@ -217,67 +296,58 @@ class Router:
         return ("/token-events/upsert" if kind == "token_event.upsert" else "/token-events/",)
 
     async def on_ack(self, envelope: dict[str, Any], answer: Answer) -> None:
-        """Remember the upstream's id for a message, decision, task or workplan created here, so later writes
-        can address it."""
-        if envelope.get("kind") == "decision":
-            await self._remember(self._decision_ids, envelope, answer)
-            return
-        if envelope.get("kind") in ("task.create", "workplan.create"):
-            await self._remember_created(envelope, answer)
-            return
-        if envelope.get("kind") != "message":
-            return
-        local = (envelope.get("record") or {}).get("id")
-        document = answer.json()
-        upstream = document.get("id") if isinstance(document, dict) else None
-        if isinstance(local, str) and isinstance(upstream, str) and upstream != local:
-            import asyncio
-
-            await asyncio.to_thread(self._message_ids.put, local, upstream)
-
-    async def _remember(self, ids: IdMap, envelope: dict[str, Any], answer: Answer) -> None:
-        import asyncio
-
-        local = (envelope.get("record") or {}).get("id")
-        document = answer.json()
-        upstream = document.get("id") if isinstance(document, dict) else None
-        if isinstance(local, str) and isinstance(upstream, str):
-            await asyncio.to_thread(ids.put, local, upstream)
-
-    async def _remember_created(self, envelope: dict[str, Any], answer: Answer) -> None:
-        import asyncio
-
-        if self._created_ids is None:
-            return
+        """Record the fleet's id of a message, decision, task or workplan created here (from the creating
+        envelope's answer), so later writes naming it can be released and rewritten."""
+        kind = envelope.get("kind")
         target = envelope.get("target") or {}
+        if kind in ("message", "decision"):
+            local = (envelope.get("record") or {}).get("id")
+        elif kind in ("task.create", "workplan.create"):
+            local = f"{target.get('repo')}:{target.get('id')}"
+        elif kind == "dependency.create":
+            local = _edge_key(target)
+        else:
+            return
         document = answer.json()
-        upstream = document.get("id") if isinstance(document, dict) else None
-        if isinstance(upstream, str) and _is_uuid(upstream):  # a devhub fleet hub answers with its file id
-            await asyncio.to_thread(
-                self._created_ids.put, f"{target.get('kind')}:{target.get('repo')}:{target.get('id')}", upstream
-            )
+        fleet = document.get("id") if isinstance(document, dict) else None
+        if not isinstance(local, str) or not isinstance(fleet, str) or not fleet:
+            return
+        await asyncio.to_thread(
+            self._ids.put,
+            str(kind).removesuffix(".create"),  # message, decision, task, workplan, dependency
+            local,
+            fleet,
+            envelope=envelope.get("id"),
+            seq=envelope.get("seq"),
+        )
+
+
+def _edge_key(target: dict[str, Any]) -> str:
+    """A dependency edge's key in the id map: "<repo>:<workplan>-><prerequisite's repo>:<prerequisite>"."""
+    return (
+        f"{target.get('repo')}:{target.get('id')}->{target.get('to_repo') or target.get('repo')}:{target.get('to_id')}"
+    )
 
 
 DECISION_KINDS = ("decision", "decision.patch", "decision.resolve")
 TOKEN_KINDS = ("token_event", "token_event.upsert")
-CREATED_IDS_FILE = "created_ids.jsonl"
 
 
 def created_uuids(relay_dir: Path) -> Callable[[str], str | None]:
-    """The fleet UUIDs the relay has learnt for items created here ("task:<repo>:<id>" -> UUID), as a lookup."""
-    from relay.idmap import IdMap
+    """The fleet ids the relay has learnt for items created here ("task:<repo>:<id>" -> UUID), as a lookup.
 
-    return IdMap(relay_dir / CREATED_IDS_FILE).get
+    Only UUIDs: writeback writes them into the files, and a devhub fleet hub answers with its file id.
+    """
+    from relay.fleet_ids import FleetIds
 
+    ids = FleetIds.open(relay_dir)
 
-def _is_uuid(value: str) -> bool:
-    import uuid
+    def lookup(key: str) -> str | None:
+        kind, _, local = key.partition(":")
+        fleet = ids.get(kind, local)
+        return fleet if fleet is not None and is_uuid(fleet) else None
 
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+    return lookup
 
 
 async def start_relay(
@@ -294,8 +364,8 @@ async def start_relay(
     `secret` is the Settings' snapshot lookup of a token variable, used when the variable is not set now.
     """
     from relay.dead_letters import DEAD_LETTERS_FILE, DeadLetters
+    from relay.fleet_ids import FleetIds
     from relay.forwarder import Forwarder, ForwarderTunables
-    from relay.idmap import IdMap
     from relay.position import POSITION_FILE, PositionFile
     from relay.upstream import Upstream
 
@@ -305,12 +375,8 @@ async def start_relay(
         # Re-read so a changed token is used (and lifts an auth pause) without a restart.
         return (read_env_var(token_env) or secret(token_env)) if token_env else None
 
-    router = Router(
-        read,
-        IdMap(relay_dir / "message_ids.jsonl"),
-        IdMap(relay_dir / "decision_ids.jsonl"),
-        IdMap(relay_dir / CREATED_IDS_FILE),
-    )
+    # One id map for every kind, recorded from the creating envelopes' answers (earlier files folded in).
+    router = Router(read, await asyncio.to_thread(FleetIds.open, relay_dir))
     forwarder = Forwarder(
         journal=journal,
         position_file=PositionFile(relay_dir / POSITION_FILE),
