@@ -14,15 +14,22 @@ TASK = "CUST-WP-0054-T05"  # has a state_hub_task_id, so its writes are not held
 
 def test_a_form_status_change_and_mark_read_reach_the_fleet_hub(tmp_path: Path, fleet: RunningDaemon) -> None:
     dev = start_dev(
-        tmp_path / "dev", make_workspace(tmp_path / "ws", ["the-custodian"]), fleet.url,
+        tmp_path / "dev",
+        make_workspace(tmp_path / "ws", ["the-custodian"]),
+        fleet.url,
         env={"DEVHUB_RELAY_SAMPLE_SECONDS": "0.5"},
     )
     try:
         own = {"Origin": dev.url}
-        sent = dev.request("POST", "/messages", json={"from_agent": "planner", "to_agent": "dev", "subject": "ping", "body": "ping"})
+        sent = dev.request(
+            "POST", "/messages", json={"from_agent": "planner", "to_agent": "dev", "subject": "ping", "body": "ping"}
+        )
         assert sent.status_code in (200, 201), sent.text
         posted = dev.request(
-            "POST", f"/ui/tasks/{TASK}/status", data={"status": "wait", "note": "from the page", "blocking_reason": "a reply"}, headers=own
+            "POST",
+            f"/ui/tasks/{TASK}/status",
+            data={"status": "wait", "note": "from the page", "blocking_reason": "a reply"},
+            headers=own,
         )
         assert posted.status_code == 303, posted.text[:300]
         read = dev.request("POST", f"/ui/messages/{sent.json()['id']}/read", data={}, headers=own)
@@ -35,8 +42,12 @@ def test_a_form_status_change_and_mark_read_reach_the_fleet_hub(tmp_path: Path, 
 
         # With a relay running the samples are the relay's own counts: the queue drained to zero.
         history = wait_for(
-            lambda: (h := dev.get("/relay/history", params={"hours": 1}).json())["samples"]
-            and h["samples"][-1]["pending"] == 0 and h["samples"][-1]["state"] != "disabled" and h,
+            lambda: (
+                (h := dev.get("/relay/history", params={"hours": 1}).json())["samples"]
+                and h["samples"][-1]["pending"] == 0
+                and h["samples"][-1]["state"] != "disabled"
+                and h
+            ),
             timeout=10,
             what="a relay sample after the drain",
         )

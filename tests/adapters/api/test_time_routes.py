@@ -19,9 +19,7 @@ PLAN = "OPS-WP-0012"
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
     """One daemon for the module, sampling the relay queue every half second."""
     workspace = make_workspace(tmp_path_factory.mktemp("time") / "ws")
-    running = start_daemon(
-        tmp_path_factory.mktemp("hub"), workspace, env={"DEVHUB_RELAY_SAMPLE_SECONDS": "0.5"}
-    )
+    running = start_daemon(tmp_path_factory.mktemp("hub"), workspace, env={"DEVHUB_RELAY_SAMPLE_SECONDS": "0.5"})
     try:
         yield running
     finally:
@@ -102,7 +100,9 @@ def test_relay_history_samples_the_journal_backlog(hub: RunningDaemon) -> None:
     """With the relay off nothing is acknowledged: each sample's depth is the journal's length."""
     _ok(hub, "PATCH", f"/tasks/{PLAN}-T04", {"status": "progress"})
     journal = sum(
-        1 for segment in (Path(hub.data_dir) / "journal").glob("*.jsonl") for line in segment.read_text().splitlines()
+        1
+        for segment in (Path(hub.data_dir) / "journal").glob("*.jsonl")
+        for line in segment.read_text().splitlines()
         if line.strip()
     )
 

@@ -164,8 +164,14 @@ def test_a_form_post_from_anywhere_but_this_dashboard_writes_nothing(hub: Runnin
 
 def test_a_form_post_writes_through_the_journal_once_and_redirects_back(hub: RunningDaemon) -> None:
     before = len(_journal(hub))
-    form = {"status": "wait", "note": "waiting on the vendor", "blocking_reason": "the vendor's answer",
-            "repo": "the-custodian", "key": "dashboard-test-1", "back": f"/ui/tasks/{FORM_TASK}"}
+    form = {
+        "status": "wait",
+        "note": "waiting on the vendor",
+        "blocking_reason": "the vendor's answer",
+        "repo": "the-custodian",
+        "key": "dashboard-test-1",
+        "back": f"/ui/tasks/{FORM_TASK}",
+    }
     own = {"Origin": hub.url}
     for _ in range(2):  # a resubmitted form (same key) is answered from the first write
         answer = hub.request("POST", f"/ui/tasks/{FORM_TASK}/status", data=form, headers=own)
