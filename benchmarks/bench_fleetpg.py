@@ -132,6 +132,49 @@ class CpuMeter:
         return self.spent
 
 
+class WaitSampler:
+    """What the database's client backends are doing, sampled every 5 ms from pg_stat_activity while a load runs.
+
+    `counts` maps "state: wait_event_type/wait_event" (e.g. "active: Lock/transactionid" for a backend
+    queued behind the head-row lock, "active: IO/WALSync" for a commit's fsync, "idle in transaction:
+    Client/ClientRead" for a transaction waiting on its hub's next statement) to how many samples saw it.
+    """
+
+    def __init__(self, url: str, database: str) -> None:
+        self.url = url
+        self.database = database
+        self.counts: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="pg-wait-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self._stop.is_set():
+                rows = conn.execute(
+                    "SELECT state, coalesce(wait_event_type, 'CPU'), coalesce(wait_event, '-') FROM pg_stat_activity"
+                    " WHERE datname = %s AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                    " AND state <> 'idle'",
+                    (self.database,),
+                ).fetchall()
+                for state, kind, event in rows:
+                    label = f"{state}: {kind}/{event}"
+                    self.counts[label] = self.counts.get(label, 0) + 1
+                self._stop.wait(0.005)
+
+    def __enter__(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def top(self, count: int = 6) -> dict[str, int]:
+        return dict(sorted(self.counts.items(), key=lambda item: -item[1])[:count])
+
+
 # -- load ------------------------------------------------------------------------------------------
 
 
@@ -271,10 +314,12 @@ def run(workdir: Path, quick: bool) -> dict[str, Any]:
         log(f"bench_fleetpg: psycopg floors, {total} writes on {CLIENTS} connections ({settings})")
         psycopg_rate(floor_url, warmup, head_row=False)
         postgres_cpu.start()
-        bare_rate = psycopg_rate(floor_url, total, head_row=False)
+        with WaitSampler(cluster.url(), floor_url.rsplit("/", 1)[1]) as bare_waits:
+            bare_rate = psycopg_rate(floor_url, total, head_row=False)
         bare_cpu = postgres_cpu.stop()
         postgres_cpu.start()
-        head_rate = psycopg_rate(floor_url, total, head_row=True)
+        with WaitSampler(cluster.url(), floor_url.rsplit("/", 1)[1]) as head_waits:
+            head_rate = psycopg_rate(floor_url, total, head_row=True)
         head_cpu = postgres_cpu.stop()
 
         log("bench_fleetpg: the same fleet hub on SQLite")
@@ -300,7 +345,8 @@ def run(workdir: Path, quick: bool) -> dict[str, Any]:
             meter = CpuMeter({"hub": lambda: process_cpu(first.proc.pid),
                               "postgresql": lambda: tree_cpu(cluster.postmaster_pid())})  # fmt: skip
             meter.start()
-            pg_rate = relayed_writes_rate(first.url, total, "pg")
+            with WaitSampler(cluster.url(), database.rsplit("/", 1)[1]) as pg_waits:
+                pg_rate = relayed_writes_rate(first.url, total, "pg")
             pg_cpu = meter.stop()
 
             with RoundRobin([first.port]) as balancer:
@@ -318,7 +364,8 @@ def run(workdir: Path, quick: bool) -> dict[str, Any]:
                                       "hub b": lambda: process_cpu(pair.proc.pid),
                                       "postgresql": lambda: tree_cpu(cluster.postmaster_pid())})  # fmt: skip
                 two_meter.start()
-                two_rate = relayed_writes_rate(balancer.url, total, "two")
+                with WaitSampler(cluster.url(), database.rsplit("/", 1)[1]) as two_waits:
+                    two_rate = relayed_writes_rate(balancer.url, total, "two")
                 two_cpu = two_meter.stop()
                 spread = dict(balancer.forwarded)
             expected = 3 * total + 2 * warmup  # warm-pg, pg, one, warm-b, two
@@ -337,18 +384,19 @@ def run(workdir: Path, quick: bool) -> dict[str, Any]:
             figure("relayed writes into one fleet hub: PostgreSQL vs SQLite", pg_rate, "writes/s", sqlite_rate,
                    f"the same fleet hub on its embedded SQLite journal, same load ({CLIENTS} clients)",
                    ">= 0.7x floor", pg_rate >= 0.7 * sqlite_rate, better="higher", cpu_seconds=pg_cpu,
-                   floor_cpu_seconds=sqlite_cpu, **common),
+                   floor_cpu_seconds=sqlite_cpu, pg_wait_samples=pg_waits.top(), **common),
             figure("two fleet replicas on one database vs one (round-robin balancer)", two_rate, "writes/s", one_rate,
                    "one replica behind the same balancer, same load", ">= 1.6x floor", two_rate >= 1.6 * one_rate,
                    better="higher", cpu_seconds=two_cpu, floor_cpu_seconds=one_cpu, requests_per_replica=list(spread.values()),
-                   **common),
+                   pg_wait_samples=two_waits.top(), **common),
             figure("relayed writes into one fleet hub on PostgreSQL vs bare psycopg INSERTs", pg_rate, "writes/s",
                    bare_rate, f"bare INSERTs through psycopg, one transaction each, {CLIENTS} connections, same "
                    "commit settings", "informational (the PostgreSQL floor)", True, better="higher",
-                   cpu_seconds=pg_cpu, floor_cpu_seconds=bare_cpu, commit_settings=settings, **common),
+                   cpu_seconds=pg_cpu, floor_cpu_seconds=bare_cpu, commit_settings=settings,
+                   floor_pg_wait_samples=bare_waits.top(), **common),
             figure("the hub's transaction shape (locked head row) vs bare INSERTs, psycopg only", head_rate,
                    "writes/s", bare_rate, f"bare INSERTs through psycopg, {CLIENTS} connections, same commit settings",
                    "informational (what the head-row serialisation costs in the database)", True, better="higher",
-                   cpu_seconds=head_cpu, floor_cpu_seconds=bare_cpu, **common),
+                   cpu_seconds=head_cpu, floor_cpu_seconds=bare_cpu, pg_wait_samples=head_waits.top(), **common),
         ]
     }
