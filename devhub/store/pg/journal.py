@@ -135,10 +135,10 @@ class PgJournal:
         transaction"). Locks are always taken key first, head second, so two writers cannot deadlock.
         """
         request, response = fields_list[-1].get("request"), fields_list[-1].get("response")
-        claimed = request["key"] if request and response is not None else None
-        if claimed is not None:
-            assert response is not None
-            self._claim_key(conn, claimed, request["hash"], response, 0)  # its seq is set below, under the head
+        claimed: str | None = None
+        if request and response is not None:
+            claimed = request["key"]
+            self._claim_key(conn, request["key"], request["hash"], response, 0)  # its seq is set below, under the head
         drafts = []
         for fields in fields_list:
             draft = dict(fields)
