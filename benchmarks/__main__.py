@@ -90,7 +90,9 @@ def summarise(benchmarks: dict[str, dict[str, Any]]) -> dict[str, Any]:
             else:
                 missed.append(f"{name}: {fig['name']}")
     failed = sorted(name for name, result in benchmarks.items() if "error" in result)
-    return {"met": met, "missed": missed, "failed_modules": failed}
+    # A module that cannot run here (e.g. no PostgreSQL binaries) returns {"figures": [], "skipped": reason}.
+    skipped = {name: result["skipped"] for name, result in benchmarks.items() if result.get("skipped")}
+    return {"met": met, "missed": missed, "failed_modules": failed, "skipped_modules": skipped}
 
 
 def main(argv: list[str] | None = None) -> int:

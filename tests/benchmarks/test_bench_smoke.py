@@ -10,10 +10,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from benchmarks.__main__ import contract_problem, run_one
+import pytest
+
+from benchmarks import bench_fleetpg
+from benchmarks.__main__ import contract_problem, run_one, summarise
 from benchmarks.corpus import GENERATOR_VERSION, MANIFEST, SCALES, ensure_corpus, generate
 from devhub.workplans import parse_workplan
+from tests.support.postgres import SKIP_REASON
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK = SCALES["quick"]
@@ -62,6 +67,50 @@ def test_quick_readmodel_run_prints_the_combined_json() -> None:
     assert observed["tasks"] == QUICK.tasks
     assert observed["problems"] == 0
     assert observed["ready_tasks"] == promised["ready_tasks"] > 0
+
+
+def test_quick_fleetpg_run_reports_every_figure_or_why_it_was_skipped() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "fleetpg"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    result = document["benchmarks"]["fleetpg"]
+    assert "error" not in result, result.get("traceback")
+    if result.get("skipped"):  # no PostgreSQL here: a reason, not an error, and no figures
+        assert result["figures"] == []
+        assert document["summary"]["skipped_modules"] == {"fleetpg": result["skipped"]}
+        return
+    assert document["summary"]["skipped_modules"] == {}
+    figures = {fig["name"]: fig for fig in result["figures"]}
+    assert len(figures) == 4
+    for fig in figures.values():
+        assert fig["better"] == "higher" and fig["unit"] == "writes/s"
+        assert fig["value"] > 0 and fig["floor"] > 0 and fig["ratio"] == fig["value"] / fig["floor"]
+        assert fig["clients"] >= 2 and fig["writes"] > 0
+    pair = figures["two fleet replicas on one database vs one (round-robin balancer)"]
+    assert len(pair["requests_per_replica"]) == 2 and min(pair["requests_per_replica"]) > 0  # both replicas wrote
+    floor = figures["relayed writes into one fleet hub on PostgreSQL vs bare psycopg INSERTs"]
+    assert floor["commit_settings"]["fsync"] == "on" and floor["commit_settings"]["synchronous_commit"] == "on"
+
+
+def test_fleetpg_without_postgresql_is_skipped_with_the_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench_fleetpg, "_bin_dir", lambda: None)
+    result = run_one_module(bench_fleetpg, tmp_path)
+    assert result == {"figures": [], "skipped": SKIP_REASON}
+    assert summarise({"fleetpg": result})["skipped_modules"] == {"fleetpg": SKIP_REASON}
+    assert summarise({"fleetpg": result})["failed_modules"] == []
+
+
+def run_one_module(module: Any, workdir: Path) -> dict[str, Any]:
+    result: dict[str, Any] = module.run(workdir, True)
+    assert contract_problem(result) is None
+    return result
 
 
 def _digest(root: Path) -> str:
