@@ -63,9 +63,7 @@ def activity_svg(report: Mapping[str, Any]) -> str:
     per_day: dict[str, list[Mapping[str, Any]]] = {}
     for bucket in report["buckets"]:
         per_day.setdefault(bucket["day"], []).append(bucket)
-    day_totals = {
-        day: sum(b["progress_events"] + b["status_changes"] for b in items) for day, items in per_day.items()
-    }
+    day_totals = {day: sum(b["progress_events"] + b["status_changes"] for b in items) for day, items in per_day.items()}
     y_top = _nice_max(max(day_totals.values(), default=1))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(dates), 1)

@@ -11,8 +11,8 @@ routes are stricter than the API: the request must carry an `Origin` equal to th
 (`http://<Host>`) — another local app on another port is refused too — and the redirect after the
 write goes only to a path on this site.
 
-A place for more forms: "resolve a decision" (once the hub has decisions) is one more handler
-here calling its port method, plus a `<form>` in the decisions panel — see docs/dashboard.md.
+Each form is one handler here calling its port method, plus a `<form>` in its panel (the status form on
+the task page, mark-read in the inbox, resolve in the blocking-decisions panel) — see docs/dashboard.md.
 """
 
 from __future__ import annotations
@@ -100,4 +100,19 @@ def make_form_routes(error_page: Callable[[DevhubError], Response[str]]) -> list
             return error_page(exc)
         return _done(data)
 
-    return [task_status, message_read]
+    # -- decisions (the overview's blocking-decisions panel) --
+
+    @post("/ui/decisions/{decision_id:str}/resolve", include_in_schema=False, status_code=303)
+    async def decision_resolve(
+        request: Request[Any, Any, Any], decision_id: str, data: Form = FORM_BODY
+    ) -> Response[str]:
+        """Resolve a decision through `resolve_decision`, as `POST /decisions/{id}/resolve` does."""
+        body = {name: data[name].strip() for name in ("rationale", "decided_by") if data.get(name, "").strip()}
+        try:
+            _same_origin(request)
+            await _port(request).resolve_decision(decision_id, body, data.get("key") or None, FORM_AGENT)
+        except DevhubError as exc:
+            return error_page(exc)
+        return _done(data)
+
+    return [task_status, message_read, decision_resolve]

@@ -283,4 +283,3 @@ async def time_panels(port: LocalHub, by: str) -> dict[str, Any]:
         "inbox": unread[:INBOX_SHOWN],
         "inbox_total": len(unread),
     }
-

@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from devhub._version import __version__
 from devhub.adapters.api.root import api_root_document, wants_html
-from devhub.adapters.dashboard import forms, pages
+from devhub.adapters.dashboard import forms, pages, panels
 from devhub.errors import Ambiguous, DevhubError
 from devhub.model import TASK_STATUSES
 from devhub.service.hub import Hub
@@ -93,15 +93,21 @@ def make_handlers(backlog: pages.JournalBacklog) -> list[Any]:
         if not wants_html(request):  # API clients get the API's metadata, as from the fleet hub's root
             return Response(api_root_document(request), media_type="application/json")
         hub = port_of(request)
-        return await _page(
-            "overview.html", lambda: pages.overview(hub, backlog, by), nav="overview", **_form_context(request)
-        )
+
+        async def gather() -> dict[str, Any]:
+            data = await pages.overview(hub, backlog, by)
+            return data | panels.fleet_panels(data["summary"])  # the fleet dashboard's panels (panels.py)
+
+        return await _page("overview.html", gather, nav="overview", **_form_context(request))
 
     @get("/ui/workplans/{ident:str}", include_in_schema=False)
     async def workplan(request: Request[Any, Any, Any], ident: str, repo: str | None = None) -> Response[str]:
         hub = port_of(request)
         return await _page(
-            "workplan.html", lambda: pages.workplan(hub, ident, repo), nav="", link=pages.workplan_href,
+            "workplan.html",
+            lambda: pages.workplan(hub, ident, repo),
+            nav="",
+            link=pages.workplan_href,
             **_form_context(request),
         )
 

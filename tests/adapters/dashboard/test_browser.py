@@ -309,6 +309,40 @@ def test_mark_read_from_the_page_is_journaled_and_leaves_the_other_open_inbox(
         watcher.close()
 
 
+def test_resolving_a_decision_from_the_page_is_journaled_and_leaves_the_other_open_panel(
+    browser: Any, tab: Tab, hub: RunningDaemon
+) -> None:
+    body = {
+        "title": "Pick the NAS",
+        "decision_type": "pending",
+        "deadline": "2020-02-02",
+        "workplan_id": "CUST-WP-0054",
+    }
+    made = hub.request("POST", "/decisions/", json=body)
+    assert made.status_code == 201, made.text
+    decision = made.json()["id"]
+    watcher = Tab(browser, hub)
+    try:
+        other = watcher.open("/")
+        page = tab.open("/")
+        row = f'#decisions [data-decision="{decision}"]'
+        assert other.locator(row).count() == 1 and page.locator(f"{row} .flag-overdue").count() == 1
+        before = len(_journal(hub))
+        page.locator(f"{row} summary").click()
+        page.locator(f"#rationale-{decision}").fill("the quiet one")
+        page.locator(f"#decided-by-{decision}").fill("ops lead")
+        with page.expect_navigation():
+            page.locator(f"#resolve-{decision}").click()
+        assert page.locator(row).count() == 0
+        written = _journal(hub)[before:]
+        assert len(written) == 1 and written[0]["body"]["rationale"] == "the quiet one"
+        other.locator(row).wait_for(state="detached", timeout=LIVE_WAIT_MS)
+        watcher.assert_not_reloaded()
+        assert hub.get(f"/decisions/{decision}").json()["status"] == "resolved"
+    finally:
+        watcher.close()
+
+
 def test_the_overview_is_balanced_aligned_and_compact(browser: Any, hub: RunningDaemon) -> None:
     wide = Tab(browser, hub, width=1280)
     try:

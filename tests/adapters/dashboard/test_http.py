@@ -220,3 +220,76 @@ def test_time_charts_are_on_the_pages(hub: RunningDaemon) -> None:
     assert hub.get("/?by=colour", headers={"Accept": "text/html"}).status_code == 400
     assert 'id="history-chart"' in hub.get(f"/ui/workplans/{SEED}").text
     assert "(file)" not in overview, "the status source is shown only for local writes and conflicts"
+
+
+# -- the fleet panels (devhub/adapters/dashboard/panels.py, templates/_fleet_panels.html) --
+
+
+def _pending_decision(hub: RunningDaemon, title: str, deadline: str) -> str:
+    body = {"title": title, "decision_type": "pending", "deadline": deadline, "workplan_id": SEED}
+    answer = hub.request("POST", "/decisions/", json=body)
+    assert answer.status_code == 201, answer.text[:300]
+    return str(answer.json()["id"])
+
+
+def _ids(page: str, attribute: str) -> list[str]:
+    return [html.unescape(found) for found in re.findall(rf'{attribute}="([^"]+)"', page)]
+
+
+def test_the_decision_and_blocked_task_panels_show_what_the_api_answers(hub: RunningDaemon) -> None:
+    overdue = _pending_decision(hub, "Pick the mesh vendor", "2020-01-31")
+    later = _pending_decision(hub, "Renew the rack lease", "2999-12-31T12:00:00Z")
+    waiting = hub.request("PATCH", f"/tasks/{SEED}-T07", json={"status": "wait", "blocking_reason": "legal review"})
+    assert waiting.status_code == 200, waiting.text[:300]
+    page = hub.get("/", headers=BROWSER).text
+
+    pending = hub.get("/decisions/", params={"decision_type": "pending"}).json()
+    open_ids = [d["id"] for d in pending if d["status"] in ("open", "escalated")]
+    assert sorted(_ids(page, "data-decision")) == sorted(open_ids) and {overdue, later} <= set(open_ids)
+    assert f"({len(open_ids)})</span>" in page.split('id="decisions-h"', 1)[1].split("</h2>", 1)[0]
+    overdue_item = page.split(f'data-decision="{overdue}"', 1)[1].split("</li>", 1)[0]
+    later_item = page.split(f'data-decision="{later}"', 1)[1].split("</li>", 1)[0]
+    assert "flag-overdue" in overdue_item and "flag-overdue" not in later_item
+    assert 'datetime="2020-01-31"' in overdue_item
+    assert f'action="/ui/decisions/{overdue}/resolve"' in overdue_item
+
+    blocked = hub.get("/state/summary").json()["blocked_tasks"]
+    assert sorted(_ids(page, "data-blocked-task")) == sorted(t["id"] for t in blocked)
+    item = page.split(f'data-blocked-task="{SEED}-T07"', 1)[1].split("</li>", 1)[0]
+    assert "legal review" in item and f'href="/ui/tasks/{SEED}-T07?repo=the-custodian"' in item
+
+    summary = hub.get("/state/summary").json()
+    assert sorted(_ids(page, "data-open-workplan")) == sorted(w["id"] for w in summary["open_workstreams"])
+    assert len(_ids(page, "data-event")) == len(summary["recent_events"])
+
+
+def test_resolving_from_the_panel_writes_once_and_the_decision_leaves_it(hub: RunningDaemon) -> None:
+    decision = _pending_decision(hub, "Choose the backup target", "2030-06-01")
+    before = len(_journal(hub))
+    form = {"rationale": "cheapest offsite", "decided_by": "ops lead", "key": "dashboard-resolve-1", "back": "/"}
+    for _ in range(2):  # a resubmitted form (same key) is answered from the first write
+        answer = hub.request("POST", f"/ui/decisions/{decision}/resolve", data=form, headers={"Origin": hub.url})
+        assert answer.status_code == 303, answer.text[:300]
+        assert answer.headers["location"] == "/"
+    added = _journal(hub)[before:]
+    assert len(added) == 1 and added[0]["origin"]["agent"] == "dashboard"
+    assert added[0]["body"]["rationale"] == "cheapest offsite" and added[0]["body"]["decided_by"] == "ops lead"
+    resolved = hub.get(f"/decisions/{decision}").json()
+    assert resolved["status"] == "resolved" and resolved["decided_by"] == "ops lead"
+    assert decision not in _ids(hub.get("/", headers=BROWSER).text, "data-decision")
+
+
+def test_a_resolve_from_another_site_is_refused_and_writes_nothing(hub: RunningDaemon) -> None:
+    decision = _pending_decision(hub, "Keep the old VPN", "2030-06-01")
+    before = len(_journal(hub))
+    form = {"rationale": "x", "decided_by": "mallory", "key": "dashboard-resolve-evil"}
+    answer = hub.request(
+        "POST", f"/ui/decisions/{decision}/resolve", data=form, headers={"Origin": "http://evil.example"}
+    )
+    assert answer.status_code == 403
+    assert len(_journal(hub)) == before
+    assert hub.get(f"/decisions/{decision}").json()["status"] == "open"
+    missing = hub.request(
+        "POST", "/ui/decisions/00000000-0000-4000-8000-000000000000/resolve", data=form, headers={"Origin": hub.url}
+    )
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
