@@ -166,15 +166,15 @@ class DaemonError(DevhubError):
 
 
 class AlreadyRunning(DaemonError):
-    pass
+    """Another devhub process holds this data directory."""
 
 
 class PortInUse(DaemonError):
-    pass
+    """The port asked for is taken by something else."""
 
 
 class NotRunning(DaemonError):
-    pass
+    """No daemon runs for this data directory."""
 
 
 class FleetError(DevhubError):

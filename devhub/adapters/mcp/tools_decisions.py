@@ -7,7 +7,7 @@ endpoint it mirrors and answers the same JSON.
 # No `from __future__ import annotations`: the SDK reads these signatures at runtime.
 
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from mcp_types import CallToolResult, TextContent
@@ -63,8 +63,7 @@ class DecisionTools:
 
     backend: HubPort
 
-    async def _run(self, pending: Awaitable[Any]) -> CallToolResult:
-        raise NotImplementedError  # DevHubTools provides it
+    _run: Callable[[Awaitable[Any]], Awaitable[CallToolResult]]  # DevHubTools' error-mapping runner
 
     async def list_pending_decisions(self, topic_id: TopicId = None) -> CallToolResult:
         """Decisions holding up work (pending), sorted by deadline (GET /decisions/?decision_type=pending)."""

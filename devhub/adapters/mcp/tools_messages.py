@@ -5,7 +5,7 @@ subject, body, thread_id?), mark_message_read(message_id), reply_to_message(mess
 
 # No `from __future__ import annotations`: the SDK reads these signatures at runtime.
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from mcp_types import CallToolResult
@@ -25,8 +25,7 @@ class MessageTools:
 
     backend: HubPort
 
-    async def _run(self, pending: Awaitable[Any]) -> CallToolResult:  # provided by DevHubTools
-        raise NotImplementedError
+    _run: Callable[[Awaitable[Any]], Awaitable[CallToolResult]]  # DevHubTools' error-mapping runner
 
     async def get_messages(
         self,
