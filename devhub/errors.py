@@ -7,6 +7,7 @@
     │   └── TasksNotFound            a bulk status sync naming unknown tasks (`detail` is an object)
     ├── Ambiguous (409)              a path id matching several rows; `candidates` lists them
     ├── Conflict (409)               e.g. an Idempotency-Key reused with another body
+    │   └── IdTaken                  a fleet-unique created id committed by another replica first
     ├── BadRequest (400)             a malformed request: bad JSON, a bad query value
     │   └── DuplicateTaskIds         a bulk status sync naming a task twice (`detail` is an object)
     ├── ValidationFailed (422)       a body that parses but breaks a rule; `fields` names the offenders
@@ -257,3 +258,8 @@ class SchemaTooNew(FleetDatabaseError):
     """The database was migrated by a newer devhub; this one refuses to run on it."""
 
     exit_code = 2
+
+
+class IdTaken(Conflict):
+    """A fleet-unique id (a created task's, workplan's, message's or decision's) was committed by another
+    replica's write first; this write was not saved (`Writes` rebuilds it with the next free id)."""

@@ -22,6 +22,7 @@ from typing import Any
 from devhub.errors import (
     Conflict,
     DuplicateTaskIds,
+    IdTaken,
     NotFound,
     PayloadTooLarge,
     TasksNotFound,
@@ -45,6 +46,7 @@ AppendFn = Callable[[Sequence[Mapping[str, Any]]], Awaitable[list[dict[str, Any]
 ApplyFn = Callable[[list[dict[str, Any]]], Awaitable[None]]
 FindKeyFn = Callable[[str], Awaitable[IdempotencyRecord | None]]
 
+CREATE_ATTEMPTS = 3  # builds of one write whose fleet-unique id another replica takes first (store/pg/created_ids.py)
 OVERLAY_TASK_FIELDS = ("status", "needs_human", "intervention_note", "blocking_reason")
 _HOST = socket.gethostname()
 
@@ -184,18 +186,27 @@ class Writes:
         digest: str,
         build: Callable[[], Awaitable[tuple[list[dict[str, Any]], int, dict[str, Any]]]],
     ) -> WriteOutcome:
-        drafts, status_code, response = await build()
-        for index, draft in enumerate(drafts):
-            draft["body"] = redact(draft["body"])
-            upstream_key = key if len(drafts) == 1 else (derived_key(key, index) if key else None)
-            draft["idempotency_key"] = upstream_key or new_record_id()
-        # The answer rides on the last envelope, so a rebuild restores the idempotency record too.
-        drafts[-1]["response"] = {"status": status_code, "body": response}
-        if key is not None:
-            drafts[-1]["request"] = {"key": key, "hash": digest}
-        envelopes = await self._append(drafts)
-        await self._apply(envelopes)
-        return WriteOutcome(status_code, response)
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            drafts, status_code, response = await build()
+            for index, draft in enumerate(drafts):
+                draft["body"] = redact(draft["body"])
+                upstream_key = key if len(drafts) == 1 else (derived_key(key, index) if key else None)
+                draft["idempotency_key"] = upstream_key or new_record_id()
+            # The answer rides on the last envelope, so a rebuild restores the idempotency record too.
+            drafts[-1]["response"] = {"status": status_code, "body": response}
+            if key is not None:
+                drafts[-1]["request"] = {"key": key, "hash": digest}
+            try:
+                envelopes = await self._append(drafts)
+            except IdTaken:
+                # -- fleet ids -- another replica committed the id this one picked: build again on a read
+                # model that has that write (so the next free id), as a second request would.
+                if attempt == CREATE_ATTEMPTS:
+                    raise
+                continue
+            await self._apply(envelopes)
+            return WriteOutcome(status_code, response)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _draft(
         self,

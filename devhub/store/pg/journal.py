@@ -1,11 +1,14 @@
 """`PgJournal`: the fleet's accepted writes in PostgreSQL, with the journal's interface (append, records, last_seq).
 
-One write is one transaction: claim the Idempotency-Key in `devhub_idempotency` (a unique key; a
-key taken earlier raises `KeyTaken` with the first answer and the transaction rolls back: no
-effect), then in one statement take the next seqs from `devhub_head` (a row lock, held to the
-commit, so seqs commit in order and without gaps), insert the envelopes, record the key's seq and
-NOTIFY; commit. Only a commit
-that returned is acknowledged; any failure is `FleetDatabaseError` (503, nothing acknowledged).
+Writes are group-committed (store/pg/group_commit.py): the writes that queued while this
+replica's previous transaction was in flight share the next one. In it, every write claims its
+Idempotency-Key in `devhub_idempotency` and the id it creates in `devhub_created_ids` (unique
+keys, claimed in sorted order; a key or id committed earlier fails that write alone — `KeyTaken`
+with the first answer, or `IdTaken` — and leaves it out), then ONE statement takes the batch's
+seqs from `devhub_head` (a row lock held to the commit, so seqs commit in order and without
+gaps), inserts the envelopes, records the keys' seqs and NOTIFYs; commit. Only a commit that
+returned is acknowledged; a failed transaction is `FleetDatabaseError` for every write of it
+(503, nothing acknowledged, the relay retries with the same keys).
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from devhub.errors import FleetDatabaseError
+from devhub.errors import FleetDatabaseError, IdTaken, ValidationFailed
 from devhub.store.idempotency import IdempotencyRecord, KeyTaken
 from devhub.store.pg.connect import open_pool, safe_url
+from devhub.store.pg.created_ids import claimed_object, created_id_claim
+from devhub.store.pg.group_commit import GroupCommitter, PendingWrite
 from devhub.store.pg.migrations import migrate
 
 log = logging.getLogger("devhub.store.pg")
@@ -32,6 +37,8 @@ ENVELOPE_VERSION = 1
 RECORDS_BATCH = 1000
 HEAD_WAIT_SECONDS = 1.0  # a read asks for the head first: it must not hang on a database that is away
 ISO_MS = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+PURGE_EVERY_SECONDS = 600  # how often a replica deletes expired Idempotency-Keys (and once at open)
+PURGE_BATCH = 5000  # rows per DELETE transaction: a big backlog never holds long locks
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class PgJournal:
         self._retention = retention_seconds
         self._last_seen = 0
         self._size_seen = 0
+        self._purge_due = 0.0
+        self._group = GroupCommitter(self._commit_batch)
         self.open_report = OpenReport(schema_version=schema_version)
 
     @classmethod
@@ -80,6 +89,10 @@ class PgJournal:
         pool = open_pool(url, max_size=max_connections)
         journal = cls(pool, url=url, node=node, retention_seconds=retention_seconds, schema_version=version)
         journal._last_seen = int(row[0]) if row else 0
+        try:
+            journal.purge_expired_keys(now=True)
+        except FleetDatabaseError as exc:  # the next periodic pass tries again; serving need not wait for it
+            log.warning("%s", exc.detail)
         return journal
 
     def _failed(self, doing: str, exc: Exception) -> FleetDatabaseError:
@@ -114,36 +127,161 @@ class PgJournal:
         return self.append_many([fields])[0]
 
     def append_many(self, fields_list: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Commit the envelopes of one write (and its idempotency record) in one transaction, or raise."""
-        try:
-            with self._pool.connection() as conn, conn.transaction():
-                envelopes = self._insert(conn, fields_list)
-        except (KeyTaken, FleetDatabaseError):
-            raise
-        except Exception as exc:
-            raise self._failed("saving a write (it was NOT saved; retry with the same Idempotency-Key)", exc) from exc
+        """Commit the envelopes of one write (and its idempotency record), in this replica's next batch, or raise.
+
+        Returns once the transaction holding them committed. Raises `KeyTaken` (the key was committed
+        first, elsewhere), `IdTaken` (a created id was), `ValidationFailed` (the database refused this
+        write's data) for this write alone, and `FleetDatabaseError` when the batch's transaction failed.
+        """
+        envelopes = self._group.submit(fields_list)
         self._last_seen = max(self._last_seen, envelopes[-1]["seq"])
         return envelopes
 
-    def _insert(self, conn: Any, fields_list: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Claim the key (if any), then take the seqs, insert, set the key's seq and NOTIFY in ONE statement.
+    @property
+    def group_commit_counts(self) -> tuple[int, int]:
+        """(transactions, writes) this replica has committed or tried: writes/transactions is the batching."""
+        return self._group.batches, self._group.writes
+
+    def _commit_batch(self, batch: list[PendingWrite]) -> None:
+        """One transaction for every write of `batch`: claim keys and ids, take the seqs, insert, NOTIFY, commit."""
+        for pending in batch:
+            pending.extra["drafts"] = [_drafted(fields) for fields in pending.drafts]
+            pending.extra["claim"] = created_id_claim(pending.drafts[-1])
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                accepted = self._claim(conn, batch)
+                if accepted:
+                    self._insert(conn, accepted)
+        except Exception as exc:
+            raise self._failed("saving a write (it was NOT saved; retry with the same Idempotency-Key)", exc) from exc
+        for pending in accepted:  # only now: acknowledged means committed
+            pending.succeed(pending.extra["drafts"])
+
+    def _claim(self, conn: Any, batch: list[PendingWrite]) -> list[PendingWrite]:
+        """Claim each write's Idempotency-Key and created id; the writes whose claims all held, in batch order.
+
+        A write that lost a claim gets its outcome here (KeyTaken / IdTaken) and is left out. The common
+        case is one statement for the whole batch; when it fails (a write whose data the database
+        refuses) or some write won one claim and lost the other (its win must be undone), that is rolled
+        back and each write is claimed again in a savepoint of its own, so one bad write fails alone.
+        """
+        import psycopg
+
+        try:
+            with conn.transaction():  # a savepoint around the batch's claims
+                accepted = self._claim_together(conn, batch)
+        except (_MixedClaims, psycopg.DataError, psycopg.IntegrityError):
+            accepted = self._claim_each(conn, batch)
+        return accepted
+
+    def _claim_together(self, conn: Any, batch: list[PendingWrite]) -> list[PendingWrite]:
+        keyed = [p for p in batch if p.key is not None]
+        claiming = [p for p in batch if p.extra["claim"] is not None]
+        responses = [p.drafts[-1]["response"] for p in keyed]
+        won_keys, won_claims = conn.execute(
+            """
+            WITH keyed AS (
+                INSERT INTO devhub_idempotency (key, body_hash, status_code, response, seq)
+                SELECT key, body_hash, status_code, response, 0
+                FROM unnest(%(keys)s::text[], %(hashes)s::text[], %(statuses)s::int[], %(responses)s::text[])
+                     AS k(key, body_hash, status_code, response)
+                ORDER BY key  -- every writer claims in key order: two batches cannot deadlock on keys
+                ON CONFLICT (key) DO UPDATE SET body_hash = excluded.body_hash, status_code = excluded.status_code,
+                    response = excluded.response, seq = excluded.seq, created_at = now()
+                WHERE devhub_idempotency.created_at < now() - make_interval(secs => %(retention)s)
+                RETURNING key
+            ), created AS (
+                INSERT INTO devhub_created_ids (claim, write_id)
+                SELECT claim, write_id FROM unnest(%(claims)s::text[], %(write_ids)s::text[]) AS c(claim, write_id)
+                ORDER BY claim
+                ON CONFLICT (claim) DO NOTHING
+                RETURNING claim
+            )
+            SELECT ARRAY(SELECT key FROM keyed), ARRAY(SELECT claim FROM created),
+                   cardinality(%(envelopes)s::jsonb[])  -- the database must take every envelope: checked here
+            """,
+            {
+                "keys": [p.key for p in keyed],
+                "hashes": [p.drafts[-1]["request"]["hash"] for p in keyed],
+                "statuses": [r["status"] for r in responses],
+                "responses": [_dump(r["body"]) for r in responses],
+                "retention": self._retention,
+                "claims": [p.extra["claim"] for p in claiming],
+                "write_ids": [p.extra["drafts"][-1]["id"] for p in claiming],
+                "envelopes": [_dump(d) for p in batch for d in p.extra["drafts"]],
+            },
+        ).fetchone()[:2]
+        held = {
+            id(p): (p.key is None or p.key in won_keys, p.extra["claim"] is None or p.extra["claim"] in won_claims)
+            for p in batch
+        }
+        if any(key_held != claim_held for key_held, claim_held in held.values()):
+            raise _MixedClaims  # that write's won claim must be undone: per write, in savepoints
+        accepted = []
+        for pending in batch:
+            key_held, claim_held = held[id(pending)]
+            if key_held and claim_held:
+                accepted.append(pending)
+            elif not key_held:
+                assert pending.key is not None
+                pending.fail(_key_taken(conn, pending.key))
+            else:
+                pending.fail(_id_taken(pending.extra["claim"]))
+        return accepted
+
+    def _claim_each(self, conn: Any, batch: list[PendingWrite]) -> list[PendingWrite]:
+        import psycopg
+
+        refused: set[int] = set()
+        for pending in sorted(batch, key=lambda p: (p.key is None, p.key or "")):  # key order, as together
+            if pending.done:
+                refused.add(id(pending))
+                continue
+            try:
+                with conn.transaction():  # a savepoint per write: a refused one rolls back alone
+                    if pending.key is not None:
+                        request, response = pending.drafts[-1]["request"], pending.drafts[-1]["response"]
+                        self._claim_key(conn, pending.key, request["hash"], response, 0)
+                    claim = pending.extra["claim"]
+                    if claim is not None and not conn.execute(
+                        "INSERT INTO devhub_created_ids (claim, write_id) VALUES (%s, %s)"
+                        " ON CONFLICT (claim) DO NOTHING RETURNING claim",
+                        (claim, pending.extra["drafts"][-1]["id"]),
+                    ).fetchone():
+                        raise _id_taken(claim)
+                    conn.execute(
+                        "SELECT cardinality(%s::jsonb[])", ([_dump(d) for d in pending.extra["drafts"]],)
+                    ).fetchone()
+            except (KeyTaken, IdTaken) as exc:
+                pending.fail(exc)
+                refused.add(id(pending))
+            except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                pending.fail(
+                    ValidationFailed(
+                        f"the fleet database refused this write's data: {exc}; it was NOT saved",
+                        {"body": f"refused by the fleet database: {exc}"},
+                    )
+                )
+                refused.add(id(pending))
+        return [p for p in batch if id(p) not in refused]
+
+    def _insert(self, conn: Any, accepted: list[PendingWrite]) -> None:
+        """In ONE statement: take the batch's seqs from `devhub_head`, insert the envelopes, set the keys' seqs,
+        NOTIFY.
 
         The head-row lock is held from that statement to the commit, so every other writer in the fleet
         waits for it: taking it last, in a single round trip, keeps the wait to one statement plus the
-        commit's WAL flush instead of every statement of the write and the hub's Python between them
-        (bench_fleetpg measured backends mostly queued on the lock while its holder sat "idle in
-        transaction"). Locks are always taken key first, head second, so two writers cannot deadlock.
+        commit's WAL flush, and a batch pays that once for all its writes. Locks are always taken keys
+        and ids first, head last, so two writers cannot deadlock on the head.
         """
-        request, response = fields_list[-1].get("request"), fields_list[-1].get("response")
-        claimed: str | None = None
-        if request and response is not None:
-            claimed = request["key"]
-            self._claim_key(conn, request["key"], request["hash"], response, 0)  # its seq is set below, under the head
-        drafts = []
-        for fields in fields_list:
-            draft = dict(fields)
-            draft.update(v=ENVELOPE_VERSION, id=_envelope_id())
-            drafts.append(draft)
+        drafts = [draft for pending in accepted for draft in pending.extra["drafts"]]
+        keyed_keys, keyed_offsets = [], []
+        offset = 0
+        for pending in accepted:
+            offset += len(pending.extra["drafts"])
+            if pending.key is not None:
+                keyed_keys.append(pending.key)
+                keyed_offsets.append(offset)  # the key's seq is its write's last envelope's
         base, ts = conn.execute(
             f"""
             WITH head AS (
@@ -157,8 +295,10 @@ class PgJournal:
                      WITH ORDINALITY AS r(id, kind, key, envelope, ord)
                 RETURNING seq
             ), keyed AS (
-                UPDATE devhub_idempotency SET seq = (SELECT base + %(n)s FROM head) WHERE key = %(claimed)s
-                RETURNING key
+                UPDATE devhub_idempotency SET seq = head.base + k.ord
+                FROM head, unnest(%(claimed)s::text[], %(claimed_at)s::bigint[]) AS k(key, ord)
+                WHERE devhub_idempotency.key = k.key
+                RETURNING devhub_idempotency.key
             )
             SELECT base, ts, pg_notify(%(channel)s, (base + %(n)s)::text) FROM head
             """,
@@ -169,15 +309,13 @@ class PgJournal:
                 "kinds": [d["kind"] for d in drafts],
                 "keys": [d.get("idempotency_key") or d["id"] for d in drafts],
                 "envelopes": [_dump(d) for d in drafts],
-                "claimed": claimed,
+                "claimed": keyed_keys,
+                "claimed_at": keyed_offsets,
                 "channel": CHANNEL,
             },
         ).fetchone()[:2]
-        envelopes = []
         for offset, draft in enumerate(drafts, start=1):
             draft.update(seq=base + offset, ts=ts)
-            envelopes.append(draft)
-        return envelopes
 
     def _claim_key(self, conn: Any, key: str, digest: str, response: Mapping[str, Any], seq: int) -> None:
         """Take `key` for this write, or raise KeyTaken with the first answer (expired keys are taken over).
@@ -195,9 +333,37 @@ class PgJournal:
             (key, digest, response["status"], _dump(response["body"]), seq, self._retention),
         ).fetchone()
         if claimed is None:
-            record = _find_key(conn, key)
-            assert record is not None  # the conflict means the row is there, committed
-            raise KeyTaken(key, record)
+            raise _key_taken(conn, key)
+
+    def purge_expired_keys(self, *, now: bool = False) -> int:
+        """Delete Idempotency-Keys past the retention (at most every PURGE_EVERY_SECONDS unless `now`): how many.
+
+        Keeps `devhub_idempotency` bounded by the writes of the retention window. An expired key is
+        answered as a new write anyway (and taken over when reused), so deleting it changes no answer.
+        Replicas may purge at once: locked rows are skipped, not waited for.
+        """
+        if not now and time.monotonic() < self._purge_due:
+            return 0
+        self._purge_due = time.monotonic() + PURGE_EVERY_SECONDS
+        purged = 0
+        try:
+            with self._pool.connection() as conn:
+                while True:
+                    with conn.transaction():
+                        count = conn.execute(
+                            "DELETE FROM devhub_idempotency WHERE key IN (SELECT key FROM devhub_idempotency"
+                            " WHERE created_at < now() - make_interval(secs => %s)"
+                            " ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)",
+                            (self._retention, PURGE_BATCH),
+                        ).rowcount
+                    purged += count
+                    if count < PURGE_BATCH:
+                        break
+        except Exception as exc:
+            raise self._failed("purging expired Idempotency-Keys", exc) from exc
+        if purged:
+            log.info("fleet database: purged %s Idempotency-Key(s) older than %ss", purged, self._retention)
+        return purged
 
     def find_key(self, key: str) -> IdempotencyRecord | None:
         """The committed answer for `key` (expired ones included: the caller judges the age)."""
@@ -247,6 +413,29 @@ class PgJournal:
 
     def close(self) -> None:
         self._pool.close()
+
+
+class _MixedClaims(Exception):
+    """A write of the batch won one of its claims and lost the other: claim the batch again, write by write."""
+
+
+def _drafted(fields: Mapping[str, Any]) -> dict[str, Any]:
+    draft = dict(fields)
+    draft.update(v=ENVELOPE_VERSION, id=_envelope_id())
+    return draft
+
+
+def _key_taken(conn: Any, key: str) -> KeyTaken:
+    record = _find_key(conn, key)
+    assert record is not None  # the conflict means the row is there, committed
+    return KeyTaken(key, record)
+
+
+def _id_taken(claim: str) -> IdTaken:
+    return IdTaken(
+        f"{claimed_object(claim)} was just created through another fleet replica; this write was NOT saved "
+        "(it is retried with the next free id; if this persists, retry the request)"
+    )
 
 
 def _find_key(conn: Any, key: str) -> IdempotencyRecord | None:

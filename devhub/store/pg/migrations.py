@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from devhub.errors import FleetDatabaseError, SchemaTooNew
+from devhub.store.pg.created_ids import CLAIM_SQL
 
 MIGRATIONS_TABLE = "devhub_schema_migrations"
 # Taken for the whole migration run, so replicas starting together migrate once, one after the other.
@@ -98,6 +99,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             SELECT seq, kind, envelope->'target'->>'repo' AS repo, envelope->'target'->>'id' AS target_id,
                    envelope->'body'->>'status' AS status, envelope->'origin'->>'agent' AS agent, ts
             FROM devhub_writes WHERE kind IN ('task.patch', 'workplan.patch');
+        """,
+    ),
+    Migration(
+        3,
+        "fleet-unique ids of created objects",
+        f"""
+        -- One row per task, workplan, message or decision created through the fleet, inserted in the
+        -- transaction of the write that creates it (store/pg/created_ids.py): two replicas cannot both
+        -- accept one id. Kept for good (an id, once used, stays used); one short row per created object.
+        CREATE TABLE devhub_created_ids (
+            claim text PRIMARY KEY,
+            write_id text NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now()
+        );
+        INSERT INTO devhub_created_ids (claim, write_id, created_at)
+            SELECT claim, id, committed_at FROM (SELECT id, committed_at, {CLAIM_SQL} AS claim FROM devhub_writes) w
+            WHERE claim IS NOT NULL ORDER BY committed_at
+            ON CONFLICT (claim) DO NOTHING;
         """,
     ),
 )
