@@ -56,6 +56,12 @@ class GroupCommitter:
         self.batches = 0  # transactions run, and the writes in them: what `fleet db check` / tests can observe
         self.writes = 0
 
+    @property
+    def queued(self) -> int:
+        """Writes waiting for the next batch (the one in flight not counted)."""
+        with self._cond:
+            return len(self._queue)
+
     def submit(self, drafts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Commit `drafts` (in this or a following batch); their envelopes, or the exception for this write."""
         pending = PendingWrite(drafts)

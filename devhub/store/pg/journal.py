@@ -142,6 +142,11 @@ class PgJournal:
         """(transactions, writes) this replica has committed or tried: writes/transactions is the batching."""
         return self._group.batches, self._group.writes
 
+    @property
+    def queued_writes(self) -> int:
+        """Writes waiting for this replica's next transaction (the batch in flight not counted)."""
+        return self._group.queued
+
     def _commit_batch(self, batch: list[PendingWrite]) -> None:
         """One transaction for every write of `batch`: claim keys and ids, take the seqs, insert, NOTIFY, commit."""
         for pending in batch:
