@@ -247,13 +247,8 @@ class PgJournal:
                     if pending.key is not None:
                         request, response = pending.drafts[-1]["request"], pending.drafts[-1]["response"]
                         self._claim_key(conn, pending.key, request["hash"], response, 0)
-                    claim = pending.extra["claim"]
-                    if claim is not None and not conn.execute(
-                        "INSERT INTO devhub_created_ids (claim, write_id) VALUES (%s, %s)"
-                        " ON CONFLICT (claim) DO NOTHING RETURNING claim",
-                        (claim, pending.extra["drafts"][-1]["id"]),
-                    ).fetchone():
-                        raise _id_taken(claim)
+                    if pending.extra["claim"] is not None:
+                        _claim_created_id(conn, pending.extra["claim"], pending.extra["drafts"][-1]["id"])
                     conn.execute(
                         "SELECT cardinality(%s::jsonb[])", ([_dump(d) for d in pending.extra["drafts"]],)
                     ).fetchone()
@@ -434,6 +429,17 @@ def _key_taken(conn: Any, key: str) -> KeyTaken:
     record = _find_key(conn, key)
     assert record is not None  # the conflict means the row is there, committed
     return KeyTaken(key, record)
+
+
+def _claim_created_id(conn: Any, claim: str, write_id: str) -> None:
+    """Take a created id for this write, or raise IdTaken (a concurrent claim waits for the other's outcome)."""
+    taken = conn.execute(
+        "INSERT INTO devhub_created_ids (claim, write_id) VALUES (%s, %s)"
+        " ON CONFLICT (claim) DO NOTHING RETURNING claim",
+        (claim, write_id),
+    ).fetchone()
+    if taken is None:
+        raise _id_taken(claim)
 
 
 def _id_taken(claim: str) -> IdTaken:
