@@ -627,6 +627,7 @@ class Hub:
                 await self._in_journal_thread(
                     self._shared_journal.report_applied, self._applied_through, __version__, self.started_at
                 )
+                await self._in_journal_thread(self._shared_journal.purge_expired_keys)  # when due (every 10 min)
             except Exception:  # the next notification or idle pass tries again
                 log.exception("fleet database: catching up on other replicas' writes failed")
 
