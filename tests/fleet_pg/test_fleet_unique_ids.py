@@ -75,10 +75,9 @@ def test_two_replicas_creating_at_once_never_assign_one_id_twice(
     for hub in (a, b):
         listed = [t["id"] for t in hub.get("/tasks/", params={"workplan_id": WP}).json()]
         assert len(listed) == len(set(listed)) == 10 + 2 * rounds
-    plans = at_once(
-        [(hub, "POST", "/workplans/", {"repo_id": "the-custodian", "title": f"plan via {name}"}, {}) for hub, name in
-         ((a, "a"), (b, "b"))]  # fmt: skip
-    )
+    plan_calls = [(hub, "POST", "/workplans/", {"repo_id": "the-custodian", "title": f"plan via {name}"}, {})
+                  for hub, name in ((a, "a"), (b, "b"))]  # fmt: skip
+    plans = at_once(plan_calls)
     assert [plan.status_code for plan in plans] == [201, 201], [plan.text for plan in plans]
     assert plans[0].json()["id"] != plans[1].json()["id"]
     with psycopg.connect(pg_url) as conn:
