@@ -621,9 +621,10 @@ class Hub:
         url = self.config.fleet_database_url
         assert url is not None
 
-        async def on_change() -> None:
+        async def on_change(seq: int | None) -> None:
             try:
-                await self._catch_up_shared(now=True)
+                if seq is None or seq > self._applied_through:  # not this replica's own write, applied already
+                    await self._catch_up_shared(now=True)
                 await self._in_journal_thread(
                     self._shared_journal.report_applied, self._applied_through, __version__, self.started_at
                 )

@@ -21,6 +21,7 @@ from typing import Any
 
 from devhub.errors import (
     Conflict,
+    DevhubError,
     DuplicateTaskIds,
     IdTaken,
     NotFound,
@@ -131,6 +132,7 @@ class Writes:
         self._read = read
         # Where the answer to a key is looked up: the read model, or a store shared by several hubs.
         self._find_key = find_key or self._find_key_in_read_model
+        self._claims_keys = find_key is not None  # -- fleet database -- the store claims keys itself (KeyTaken)
         self._append = append
         self._apply = apply
         self._pending_relay = pending_relay
@@ -162,6 +164,8 @@ class Writes:
         self._key_users[key] = holders + 1
         try:
             async with lock:
+                if self._claims_keys:
+                    return await self._commit_claiming(key, digest, build)
                 earlier = await self._find_key(key)
                 if earlier is not None and not _expired(earlier.created_at):
                     return _replay(key, digest, earlier)
@@ -175,6 +179,28 @@ class Writes:
             if not self._key_users[key]:
                 del self._key_users[key]
                 del self._key_locks[key]
+
+    async def _commit_claiming(
+        self,
+        key: str,
+        digest: str,
+        build: Callable[[], Awaitable[tuple[list[dict[str, Any]], int, dict[str, Any]]]],
+    ) -> WriteOutcome:
+        """-- fleet database -- A store shared by several hubs claims the key in the write's own transaction and
+        raises KeyTaken with the first answer, so a new key (the common case) costs no lookup first. A write
+        that no longer builds (a 4xx: its transition was made, its message archived) may be a replay whose
+        first answer must win, so only then is the key looked up."""
+        try:
+            return await self._journal(key, digest, build)
+        except KeyTaken as taken:
+            return _replay(key, digest, taken.record)
+        except DevhubError as refused:
+            if refused.status >= 500:
+                raise  # the store failed: nothing to look up in it
+            earlier = await self._find_key(key)
+            if earlier is not None and not _expired(earlier.created_at):
+                return _replay(key, digest, earlier)
+            raise
 
     async def _find_key_in_read_model(self, key: str) -> IdempotencyRecord | None:
         record: IdempotencyRecord | None = await self._read(lambda r: find_idempotency_record(r, key))

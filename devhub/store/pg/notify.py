@@ -13,9 +13,12 @@ log = logging.getLogger("devhub.store.pg")
 RECONNECT_SECONDS = 1.0
 
 
-async def follow_writes(url: str, on_change: Callable[[], Awaitable[None]], *, idle_seconds: float) -> None:
-    """Call `on_change` after every NOTIFY of a committed write, after each (re)connect (notifications sent
-    while disconnected are lost, so it catches up then), and after `idle_seconds` of silence. Runs until cancelled.
+async def follow_writes(
+    url: str, on_change: Callable[[int | None], Awaitable[None]], *, idle_seconds: float
+) -> None:
+    """Call `on_change(seq)` after every NOTIFY of a committed write (`seq`: the last seq it committed, so a
+    replica can skip its own writes), and `on_change(None)` after each (re)connect (notifications sent while
+    disconnected are lost, so it catches up then) and after `idle_seconds` of silence. Runs until cancelled.
     """
     import psycopg
 
@@ -24,10 +27,19 @@ async def follow_writes(url: str, on_change: Callable[[], Awaitable[None]], *, i
             conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
             async with conn:
                 await conn.execute(f"LISTEN {CHANNEL}")
+                seq: int | None = None
                 while True:
-                    await on_change()
-                    async for _ in conn.notifies(timeout=idle_seconds, stop_after=1):
-                        pass
+                    await on_change(seq)
+                    seq = None
+                    async for notify in conn.notifies(timeout=idle_seconds, stop_after=1):
+                        seq = _seq(notify.payload)
         except psycopg.Error as exc:
             log.warning("fleet database %s: listening for writes failed (%s); reconnecting", safe_url(url), exc)
         await asyncio.sleep(RECONNECT_SECONDS)
+
+
+def _seq(payload: str) -> int | None:
+    try:
+        return int(payload)
+    except ValueError:  # not one of ours: catch up as after silence
+        return None
