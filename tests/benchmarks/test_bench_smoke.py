@@ -88,13 +88,16 @@ def test_quick_fleetpg_run_reports_every_figure_or_why_it_was_skipped() -> None:
         return
     assert document["summary"]["skipped_modules"] == {}
     figures = {fig["name"]: fig for fig in result["figures"]}
-    assert len(figures) == 4
+    assert len(figures) == 5
     for fig in figures.values():
         assert fig["better"] == "higher" and fig["unit"] == "writes/s"
         assert fig["value"] > 0 and fig["floor"] > 0 and fig["ratio"] == fig["value"] / fig["floor"]
         assert fig["clients"] >= 2 and fig["writes"] > 0
-    pair = figures["two fleet replicas on one database vs one (round-robin balancer)"]
-    assert len(pair["requests_per_replica"]) == 2 and min(pair["requests_per_replica"]) > 0  # both replicas wrote
+    balanced = figures["two fleet replicas on one database vs one (round-robin balancer)"]
+    assert len(balanced["requests_per_replica"]) == 2 and min(balanced["requests_per_replica"]) > 0  # both wrote
+    pair = figures["two fleet replicas on one database vs one (clients spread over the replicas)"]
+    assert {"hub a", "hub b", "postgresql", "machine busy"} <= set(pair["cpu_seconds"])
+    assert pair["group_commit"]["transactions"] > 0 and pair["group_commit"]["writes_per_transaction"] >= 1
     floor = figures["relayed writes into one fleet hub on PostgreSQL vs bare psycopg INSERTs"]
     assert floor["commit_settings"]["fsync"] == "on" and floor["commit_settings"]["synchronous_commit"] == "on"
 

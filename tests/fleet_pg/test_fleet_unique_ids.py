@@ -134,3 +134,29 @@ def test_concurrent_writes_to_one_replica_are_batched_and_a_bad_or_duplicate_one
     assert transactions < count  # writes that arrived while a transaction was in flight shared the next one
     assert "batch-invalid" not in keys and {f"batch-{index}" for index in range(24)} <= keys
     assert journal_last_seq(a) == journal_last_seq(b) == 26
+
+
+def test_a_replay_that_no_longer_builds_answers_the_first_response_on_either_replica(
+    replicas: tuple[RunningDaemon, RunningDaemon],
+) -> None:
+    # A shared store claims keys in the write's transaction instead of looking them up first; a replay whose
+    # build now fails (the decision is resolved already: 409 for a new request) must still answer as the first did.
+    a, b = replicas
+    made = a.request(
+        "POST", "/decisions/", json={"title": "Pick a queue", "decision_type": "pending", "topic_id": "custodian"}
+    )
+    assert made.status_code == 201, made.text
+    resolve = {"rationale": "simplest", "decided_by": "bernd"}
+    path = f"/decisions/{made.json()['id']}/resolve"
+    first = a.request("POST", path, json=resolve, headers={"Idempotency-Key": "resolve-once"})
+    assert first.status_code == 200, first.text
+    for hub in (a, b):
+        again = hub.request("POST", path, json=resolve, headers={"Idempotency-Key": "resolve-once"})
+        assert (again.status_code, again.json()) == (200, first.json())
+    fresh = b.request("POST", path, json=resolve, headers={"Idempotency-Key": "resolve-twice"})
+    assert fresh.status_code == 409 and "already resolved" in fresh.json()["detail"]
+    other_body = b.request(
+        "POST", path, json=resolve | {"rationale": "other"}, headers={"Idempotency-Key": "resolve-once"}
+    )
+    assert other_body.status_code == 409 and "different body" in other_body.json()["detail"]
+    assert journal_last_seq(a) == journal_last_seq(b)

@@ -150,36 +150,36 @@ class PgJournal:
         return self._group.queued
 
     def _commit_batch(self, batch: list[PendingWrite]) -> None:
-        """One transaction for every write of `batch`: claim keys and ids, take the seqs, insert, NOTIFY, commit."""
+        """One transaction for every write of `batch`: claim keys and ids, take the seqs, insert, NOTIFY, commit.
+
+        Each write claims its Idempotency-Key and created id; one that lost a claim gets its outcome
+        (KeyTaken / IdTaken) and is left out. The common case claims the whole batch in the
+        transaction's first statement. When that fails (a write whose data the database refuses) or
+        some write won one claim and lost the other (its win must be undone), the transaction is
+        rolled back — nothing else was in it yet — and run again with each write claimed in a
+        savepoint of its own, so one bad write fails alone.
+        """
+        import psycopg
+
         for pending in batch:
             pending.extra["drafts"] = [_drafted(fields) for fields in pending.drafts]
             pending.extra["claim"] = created_id_claim(pending.drafts[-1])
         try:
-            with self._pool.connection() as conn, conn.transaction():
-                accepted = self._claim(conn, batch)
-                if accepted:
-                    self._insert(conn, accepted)
+            with self._pool.connection() as conn:
+                try:
+                    with conn.transaction():
+                        accepted = self._claim_together(conn, batch)
+                        if accepted:
+                            self._insert(conn, accepted)
+                except (_MixedClaims, psycopg.DataError, psycopg.IntegrityError):
+                    with conn.transaction():
+                        accepted = self._claim_each(conn, batch)
+                        if accepted:
+                            self._insert(conn, accepted)
         except Exception as exc:
             raise self._failed("saving a write (it was NOT saved; retry with the same Idempotency-Key)", exc) from exc
         for pending in accepted:  # only now: acknowledged means committed
             pending.succeed(pending.extra["drafts"])
-
-    def _claim(self, conn: Any, batch: list[PendingWrite]) -> list[PendingWrite]:
-        """Claim each write's Idempotency-Key and created id; the writes whose claims all held, in batch order.
-
-        A write that lost a claim gets its outcome here (KeyTaken / IdTaken) and is left out. The common
-        case is one statement for the whole batch; when it fails (a write whose data the database
-        refuses) or some write won one claim and lost the other (its win must be undone), that is rolled
-        back and each write is claimed again in a savepoint of its own, so one bad write fails alone.
-        """
-        import psycopg
-
-        try:
-            with conn.transaction():  # a savepoint around the batch's claims
-                accepted = self._claim_together(conn, batch)
-        except (_MixedClaims, psycopg.DataError, psycopg.IntegrityError):
-            accepted = self._claim_each(conn, batch)
-        return accepted
 
     def _claim_together(self, conn: Any, batch: list[PendingWrite]) -> list[PendingWrite]:
         keyed = [p for p in batch if p.key is not None]
