@@ -37,6 +37,20 @@ def _api_points(hub: RunningDaemon, field: str) -> list[list[Any]]:
     return [[s["ts"], s[field], s["state"]] for s in samples if s[field] is not None]
 
 
+def _wait_until_the_charts_are_the_apis(page: Any, hub: RunningDaemon) -> None:
+    """Both relay charts draw exactly the API's samples, once the open page has caught up: a sample taken
+    while the page loaded (or one that replaced this interval's change sample) reaches it live."""
+
+    def same() -> bool:
+        return all(
+            _marks(page, chart) == _api_points(hub, field)
+            for chart, field in (("relay-depth-chart", "pending"), ("relay-age-chart", "oldest_pending_age_seconds"))
+        )
+
+    wait_for(same, timeout=CHART_WAIT_MS / 1000, what="the relay charts to draw the API's samples")
+    assert _marks(page, "relay-depth-chart"), "the hub samples the queue when it starts"
+
+
 def test_the_relay_queue_charts_move_on_an_open_page_after_relay_activity(browser: Any, hub: RunningDaemon) -> None:
     tab = Tab(browser, hub)
     try:
@@ -55,10 +69,8 @@ def test_the_relay_queue_charts_move_on_an_open_page_after_relay_activity(browse
             timeout=CHART_WAIT_MS,
         )
         tab.assert_not_reloaded()
-        shown = _marks(page, "relay-depth-chart")
-        api = _api_points(hub, "pending")
-        assert shown == api[: len(shown)], "the page draws the API's samples (the API may have one more by now)"
-        ages = _marks(page, "relay-age-chart")
+        _wait_until_the_charts_are_the_apis(page, hub)
+        shown, ages = _marks(page, "relay-depth-chart"), _marks(page, "relay-age-chart")
         assert ages[-1][0] == shown[-1][0] and ages[-1][1] > 0, "the age chart moved with it: writes are waiting"
     finally:
         tab.close()
@@ -69,7 +81,7 @@ def test_every_chart_has_one_mark_per_api_point(browser: Any, hub: RunningDaemon
     assert logged.status_code in (200, 201), logged.text
     tab = Tab(browser, hub)
     try:
-        page = tab.open("/?by=domain", live=False)
+        page = tab.open("/?by=domain")
         activity = hub.get("/state/activity", params={"days": 30, "by": "domain"}).json()
         marks = page.eval_on_selector_all(
             "#activity-chart [data-bucket]",
@@ -79,10 +91,7 @@ def test_every_chart_has_one_mark_per_api_point(browser: Any, hub: RunningDaemon
         assert sorted(marks) == sorted(buckets) and "infotech" in {b[1] for b in buckets}
         total = activity["totals"]["progress_events"] + activity["totals"]["status_changes"]
         assert page.locator("[data-activity-total]").get_attribute("data-activity-total") == str(total)
-        for chart, field in (("relay-depth-chart", "pending"), ("relay-age-chart", "oldest_pending_age_seconds")):
-            shown = _marks(page, chart)
-            api = _api_points(hub, field)
-            assert shown and shown == api[: len(shown)], chart
+        _wait_until_the_charts_are_the_apis(page, hub)
     finally:
         tab.close()
 
