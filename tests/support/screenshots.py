@@ -2,10 +2,11 @@
 
     .venv/bin/python -m tests.support.screenshots [--out DIR]
 
-It builds the fixture workspace in a temporary directory, starts a real daemon on it (relay off), makes a few writes so every panel and chart has something to show (progress, status
-changes, a blocked task, a pending overdue decision, an unread message), and drives the Debian Chromium
-(/usr/bin/chromium, headless) over the overview at 1280 and 390 px in light and dark, and a workplan page at
-1280 px. It writes exactly the files docs/dashboard.md and README.md show, and nothing else.
+It builds the fixture workspace in a temporary directory, starts a real daemon on it (relay off), makes a
+few writes so every panel and chart has something to show (progress, status changes, a blocked task, a
+pending overdue decision, an unread message), and drives the Debian Chromium (/usr/bin/chromium, headless)
+over the overview at 1280 and 390 px in light and dark, and a workplan page at 1280 px. It writes exactly
+the files docs/dashboard.md and README.md show, and nothing else.
 """
 
 from __future__ import annotations

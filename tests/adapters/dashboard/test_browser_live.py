@@ -85,7 +85,8 @@ def test_every_chart_has_one_mark_per_api_point(browser: Any, hub: RunningDaemon
         activity = hub.get("/state/activity", params={"days": 30, "by": "domain"}).json()
         marks = page.eval_on_selector_all(
             "#activity-chart [data-bucket]",
-            "els => els.map(e => [e.dataset.day, e.dataset.group, +e.dataset.progressEvents, +e.dataset.statusChanges])",
+            "els => els.map(e => [e.dataset.day, e.dataset.group, +e.dataset.progressEvents,"
+            " +e.dataset.statusChanges])",
         )
         buckets = [[b["day"], b["group"], b["progress_events"], b["status_changes"]] for b in activity["buckets"]]
         assert sorted(marks) == sorted(buckets) and "infotech" in {b[1] for b in buckets}
@@ -117,7 +118,9 @@ def test_the_fleet_panels_and_the_relay_box_show_the_apis_numbers(browser: Any, 
             """els => els.map(e => [e.closest('[data-domain]').dataset.domain,
                                     e.closest('[data-topic]').dataset.topic, e.dataset.openWorkplan])""",
         )
-        expected = [[w["domain"] or "(none)", w["topic_slug"] or "(none)", w["id"]] for w in summary["open_workstreams"]]
+        expected = [
+            [w["domain"] or "(none)", w["topic_slug"] or "(none)", w["id"]] for w in summary["open_workstreams"]
+        ]
         assert sorted(grouped) == sorted(expected) and grouped
         assert page.locator('[data-count="open-workplans"]').inner_text() == f"({len(expected)})"
 
@@ -175,7 +178,8 @@ def test_the_status_source_shows_only_for_local_writes_and_conflicts_and_rows_st
 
 
 def test_a_live_update_keeps_what_the_reader_is_typing(browser: Any, hub: RunningDaemon) -> None:
-    made = hub.request("POST", "/decisions/", json={"title": "Pick the rack", "decision_type": "pending", "workplan_id": PLAN})
+    body = {"title": "Pick the rack", "decision_type": "pending", "workplan_id": PLAN}
+    made = hub.request("POST", "/decisions/", json=body)
     assert made.status_code == 201, made.text
     decision = made.json()["id"]
     tab = Tab(browser, hub)
