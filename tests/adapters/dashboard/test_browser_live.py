@@ -197,3 +197,38 @@ def test_a_live_update_keeps_what_the_reader_is_typing(browser: Any, hub: Runnin
         tab.assert_not_reloaded()
     finally:
         tab.close()
+
+
+def test_a_status_write_moves_the_activity_and_done_over_time_charts_on_open_pages(
+    browser: Any, hub: RunningDaemon
+) -> None:
+    plan = "STATE-WP-0071"
+    task = next(t["id"] for t in hub.get(f"/workplans/{plan}").json()["tasks"] if t["status"] != "done")
+    overview_tab, plan_tab = Tab(browser, hub), Tab(browser, hub)
+    try:
+        overview = overview_tab.open("/")
+        page = plan_tab.open(f"/ui/workplans/{plan}")
+        total_before = int(overview.locator("[data-activity-total]").get_attribute("data-activity-total") or 0)
+        points_before = page.locator("#history-chart [data-point]").count()
+        answer = hub.request("PATCH", f"/tasks/{task}", json={"status": "done"})
+        assert answer.status_code == 200, answer.text
+        history = hub.get(f"/workplans/{plan}/history").json()
+        page.wait_for_function(
+            """([count, done]) => {
+                 const points = document.querySelectorAll('#history-chart [data-point]');
+                 return points.length === count && +points[points.length - 1].dataset.done === done; }""",
+            arg=[points_before + 1, history["tasks_done"]],
+            timeout=LIVE_WAIT_MS,
+        )
+        overview.wait_for_function(
+            "total => +document.querySelector('[data-activity-total]').dataset.activityTotal === total",
+            arg=total_before + 1,
+            timeout=LIVE_WAIT_MS,
+        )
+        mark = overview.locator(f'#activity-chart [data-bucket][data-group="{plan}"]')
+        assert mark.get_attribute("data-status-changes") == "1"
+        overview_tab.assert_not_reloaded()
+        plan_tab.assert_not_reloaded()
+    finally:
+        overview_tab.close()
+        plan_tab.close()
