@@ -169,7 +169,8 @@ class RelaySampler:
         return False
 
     async def _take(self, replacing: str | None = None) -> str | None:
-        """One stored sample and its `relay-sample` event; the stored ts, or None when it could not be stored."""
+        """One stored sample and its `relay-sample` event. Answers the stored sample's ts; when it could not be
+        stored, the ts it was to replace (that row is still there, so the next change sample replaces it)."""
         try:
             taken = await asyncio.to_thread(self.sample, replacing)
         except (sqlite3.Error, OSError) as exc:  # a full disk must not stop the hub; the chart shows a gap
