@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 REPOS ?=
 
-.PHONY: dev-hub test bench lint clean-venv
+.PHONY: dev-hub test bench lint screenshots clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The dashboard screenshots docs/ and the README show, from a demo daemon (needs /usr/bin/chromium).
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.support.screenshots --out docs
 
 clean-venv:
 	rm -rf $(VENV)

@@ -646,7 +646,11 @@ class Hub:
 
         try:
             self.relay_sampler = RelaySampler(
-                self.config.data_dir, self.relay_status, lambda: self.journal, self.config.relay_sample_seconds
+                self.config.data_dir,
+                self.relay_status,
+                lambda: self.journal,
+                self.config.relay_sample_seconds,
+                events=self.events,  # sampled again soon after a write or relay change; announces each sample
             )
         except (sqlite3.Error, OSError) as exc:  # a chart's past is not worth refusing to serve
             log.warning("relay samples are off: %s", exc)

@@ -53,10 +53,20 @@ class RelaySamples:
         return conn
 
     def record(
-        self, ts: str, epoch: float, state: str, pending: int | None, oldest_pending_age_seconds: float | None
+        self,
+        ts: str,
+        epoch: float,
+        state: str,
+        pending: int | None,
+        oldest_pending_age_seconds: float | None,
+        *,
+        replacing: str | None = None,
     ) -> None:
-        """Store one sample and drop what falls outside the bounds."""
+        """Store one sample (in place of the sample at `replacing`, if given) and drop what falls outside
+        the bounds."""
         with self._lock:
+            if replacing is not None:
+                self._conn.execute("DELETE FROM relay_samples WHERE ts = ?", (replacing,))
             self._conn.execute(
                 "INSERT OR REPLACE INTO relay_samples(ts, epoch, state, pending, oldest_pending_age_seconds)"
                 " VALUES (?, ?, ?, ?, ?)",

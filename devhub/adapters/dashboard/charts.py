@@ -196,7 +196,7 @@ def relay_svg(history: Mapping[str, Any], field: str, label: str, unit: str, now
     if not samples:
         parts.append(
             f'<text class="empty-note" x="{LEFT + plot_w / 2:.0f}" y="{TOP + plot_h / 2:.0f}" text-anchor="middle">'
-            "No samples yet: the hub takes one a minute while it runs</text>"
+            "No samples yet: the hub takes one a minute while it runs, and soon after each change</text>"
         )
     parts.append("</svg>")
     return "".join(parts)

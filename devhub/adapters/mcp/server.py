@@ -20,6 +20,7 @@ from devhub.adapters.mcp.arguments import IdempotencyKey, _without_none
 from devhub.adapters.mcp.tools_decisions import DECISION_READ_TOOLS, DECISION_WRITE_TOOLS, DecisionTools
 from devhub.adapters.mcp.tools_messages import MESSAGE_READ_TOOLS, MESSAGE_WRITE_TOOLS, MessageTools
 from devhub.adapters.mcp.tools_statehub import STATEHUB_READ_TOOLS, STATEHUB_WRITE_TOOLS, StateHubTools
+from devhub.adapters.mcp.tools_time import TIME_READ_TOOLS, add_time_tools
 from devhub.errors import BadRequest, DevhubError, NotFound
 from devhub.service.filters import one_workplan_id
 from devhub.service.port import HubPort, ProgressFilters, TaskFilters, WorkplanFilters, WriteResult
@@ -447,7 +448,7 @@ WRITE_TOOLS = (
     "create_workplan_dependency",
     "create_dependency",
 )
-TOOL_NAMES = READ_TOOLS + WRITE_TOOLS + STATEHUB_READ_TOOLS + STATEHUB_WRITE_TOOLS
+TOOL_NAMES = READ_TOOLS + WRITE_TOOLS + STATEHUB_READ_TOOLS + STATEHUB_WRITE_TOOLS + TIME_READ_TOOLS
 
 
 async def _resource(read: Callable[[], Awaitable[str]]) -> str:
@@ -472,6 +473,7 @@ def build_server(backend: HubPort) -> MCPServer:
     statehub = StateHubTools(backend, tools._run)  # the fleet hub's read vocabulary (tools_statehub.py)
     for name in STATEHUB_READ_TOOLS + STATEHUB_WRITE_TOOLS:
         server.add_tool(getattr(statehub, name), name=name, annotations=READ if name in STATEHUB_READ_TOOLS else WRITE)
+    add_time_tools(server, backend, tools._run)  # the time reads as tools (tools_time.py)
 
     @server.resource(
         "workplan://{workplan_id}",

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from tests.adapters.dashboard.conftest import ARTIFACTS, repo_path
 from tests.support.daemon import RunningDaemon
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -240,12 +241,15 @@ def test_the_charts_draw_the_apis_numbers_one_mark_per_point(tab: Tab, hub: Runn
     expected = [[b["day"], b["group"], b["progress_events"], b["status_changes"]] for b in activity["buckets"]]
     assert sorted(marks) == sorted(expected) and len(marks) == len(activity["buckets"]) > 0
 
-    relay = hub.get("/relay/history", params={"hours": 24}).json()
-    depth = page.eval_on_selector_all(
-        "#relay-depth-chart [data-sample]", "els => els.map(e => [e.dataset.ts, +e.dataset.value])"
-    )
-    sampled = [[s["ts"], s["pending"]] for s in relay["samples"] if s["pending"] is not None]
-    assert depth and depth == sampled[: len(depth)], "the page's samples are the API's (the API may have one more)"
+    def depth_matches_the_api() -> bool:
+        relay = hub.get("/relay/history", params={"hours": 24}).json()
+        depth = page.eval_on_selector_all(
+            "#relay-depth-chart [data-sample]", "els => els.map(e => [e.dataset.ts, +e.dataset.value])"
+        )
+        return bool(depth) and depth == [[s["ts"], s["pending"]] for s in relay["samples"] if s["pending"] is not None]
+
+    # A sample taken after the writes above may still be on its way to the open page (it refreshes on it).
+    wait_for(depth_matches_the_api, timeout=10, what="the page's queue samples to be the API's")
 
     history = hub.get(f"/workplans/{CHART_PLAN}/history").json()
     page = tab.open(f"/ui/workplans/{CHART_PLAN}")

@@ -71,6 +71,10 @@ SPEC_TOOLS = frozenset(
         "create_workplan_dependency",
         "create_dependency",
         "list_dependencies",
+        # -- the time reads as tools (devhub extensions, tools_time.py) --
+        "get_activity",
+        "get_workplan_history",
+        "get_relay_history",
     ]
 )
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from devhub.adapters.mcp.tools_create import CREATE_TOOLS
+from devhub.adapters.mcp.tools_time import TIME_READ_TOOLS
 from tests.adapters.mcp.helpers import SPEC_TOOLS, connect, payload, run, text_of
 from tests.support.daemon import RunningDaemon
 
@@ -370,5 +371,5 @@ def test_every_tool_returns_the_rest_json(daemon: RunningDaemon, transport: str)
 
     run(scenario())
     # register_repo: test_register_repo.py; the create tools: tests/create/test_create_mcp.py (their own daemon,
-    # so the ids they add do not shift this module's shared fixture).
-    assert covered == SPEC_TOOLS - {"register_repo", *CREATE_TOOLS}
+    # so the ids they add do not shift this module's shared fixture); the time tools: test_time_tools.py.
+    assert covered == SPEC_TOOLS - {"register_repo", *CREATE_TOOLS, *TIME_READ_TOOLS}

@@ -23,6 +23,26 @@
     return href ? '[href="' + CSS.escape(href) + '"]' : null;
   }
 
+  // Each render gives every form a fresh Idempotency-Key: a region whose only difference is its form keys
+  // has not changed (replacing it would reset its forms on every event).
+  function comparable(region) {
+    const copy = region.cloneNode(true);
+    copy.querySelectorAll("input[type=hidden][name=key]").forEach(function (key) { key.removeAttribute("value"); });
+    return copy.innerHTML;
+  }
+
+  // Whether the reader has changed a form field in the region (typed a rationale, picked a status).
+  function edited(region) {
+    return Array.from(region.querySelectorAll("input, textarea, select")).some(function (field) {
+      if (field.type === "hidden") return false;
+      if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
+      if (field.tagName === "SELECT") {
+        return Array.from(field.options).some(function (option) { return option.selected !== option.defaultSelected; });
+      }
+      return field.value !== field.defaultValue;
+    });
+  }
+
   async function refresh() {
     if (refreshing) { again = true; return; }
     refreshing = true;
@@ -34,7 +54,8 @@
       let changed = 0;
       document.querySelectorAll("[data-live][id]").forEach(function (region) {
         const next = fresh.getElementById(region.id);
-        if (!next || next.innerHTML === region.innerHTML) return;
+        if (!next || comparable(next) === comparable(region)) return;
+        if (edited(region)) return;  // never wipe what the reader is typing; the next change retries
         const keepFocus = region.contains(focused) ? focusKey(focused) : null;
         const open = Array.from(region.querySelectorAll("details"))
           .map(function (d, i) { return d.open ? i : -1; }).filter(function (i) { return i >= 0; });
@@ -56,6 +77,10 @@
     }
   }
 
+  function kindOf(message) {
+    try { return JSON.parse(message.data).kind; } catch (error) { return null; }
+  }
+
   function scheduleRefresh() {
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(refresh, REFRESH_DEBOUNCE_MS);
@@ -70,7 +95,11 @@
       if (connectedBefore) scheduleRefresh();
       connectedBefore = true;
     });
-    source.addEventListener("change", scheduleRefresh);
+    source.addEventListener("change", function (message) {
+      // A relay queue sample (up to one a minute, more while writes flow) matters only to pages that chart it.
+      if (kindOf(message) === "relay-sample" && !document.querySelector("[data-relay-chart]")) return;
+      scheduleRefresh();
+    });
     source.addEventListener("error", function () { say("Reconnecting…", "offline"); });
     window.addEventListener("pagehide", function () { source.close(); });
   } else {
