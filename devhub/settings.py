@@ -111,6 +111,11 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)  # --database / DEVHUB_DATABASE_URL (may hold a password)
     # -- dashboard time series --
     relay_sample_seconds: float = 60.0  # DEVHUB_RELAY_SAMPLE_SECONDS: how often the relay queue is sampled
+    # -- fleet snapshot (devhub/service/fleet_snapshot.py) --
+    snapshot_interval: float = 60.0  # DEVHUB_SNAPSHOT_INTERVAL: seconds between refreshes while online
+    snapshot_stale_seconds: float = 180.0  # DEVHUB_SNAPSHOT_STALE_SECONDS: older than this reads as stale
+    snapshot_max_messages: int = 10_000  # DEVHUB_SNAPSHOT_MAX_MESSAGES: the newest kept, older dropped
+    snapshot_agents: tuple[str, ...] = ()  # DEVHUB_SNAPSHOT_AGENTS: agents besides the registered repos' slugs
 
     @property
     def relay(self) -> RelayConfig:
@@ -309,6 +314,11 @@ def load_settings(
         env=env,
         database_url=_database_url(env.get("DEVHUB_DATABASE_URL"), "DEVHUB_DATABASE_URL"),
         relay_sample_seconds=_seconds(env, "DEVHUB_RELAY_SAMPLE_SECONDS", 60.0),
+        # -- fleet snapshot --
+        snapshot_interval=_seconds(env, "DEVHUB_SNAPSHOT_INTERVAL", 60.0),
+        snapshot_stale_seconds=_seconds(env, "DEVHUB_SNAPSHOT_STALE_SECONDS", 180.0),
+        snapshot_max_messages=_integer(env, "DEVHUB_SNAPSHOT_MAX_MESSAGES", 10_000, 1, "messages"),
+        snapshot_agents=tuple(a.strip() for a in (env.get("DEVHUB_SNAPSHOT_AGENTS") or "").split(",") if a.strip()),
     )
     for key in ("data_dir", "config_dir"):
         value = overrides.get(key)

@@ -35,6 +35,7 @@ from relay.dead_letters import DEAD_LETTERS_FILE, DeadLetter, DeadLetters
 from relay.status import RelayStatus
 
 if TYPE_CHECKING:
+    from devhub.service.fleet_snapshot import FleetSnapshot
     from devhub.service.relay_samples import RelaySampler
     from devhub.store.pg.journal import PgJournal
     from relay.forwarder import Forwarder
@@ -156,6 +157,7 @@ class Hub:
             self._tasks.append(asyncio.create_task(self._follow_shared_writes(), name="devhub-shared-writes"))
         if self.config.relay.enabled:
             await self._start_relay()
+            self._start_snapshot()  # -- fleet snapshot --
         self._start_relay_samples()
 
     def _catch_up(self) -> None:
@@ -188,6 +190,8 @@ class Hub:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.relay_sampler is not None:
             self.relay_sampler.close()
+        if self.snapshot is not None:
+            self.snapshot.close()
         await self._readers.close()
         await self._search_readers.close()
         if self.writer is not None:
@@ -541,7 +545,7 @@ class Hub:
     def relay_status(self) -> RelayStatus:
         """The relay's state: the running relay's own, or `disabled` with the reason it does not run."""
         if self.relay is not None:
-            return self.relay.status()
+            return self._with_snapshot(self.relay.status())
         relay = self.config.relay
         return RelayStatus.disabled(relay.disabled_reason or "the relay is not running", relay.upstream)
 
@@ -650,6 +654,54 @@ class Hub:
             log.warning("relay samples are off: %s", exc)
             return
         self._tasks.append(asyncio.create_task(self.relay_sampler.run(), name="devhub-relay-samples"))
+
+    # -- fleet snapshot (devhub.service.fleet_snapshot) --
+
+    snapshot: FleetSnapshot | None = None
+
+    def _start_snapshot(self) -> None:
+        """Keep the fleet-only state (inbox, pending decisions, topics...) for offline reads, while relaying."""
+        from devhub.service.fleet_snapshot import FleetSnapshot
+        from devhub.service.snapshot_reads import SnapshotReads
+        from devhub.settings import read_env_var
+        from relay.fleet_ids import FleetIds
+
+        config, relay = self.config, self.config.relay
+        assert relay.upstream is not None
+        token_env = relay.token_env
+
+        def token() -> str | None:
+            return (read_env_var(token_env) or config.secret(token_env)) if token_env else None
+
+        def fleet_message_ids() -> list[str]:
+            return list(FleetIds.open(config.relay_dir).entries("message").values())
+
+        try:
+            self.snapshot = FleetSnapshot(
+                data_dir=config.data_dir,
+                upstream=str(relay.upstream),
+                token=token,
+                agents=lambda: [*(repo.slug for repo in self.repos), *config.snapshot_agents],
+                fleet_message_ids=fleet_message_ids,
+                relay_state=lambda: self.relay.status().state if self.relay is not None else None,
+                interval=config.snapshot_interval,
+                stale_after=config.snapshot_stale_seconds,
+                max_messages=config.snapshot_max_messages,
+                publish=self.events.publish,
+            )
+        except (sqlite3.Error, OSError) as exc:  # reads still answer from the files; say why the copy is missing
+            log.warning("fleet snapshot is off: %s", exc)
+            return
+        self._tasks.append(asyncio.create_task(self.snapshot.run(self.events.subscribe()), name="devhub-snapshot"))
+        self.writes.fleet_message = SnapshotReads(self).message  # a fleet message may be marked read offline
+
+    def _with_snapshot(self, status: RelayStatus) -> RelayStatus:
+        """The relay's status with the snapshot's section (`snapshot`: as_of, age, stale, counts, last_error)."""
+        from dataclasses import replace
+
+        if self.snapshot is None:
+            return status
+        return replace(status, extra={**status.extra, "snapshot": self.snapshot.status()})
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:
