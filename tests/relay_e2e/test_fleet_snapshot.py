@@ -85,8 +85,9 @@ def test_the_fleet_inbox_and_decisions_are_served_offline_with_their_age_and_sur
 
             # The upstream goes away: the inbox and decisions are still there, labelled stale, with their age.
             proxy.set_mode("refuse")
-            wait_for(lambda: relay(dev)["state"] == "offline", timeout=15, what="the relay to go offline")
-            offline = snapshot(dev)
+            offline = wait_for(
+                lambda: (s := snapshot(dev))["last_error"] and s, timeout=15, what="a refresh to fail"
+            )
             assert offline["stale"] is True and offline["age_seconds"] is not None
             assert set(messages(dev, to_agent=AGENT)) == {ids["to_me"], later}
             assert [d["id"] for d in dev.get("/decisions", params={"decision_type": "pending"}).json()] == [
@@ -104,12 +105,12 @@ def test_the_fleet_inbox_and_decisions_are_served_offline_with_their_age_and_sur
             assert orientation["relay"]["snapshot"]["stale"] is True
             assert orientation["relay"]["snapshot"]["counts"]["messages"] == 4
 
-            page = dev.get("/").text
+            page = dev.get("/", headers={"Accept": "text/html"}).text
             assert "from the fleet, as of" in page and "stale" in page
             assert "one more" in page  # the fleet message in the dashboard's inbox
 
             cli = dev.cli("relay", "status", check=True).stdout
-            assert "snapshot" in cli and "stale" in cli
+            assert "fleet snapshot as of" in cli and "STALE" in cli
 
             # A restart while offline: the snapshot is its own file, still there, still stale.
             dev.stop()
