@@ -662,7 +662,6 @@ class Hub:
     def _start_snapshot(self) -> None:
         """Keep the fleet-only state (inbox, pending decisions, topics...) for offline reads, while relaying."""
         from devhub.service.fleet_snapshot import FleetSnapshot
-        from devhub.service.snapshot_reads import SnapshotReads
         from devhub.settings import read_env_var
         from relay.fleet_ids import FleetIds
 
@@ -693,7 +692,17 @@ class Hub:
             log.warning("fleet snapshot is off: %s", exc)
             return
         self._tasks.append(asyncio.create_task(self.snapshot.run(self.events.subscribe()), name="devhub-snapshot"))
-        self.writes.fleet_message = SnapshotReads(self).message  # a fleet message may be marked read offline
+        self.writes.fleet_message = self._fleet_message  # a fleet message may be read, archived, answered offline
+
+    async def _fleet_message(self, message_id: str) -> dict[str, Any] | None:
+        """A message only the fleet snapshot holds, with what was done to it here on top (None: it holds none)."""
+        from devhub.store.message_marks import fleet_message_marks
+
+        snapshot = self.snapshot
+        if snapshot is None:
+            return None
+        marks = await self.read(fleet_message_marks)
+        return await asyncio.to_thread(snapshot.message, message_id, marks)
 
     def _with_snapshot(self, status: RelayStatus) -> RelayStatus:
         """The relay's status with the snapshot's section (`snapshot`: as_of, age, stale, counts, last_error)."""

@@ -71,14 +71,6 @@ class SnapshotReads:
         )
         return cast("list[MessageView]", merge_messages(local, fleet, limit))
 
-    async def message(self, message_id: str) -> MessageView | None:
-        """A message only the fleet snapshot holds (None when it holds none): what local writes may name."""
-        snapshot = self.snapshot
-        if snapshot is None:
-            return None
-        marks = await self._marks()
-        return cast("MessageView | None", await asyncio.to_thread(snapshot.message, message_id, marks))
-
     async def thread(self, message_id: str, local: list[MessageView] | None) -> list[MessageView] | None:
         """A thread whose root (or whose given message) only the fleet holds, with local replies in it."""
         snapshot = self.snapshot
