@@ -147,6 +147,7 @@ class FleetSnapshot:
         self._counts = self.store.counts()
         self._hidden: frozenset[str] = frozenset()  # fleet ids of messages written here (shown by their local copy)
         self._refresh_lock = asyncio.Lock()
+        self._http: httpx.AsyncClient | None = None
 
     # -- when: the loop, woken by the relay reconnecting ---------------------------------------------
 
@@ -228,19 +229,12 @@ class FleetSnapshot:
                 self._publish("snapshot", **self.status())
 
     async def _refresh(self, full: bool, client: httpx.AsyncClient | None) -> RefreshReport:
-        import httpx
-
-        own = client is None
-        http = client or httpx.AsyncClient(base_url=self.upstream, timeout=REQUEST_TIMEOUT)
+        http = client or self._client()
         headers = {"Authorization": f"Bearer {token}"} if (token := self._token()) else {}
-        try:
-            collections = await asyncio.gather(
-                *(self._fetch_json(http, path, query, headers) for _, path, query in COLLECTIONS)
-            )
-            fetched, dropped = await self._refresh_messages(http, headers, full)
-        finally:
-            if own:
-                await http.aclose()
+        collections = await asyncio.gather(
+            *(self._fetch_json(http, path, query, headers) for _, path, query in COLLECTIONS)
+        )
+        fetched, dropped = await self._refresh_messages(http, headers, full)
         rewritten = await asyncio.to_thread(self._store_collections, collections)
         self._hidden = frozenset(self._fleet_message_ids())
         return {
@@ -250,6 +244,14 @@ class FleetSnapshot:
             "messages_dropped": dropped,
             "collections_rewritten": rewritten,
         }
+
+    def _client(self) -> httpx.AsyncClient:
+        """One client for every refresh: a new one would load the TLS trust store each time (~0.2 s)."""
+        import httpx
+
+        if self._http is None:
+            self._http = httpx.AsyncClient(base_url=self.upstream, timeout=REQUEST_TIMEOUT)
+        return self._http
 
     async def _fetch_json(
         self, http: httpx.AsyncClient, path: str, query: Mapping[str, Any], headers: Mapping[str, str]
@@ -391,6 +393,13 @@ class FleetSnapshot:
 
     def close(self) -> None:
         self.store.close()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (in the loop that used it) and the snapshot file."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        self.close()
 
 
 def with_mark(message: dict[str, Any], mark: MessageMark | None) -> dict[str, Any]:

@@ -191,7 +191,7 @@ class Hub:
         if self.relay_sampler is not None:
             self.relay_sampler.close()
         if self.snapshot is not None:
-            self.snapshot.close()
+            await self.snapshot.aclose()
         await self._readers.close()
         await self._search_readers.close()
         if self.writer is not None:
