@@ -129,6 +129,7 @@ class FleetSnapshot:
         stale_after: float,
         max_messages: int,
         publish: Callable[..., None] | None = None,
+        on_refresh: Callable[[RefreshReport], None] | None = None,
     ) -> None:
         self.store = SnapshotStore(data_dir / SNAPSHOT_FILE)
         self.upstream = upstream.rstrip("/")
@@ -140,6 +141,7 @@ class FleetSnapshot:
         self.stale_after = stale_after
         self.max_messages = max_messages
         self._publish = publish
+        self._on_refresh = on_refresh
         self._wake = asyncio.Event()
         self._full_wanted = True
         self._periodic = 0
@@ -217,6 +219,8 @@ class FleetSnapshot:
             }
             await asyncio.to_thread(self._store_meta)
             self._changed()
+            if self._on_refresh is not None:
+                self._on_refresh(report)
             return report
 
     def _store_meta(self) -> None:

@@ -35,7 +35,7 @@ from relay.dead_letters import DEAD_LETTERS_FILE, DeadLetter, DeadLetters
 from relay.status import RelayStatus
 
 if TYPE_CHECKING:
-    from devhub.service.fleet_snapshot import FleetSnapshot
+    from devhub.service.fleet_snapshot import FleetSnapshot, RefreshReport
     from devhub.service.relay_samples import RelaySampler
     from devhub.store.pg.journal import PgJournal
     from relay.forwarder import Forwarder
@@ -175,6 +175,7 @@ class Hub:
             read=self.read,
             publish=self.events.publish,
             secret=self.config.secret,
+            topic_uuid=lambda slug: self.snapshot.topic_id(slug) if self.snapshot is not None else None,
         )
 
     async def stop(self) -> None:
@@ -687,12 +688,18 @@ class Hub:
                 stale_after=config.snapshot_stale_seconds,
                 max_messages=config.snapshot_max_messages,
                 publish=self.events.publish,
+                on_refresh=self._snapshot_refreshed,
             )
         except (sqlite3.Error, OSError) as exc:  # reads still answer from the files; say why the copy is missing
             log.warning("fleet snapshot is off: %s", exc)
             return
         self._tasks.append(asyncio.create_task(self.snapshot.run(self.events.subscribe()), name="devhub-snapshot"))
         self.writes.fleet_message = self._fleet_message  # a fleet message may be read, archived, answered offline
+
+    def _snapshot_refreshed(self, report: RefreshReport) -> None:
+        """New topics from the fleet may release writes held on a topic slug: the relay looks again."""
+        if "topics" in report["collections_rewritten"] and self.relay is not None:
+            self.relay.wake()
 
     async def _fleet_message(self, message_id: str) -> dict[str, Any] | None:
         """A message only the fleet snapshot holds, with what was done to it here on top (None: it holds none)."""

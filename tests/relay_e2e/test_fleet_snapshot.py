@@ -171,3 +171,27 @@ def test_against_a_devhub_fleet_hub_a_relayed_message_is_shown_once(tmp_path: Pa
     finally:
         dev.stop()
         fleet.stop()
+
+
+def test_a_workplan_created_on_a_topic_slug_waits_for_the_snapshot_to_learn_its_uuid(tmp_path: Path) -> None:
+    with strict_statehub(token=TOKEN) as hub:
+        workspace = make_workspace(tmp_path / "ws", [AGENT])
+        dev = start_dev(tmp_path / "dev", workspace, hub.url, env=SNAPSHOT_ENV)
+        try:
+            wait_snapshot(dev, lambda s: True, "the first snapshot")
+            with dev.client() as client:
+                created = client.post(
+                    "/workplans/", json={"repo_id": AGENT, "topic_id": "fleet-only-topic", "title": "Held on a slug"}
+                )
+                assert created.status_code == 201, created.text
+            held = wait_for(lambda: (s := relay(dev))["held"] == 1 and s, timeout=10, what="the create to be held")
+            assert "fleet-only-topic" in held["held_reasons"][0]["reason"]
+            assert hub.effects_on("POST", "/workplans/") == []
+
+            hub.seed_topic("fleet-only-topic", id=TOPIC_UUID)  # the fleet learns the topic; the snapshot follows
+            wait_for(lambda: hub.effects_on("POST", "/workplans/"), timeout=20, what="the held create to go out")
+            [effect] = hub.effects_on("POST", "/workplans/")
+            assert effect.status == 201 and effect.body["topic_id"] == TOPIC_UUID
+            assert relay(dev)["held"] == 0 and relay(dev)["dead_letters"] == 0
+        finally:
+            dev.stop()
