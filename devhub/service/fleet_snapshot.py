@@ -236,7 +236,7 @@ class FleetSnapshot:
         http = client or self._client()
         headers = {"Authorization": f"Bearer {token}"} if (token := self._token()) else {}
         collections = await asyncio.gather(
-            *(self._fetch_json(http, path, query, headers) for _, path, query in COLLECTIONS)
+            *(self._fetch_raw(http, path, query, headers) for _, path, query in COLLECTIONS)
         )
         fetched, dropped = await self._refresh_messages(http, headers, full)
         rewritten = await asyncio.to_thread(self._store_collections, collections)
@@ -257,28 +257,32 @@ class FleetSnapshot:
             self._http = httpx.AsyncClient(base_url=self.upstream, timeout=REQUEST_TIMEOUT)
         return self._http
 
-    async def _fetch_json(
+    async def _fetch_raw(
         self, http: httpx.AsyncClient, path: str, query: Mapping[str, Any], headers: Mapping[str, str]
-    ) -> tuple[bytes, list[dict[str, Any]]] | None:
-        """The raw answer and its list of objects; None when the upstream does not serve this route (404)."""
+    ) -> bytes | None:
+        """The answer's body; None when the upstream does not serve this route (404). Not parsed here: an answer
+        whose bytes did not change since the last refresh is never parsed at all."""
         answer = await http.get(path, params=dict(query), headers=dict(headers))
         if answer.status_code == 404:
             return None
         answer.raise_for_status()
-        document = answer.json()
-        if not isinstance(document, list):
-            raise ValueError(f"GET {path} answered {type(document).__name__}, not a list")
-        return answer.content, [item for item in document if isinstance(item, dict)]
+        return answer.content
 
-    def _store_collections(self, collections: Sequence[tuple[bytes, list[dict[str, Any]]] | None]) -> list[str]:
+    async def _fetch_json(
+        self, http: httpx.AsyncClient, path: str, query: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> list[dict[str, Any]] | None:
+        """The answer's list of objects; None when the upstream does not serve this route (404)."""
+        raw = await self._fetch_raw(http, path, query, headers)
+        return None if raw is None else _objects(path, raw)
+
+    def _store_collections(self, collections: Sequence[bytes | None]) -> list[str]:
         """Rewrite each collection whose answer changed since the last refresh (a fingerprint of its bytes)."""
         rewritten = []
-        for (name, _, _), fetched in zip(COLLECTIONS, collections, strict=True):
-            raw, docs = fetched if fetched is not None else (b"", [])
-            fingerprint = hashlib.sha256(raw).hexdigest()
+        for (name, path, _), raw in zip(COLLECTIONS, collections, strict=True):
+            fingerprint = hashlib.sha256(raw or b"").hexdigest()
             if self._meta.get(f"fingerprint:{name}") == fingerprint:
                 continue
-            self.store.replace_collection(name, docs)
+            self.store.replace_collection(name, _objects(path, raw) if raw is not None else [])
             self._meta[f"fingerprint:{name}"] = fingerprint
             rewritten.append(name)
         return rewritten
@@ -301,7 +305,7 @@ class FleetSnapshot:
         found: dict[str, dict[str, Any]] = {}
         again = []
         for query, page in zip(queries, pages, strict=True):
-            docs = [normalise_message(d) for d in (page[1] if page else [])]
+            docs = [normalise_message(d) for d in (page or [])]
             if not full and len(docs) >= PAGE and await asyncio.to_thread(self._page_changed, docs):
                 again.append(query)
             found.update((d["id"], d) for d in docs)
@@ -310,7 +314,7 @@ class FleetSnapshot:
                 *(self._fetch_json(http, "/messages/", q | {"limit": str(self.max_messages)}, headers) for q in again)
             )
             for page in more:
-                found.update((d["id"], d) for d in (normalise_message(x) for x in (page[1] if page else [])))
+                found.update((d["id"], d) for d in (normalise_message(x) for x in (page or [])))
         if not full and not again:
             unchanged = await asyncio.to_thread(self._unchanged_ids, list(found.values()))
             for ident in unchanged:
@@ -404,6 +408,16 @@ class FleetSnapshot:
             await self._http.aclose()
             self._http = None
         self.close()
+
+
+def _objects(path: str, raw: bytes) -> list[dict[str, Any]]:
+    """A list route's answer as its objects (anything but a JSON list is an error: the upstream is not a hub)."""
+    import json
+
+    document = json.loads(raw)
+    if not isinstance(document, list):
+        raise ValueError(f"GET {path} answered {type(document).__name__}, not a list")
+    return [item for item in document if isinstance(item, dict)]
 
 
 def with_mark(message: dict[str, Any], mark: MessageMark | None) -> dict[str, Any]:
