@@ -1,6 +1,7 @@
 """The fleet snapshot's refresh (issue 16), each figure next to the floor of fetching the same JSON with httpx alone.
 
-The strict State Hub stand-in (tests/support/strict_statehub.py, uvicorn on loopback) is seeded with
+The strict State Hub stand-in (tests/support/strict_statehub.py, uvicorn on loopback, in a process of
+its own) is seeded with
 10,000 messages to one agent, 1,000 pending decisions and 500 topics (quick: 500 / 50 / 25). The
 snapshot (devhub/service/fleet_snapshot.py) refreshes from it into its own SQLite file:
 
@@ -13,6 +14,8 @@ snapshot (devhub/service/fleet_snapshot.py) refreshes from it into its own SQLit
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,6 @@ import httpx
 
 from benchmarks.common import figure, log, median
 from devhub.service.fleet_snapshot import COLLECTIONS, PAGE, FleetSnapshot
-from tests.support.strict_statehub import strict_statehub
 
 AGENT = "bench-agent"
 
@@ -93,13 +95,44 @@ async def _measure(workdir: Path, url: str, messages: int, repeats: int, quiet_r
     return {name: median(values) for name, values in times.items()} | {"counts": counts}
 
 
+SERVE = """
+import sys, time
+from benchmarks.bench_snapshot import _seed
+from tests.support.strict_statehub import strict_statehub
+messages, decisions, topics = map(int, sys.argv[1:4])
+with strict_statehub() as hub:
+    _seed(hub, messages, decisions, topics)
+    print(hub.url, flush=True)
+    sys.stdin.read()  # until the benchmark closes our stdin
+"""
+
+
 def run(workdir: Path, quick: bool) -> dict[str, Any]:
     messages, decisions, topics = (500, 50, 25) if quick else (10_000, 1_000, 500)
     repeats, quiet_repeats = (2, 5) if quick else (3, 20)
-    with strict_statehub() as hub:
-        log(f"snapshot: seeding {messages} messages, {decisions} decisions, {topics} topics")
-        _seed(hub, messages, decisions, topics)
-        measured = asyncio.run(_measure(workdir, hub.url, messages, repeats, quiet_repeats))
+    log(f"snapshot: seeding {messages} messages, {decisions} decisions, {topics} topics")
+    # The stand-in runs in its own process, as a real upstream would: it does not share this one's GIL.
+    root = Path(__file__).resolve().parents[1]
+    upstream = subprocess.Popen(
+        [sys.executable, "-c", SERVE, str(messages), str(decisions), str(topics)],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert upstream.stdout is not None and upstream.stdin is not None
+        url = upstream.stdout.readline().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError(f"the stand-in did not start (exit {upstream.poll()})")
+        measured = asyncio.run(_measure(workdir, url, messages, repeats, quiet_repeats))
+    finally:
+        if upstream.stdin is not None:
+            upstream.stdin.close()
+        try:
+            upstream.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            upstream.kill()
     counts = measured["counts"]
     if counts["messages"] != messages or counts["decisions"] != decisions or counts["topics"] != topics:
         raise RuntimeError(f"the full refresh stored {counts}, not what was seeded")
