@@ -67,7 +67,7 @@ def _snapshot(data_dir: Path, url: str, messages: int) -> FleetSnapshot:
         upstream=url,
         token=lambda: None,
         agents=lambda: [AGENT],
-        fleet_message_ids=lambda: [],
+        written_here=lambda kind: [],
         relay_state=lambda: "idle",
         interval=60,
         stale_after=180,

@@ -123,7 +123,7 @@ class FleetSnapshot:
         upstream: str,
         token: Callable[[], str | None],
         agents: Callable[[], Sequence[str]],
-        fleet_message_ids: Callable[[], Iterable[str]],
+        written_here: Callable[[str], Iterable[str]],
         relay_state: Callable[[], str | None],
         interval: float,
         stale_after: float,
@@ -135,7 +135,7 @@ class FleetSnapshot:
         self.upstream = upstream.rstrip("/")
         self._token = token
         self._agents = agents
-        self._fleet_message_ids = fleet_message_ids
+        self._written_here = written_here
         self._relay_state = relay_state
         self.interval = interval
         self.stale_after = stale_after
@@ -147,7 +147,9 @@ class FleetSnapshot:
         self._periodic = 0
         self._meta: dict[str, Any] = self.store.meta()
         self._counts = self.store.counts()
-        self._hidden: frozenset[str] = frozenset()  # fleet ids of messages written here (shown by their local copy)
+        # The fleet's ids of messages and decisions written here: shown by their local copies, not the fleet's.
+        self.hidden: dict[str, frozenset[str]] = {}
+        self._learn_written_here()
         self._refresh_lock = asyncio.Lock()
         self._http: httpx.AsyncClient | None = None
 
@@ -240,7 +242,7 @@ class FleetSnapshot:
         )
         fetched, dropped = await self._refresh_messages(http, headers, full)
         rewritten = await asyncio.to_thread(self._store_collections, collections)
-        self._hidden = frozenset(self._fleet_message_ids())
+        await asyncio.to_thread(self._learn_written_here)
         return {
             "kind": "full" if full else "incremental",
             "seconds": 0.0,
@@ -248,6 +250,9 @@ class FleetSnapshot:
             "messages_dropped": dropped,
             "collections_rewritten": rewritten,
         }
+
+    def _learn_written_here(self) -> None:
+        self.hidden = {kind: frozenset(self._written_here(kind)) for kind in ("message", "decision")}
 
     def _client(self) -> httpx.AsyncClient:
         """One client for every refresh: a new one would load the TLS trust store each time (~0.2 s)."""
@@ -368,7 +373,8 @@ class FleetSnapshot:
         limit: int,
     ) -> list[dict[str, Any]]:
         """Fleet messages filtered like GET /messages/, with the local marks laid on top, newest first."""
-        spare = len(marks) + len(self._hidden)
+        hidden = self.hidden.get("message", frozenset())
+        spare = len(marks) + len(hidden)
         rows = self.store.messages(
             to_agent=to_agent,
             from_agent=from_agent,
@@ -378,7 +384,7 @@ class FleetSnapshot:
         )
         out = []
         for row in rows:
-            if row["id"] in self._hidden:
+            if row["id"] in hidden:
                 continue
             row = with_mark(row, marks.get(row["id"]))
             if (unread_only and row["read"]) or (row["archived"] and not include_archived):

@@ -664,7 +664,7 @@ class Hub:
         """Keep the fleet-only state (inbox, pending decisions, topics...) for offline reads, while relaying."""
         from devhub.service.fleet_snapshot import FleetSnapshot
         from devhub.settings import read_env_var
-        from relay.fleet_ids import FleetIds
+        from relay.fleet_ids import FLEET_IDS_FILE, FleetIds
 
         config, relay = self.config, self.config.relay
         assert relay.upstream is not None
@@ -673,8 +673,9 @@ class Hub:
         def token() -> str | None:
             return (read_env_var(token_env) or config.secret(token_env)) if token_env else None
 
-        def fleet_message_ids() -> list[str]:
-            return list(FleetIds.open(config.relay_dir).entries("message").values())
+        def written_here(kind: str) -> list[str]:
+            # Read only (the relay's own open folded earlier files in): the fleet's ids of what was created here.
+            return list(FleetIds(config.relay_dir / FLEET_IDS_FILE).entries(kind).values())
 
         try:
             self.snapshot = FleetSnapshot(
@@ -682,7 +683,7 @@ class Hub:
                 upstream=str(relay.upstream),
                 token=token,
                 agents=lambda: [*(repo.slug for repo in self.repos), *config.snapshot_agents],
-                fleet_message_ids=fleet_message_ids,
+                written_here=written_here,
                 relay_state=lambda: self.relay.status().state if self.relay is not None else None,
                 interval=config.snapshot_interval,
                 stale_after=config.snapshot_stale_seconds,

@@ -109,9 +109,7 @@ class SnapshotReads:
         return cast("list[DecisionRecord]", merged[:limit] if limit else merged)
 
     def _fleet_decisions(self, snapshot: FleetSnapshot, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
-        from relay.fleet_ids import FleetIds
-
-        written_here = set(FleetIds.open(self.hub.config.relay_dir).entries("decision").values())
+        written_here = snapshot.hidden.get("decision", frozenset())
         topics = {t.get("id"): t for t in snapshot.collection("topics")}
         topic = filters.get("topic_id")  # a fleet topic UUID or a topic slug
         domain = filters.get("domain")

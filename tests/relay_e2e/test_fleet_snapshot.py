@@ -112,8 +112,12 @@ def test_the_fleet_inbox_and_decisions_are_served_offline_with_their_age_and_sur
             cli = dev.cli("relay", "status", check=True).stdout
             assert "fleet snapshot as of" in cli and "STALE" in cli
 
-            # A restart while offline: the snapshot is its own file, still there, still stale.
+            # A restart while offline, with the read model deleted (rebuilt from files and the journal): the
+            # snapshot is its own file, still there, still stale; the mark-read is replayed from the journal.
             dev.stop()
+            for suffix in ("", "-wal", "-shm"):
+                (dev.data_dir / f"readmodel.sqlite{suffix}").unlink(missing_ok=True)
+            assert (dev.data_dir / "fleet-snapshot.sqlite").exists()
             dev = start_dev(tmp_path / "dev", workspace, proxy.url, env=SNAPSHOT_ENV, data_dir=dev.data_dir)
             assert set(messages(dev, to_agent=AGENT)) == {ids["to_me"], later}
             assert messages(dev, to_agent=AGENT)[ids["to_me"]]["read"] is True  # the local mark, replayed
