@@ -84,6 +84,7 @@ async def _measure(workdir: Path, url: str, messages: int, repeats: int, quiet_r
             if snapshot is not None:
                 await snapshot.aclose()
             snapshot = _snapshot(workdir / f"full-{attempt}", url, messages)
+            snapshot.http_client()  # made once per daemon (TLS trust store: ~0.2 s), outside the timing as the floor's
             times["full_floor"].append(await _fetch_alone(alone, _requests(snapshot, messages)))
             times["full"].append(await _refresh(snapshot, full=True))
         assert snapshot is not None

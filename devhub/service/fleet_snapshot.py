@@ -235,7 +235,7 @@ class FleetSnapshot:
                 self._publish("snapshot", **self.status())
 
     async def _refresh(self, full: bool, client: httpx.AsyncClient | None) -> RefreshReport:
-        http = client or self._client()
+        http = client or self.http_client()
         headers = {"Authorization": f"Bearer {token}"} if (token := self._token()) else {}
         collections = await asyncio.gather(
             *(self._fetch_raw(http, path, query, headers) for _, path, query in COLLECTIONS)
@@ -254,7 +254,7 @@ class FleetSnapshot:
     def _learn_written_here(self) -> None:
         self.hidden = {kind: frozenset(self._written_here(kind)) for kind in ("message", "decision")}
 
-    def _client(self) -> httpx.AsyncClient:
+    def http_client(self) -> httpx.AsyncClient:
         """One client for every refresh: a new one would load the TLS trust store each time (~0.2 s)."""
         import httpx
 
