@@ -523,7 +523,8 @@ class LocalHub:
 
     async def repo_catalog(self, filters: RepoFilters | None = None) -> list[CatalogRepo]:
         local = await self.statehub.repos(filters)
-        return local if filters else await self.fleet.by_slug(local, "repos")  # fleet rows carry no classification
+        filtered = any(value is not None for value in (filters or {}).values())
+        return local if filtered else await self.fleet.by_slug(local, "repos")  # fleet rows: no classification
 
     async def repo(self, slug: str) -> CatalogRepo:
         return await self.statehub.repo(slug)

@@ -36,6 +36,7 @@ def wait_snapshot(dev: RunningDaemon, check: Any, what: str, timeout: float = 20
 
 def seed_fleet(hub: StrictStateHub) -> dict[str, str]:
     hub.seed_topic("fleet-only-topic", "A topic only the fleet knows", id=TOPIC_UUID)
+    hub.seed_repo("fleet-only-repo", domain="fleet-domain")
     return {
         "to_me": hub.seed_message("orchestrator", AGENT, "please review", "the fleet asks"),
         "from_me": hub.seed_message(AGENT, "orchestrator", "done", "reviewed"),
@@ -78,6 +79,8 @@ def test_the_fleet_inbox_and_decisions_are_served_offline_with_their_age_and_sur
             pending = dev.get("/decisions", params={"decision_type": "pending"}).json()
             assert [d["id"] for d in pending] == [ids["decision"]] and pending[0]["source"] == "fleet"
             assert "fleet-only-topic" in {t["slug"] for t in dev.get("/topics").json()}
+            repos = {r["slug"]: r for r in dev.get("/repos/").json()}
+            assert repos["fleet-only-repo"]["source"] == "fleet" and repos[AGENT].get("source") is None
 
             # Incremental refresh: a new fleet message shows up without a write or a reconnect.
             later = hub.seed_message("orchestrator", AGENT, "one more", "incremental")
@@ -132,7 +135,7 @@ def test_the_fleet_inbox_and_decisions_are_served_offline_with_their_age_and_sur
             )
             wait_snapshot(dev, lambda s: not s["stale"], "a fresh snapshot after reconnecting")
             assert hub.messages[ids["to_me"]]["read"] is True
-            assert relay(dev)["dead_letters"] == 0
+            assert relay(dev)["dead_letters"] == 0 and hub.refusals == [], hub.refusals
         finally:
             dev.stop()
 
