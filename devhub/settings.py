@@ -111,6 +111,11 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)  # --database / DEVHUB_DATABASE_URL (may hold a password)
     # -- dashboard time series --
     relay_sample_seconds: float = 60.0  # DEVHUB_RELAY_SAMPLE_SECONDS: how often the relay queue is sampled
+    # -- fleet snapshot (devhub/service/fleet_snapshot.py) --
+    snapshot_interval: float = 60.0  # DEVHUB_SNAPSHOT_INTERVAL: seconds between refreshes while online
+    snapshot_stale_seconds: float = 180.0  # DEVHUB_SNAPSHOT_STALE_SECONDS: older than this reads as stale
+    snapshot_max_messages: int = 10_000  # DEVHUB_SNAPSHOT_MAX_MESSAGES: the newest kept, older dropped
+    snapshot_agents: tuple[str, ...] = ()  # DEVHUB_SNAPSHOT_AGENTS: agents besides the registered repos' slugs
 
     @property
     def relay(self) -> RelayConfig:
@@ -213,6 +218,15 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _snapshot_interval(env: Mapping[str, str]) -> float:
+    """DEVHUB_SNAPSHOT_INTERVAL: at least 0.1 s (a zero would refresh from the fleet in a tight loop)."""
+    value = _seconds(env, "DEVHUB_SNAPSHOT_INTERVAL", 60.0)
+    if value < 0.1:
+        raw = env["DEVHUB_SNAPSHOT_INTERVAL"]
+        raise ConfigError(f"DEVHUB_SNAPSHOT_INTERVAL: must be at least 0.1 seconds, got {raw!r}")
+    return value
+
+
 def _crash_at(env: Mapping[str, str]) -> str | None:
     raw = env.get("DEVHUB_TEST_CRASH_AT") or None
     if raw is not None:
@@ -309,6 +323,11 @@ def load_settings(
         env=env,
         database_url=_database_url(env.get("DEVHUB_DATABASE_URL"), "DEVHUB_DATABASE_URL"),
         relay_sample_seconds=_seconds(env, "DEVHUB_RELAY_SAMPLE_SECONDS", 60.0),
+        # -- fleet snapshot --
+        snapshot_interval=_snapshot_interval(env),
+        snapshot_stale_seconds=_seconds(env, "DEVHUB_SNAPSHOT_STALE_SECONDS", 180.0),
+        snapshot_max_messages=_integer(env, "DEVHUB_SNAPSHOT_MAX_MESSAGES", 10_000, 1, "messages"),
+        snapshot_agents=tuple(a.strip() for a in (env.get("DEVHUB_SNAPSHOT_AGENTS") or "").split(",") if a.strip()),
     )
     for key in ("data_dir", "config_dir"):
         value = overrides.get(key)

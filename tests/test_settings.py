@@ -30,8 +30,12 @@ BAD_VALUES = {
     "DEVHUB_RELAY_SAMPLE_SECONDS": "soon",
     "DEVHUB_TEST_CRASH_AT": "after_lunch:2",
     "DEVHUB_DATABASE_URL": "mysql://db/devhub",
+    # -- fleet snapshot --
+    "DEVHUB_SNAPSHOT_INTERVAL": "0",
+    "DEVHUB_SNAPSHOT_STALE_SECONDS": "a while",
+    "DEVHUB_SNAPSHOT_MAX_MESSAGES": "0",
 }
-FREE_FORM = {"DEVHUB_DATA_DIR", "DEVHUB_CONFIG_DIR", "DEVHUB_HOST", "DEVHUB_TOKEN"}
+FREE_FORM = {"DEVHUB_DATA_DIR", "DEVHUB_CONFIG_DIR", "DEVHUB_HOST", "DEVHUB_TOKEN", "DEVHUB_SNAPSHOT_AGENTS"}
 
 
 def _documented_variables() -> set[str]:

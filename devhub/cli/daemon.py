@@ -230,6 +230,18 @@ def _relay_line(relay: RelayStatus) -> str:
     return ", ".join(parts)
 
 
+def _snapshot_line(snapshot: dict[str, Any]) -> str:
+    """The fleet snapshot's age and counts on one line (devhub/service/fleet_snapshot.py)."""
+    age = snapshot.get("age_seconds")
+    when = f"as of {snapshot.get('as_of')} ({age:.0f}s ago)" if age is not None else "never fetched"
+    counts = snapshot.get("counts") or {}
+    line = f"fleet snapshot {when}, {'STALE' if snapshot.get('stale') else 'fresh'}"
+    line += ", " + ", ".join(f"{name} {n}" for name, n in counts.items())
+    if snapshot.get("last_error"):
+        line += f"; last error: {snapshot['last_error']}"
+    return line
+
+
 @click.group()
 def relay() -> None:
     """The relay of buffered writes to the upstream State Hub."""
@@ -256,6 +268,8 @@ def relay_status(ctx: click.Context, as_json: bool) -> None:
         output.emit_json(status.to_json())
         return
     click.echo(_relay_line(status))
+    if isinstance(status.extra.get("snapshot"), dict):  # -- fleet snapshot --
+        click.echo(_snapshot_line(status.extra["snapshot"]))
     activity = status.activity
     if activity is None:
         return

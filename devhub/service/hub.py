@@ -35,6 +35,7 @@ from relay.dead_letters import DEAD_LETTERS_FILE, DeadLetter, DeadLetters
 from relay.status import RelayStatus
 
 if TYPE_CHECKING:
+    from devhub.service.fleet_snapshot import FleetSnapshot, RefreshReport
     from devhub.service.relay_samples import RelaySampler
     from devhub.store.pg.journal import PgJournal
     from relay.forwarder import Forwarder
@@ -156,6 +157,7 @@ class Hub:
             self._tasks.append(asyncio.create_task(self._follow_shared_writes(), name="devhub-shared-writes"))
         if self.config.relay.enabled:
             await self._start_relay()
+            self._start_snapshot()  # -- fleet snapshot --
         self._start_relay_samples()
 
     def _catch_up(self) -> None:
@@ -173,6 +175,7 @@ class Hub:
             read=self.read,
             publish=self.events.publish,
             secret=self.config.secret,
+            topic_uuid=lambda slug: self.snapshot.topic_id(slug) if self.snapshot is not None else None,
         )
 
     async def stop(self) -> None:
@@ -188,6 +191,8 @@ class Hub:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.relay_sampler is not None:
             self.relay_sampler.close()
+        if self.snapshot is not None:
+            await self.snapshot.aclose()
         await self._readers.close()
         await self._search_readers.close()
         if self.writer is not None:
@@ -541,7 +546,7 @@ class Hub:
     def relay_status(self) -> RelayStatus:
         """The relay's state: the running relay's own, or `disabled` with the reason it does not run."""
         if self.relay is not None:
-            return self.relay.status()
+            return self._with_snapshot(self.relay.status())
         relay = self.config.relay
         return RelayStatus.disabled(relay.disabled_reason or "the relay is not running", relay.upstream)
 
@@ -656,6 +661,70 @@ class Hub:
             log.warning("relay samples are off: %s", exc)
             return
         self._tasks.append(asyncio.create_task(self.relay_sampler.run(), name="devhub-relay-samples"))
+
+    # -- fleet snapshot (devhub.service.fleet_snapshot) --
+
+    snapshot: FleetSnapshot | None = None
+
+    def _start_snapshot(self) -> None:
+        """Keep the fleet-only state (inbox, pending decisions, topics...) for offline reads, while relaying."""
+        from devhub.service.fleet_snapshot import FleetSnapshot
+        from devhub.settings import read_env_var
+        from relay.fleet_ids import FLEET_IDS_FILE, FleetIds
+
+        config, relay = self.config, self.config.relay
+        assert relay.upstream is not None
+        token_env = relay.token_env
+
+        def token() -> str | None:
+            return (read_env_var(token_env) or config.secret(token_env)) if token_env else None
+
+        def written_here(kind: str) -> list[str]:
+            # Read only (the relay's own open folded earlier files in): the fleet's ids of what was created here.
+            return list(FleetIds(config.relay_dir / FLEET_IDS_FILE).entries(kind).values())
+
+        try:
+            self.snapshot = FleetSnapshot(
+                data_dir=config.data_dir,
+                upstream=str(relay.upstream),
+                token=token,
+                agents=lambda: [*(repo.slug for repo in self.repos), *config.snapshot_agents],
+                written_here=written_here,
+                relay_state=lambda: self.relay.status().state if self.relay is not None else None,
+                interval=config.snapshot_interval,
+                stale_after=config.snapshot_stale_seconds,
+                max_messages=config.snapshot_max_messages,
+                publish=self.events.publish,
+                on_refresh=self._snapshot_refreshed,
+            )
+        except (sqlite3.Error, OSError) as exc:  # reads still answer from the files; say why the copy is missing
+            log.warning("fleet snapshot is off: %s", exc)
+            return
+        self._tasks.append(asyncio.create_task(self.snapshot.run(self.events.subscribe()), name="devhub-snapshot"))
+        self.writes.fleet_message = self._fleet_message  # a fleet message may be read, archived, answered offline
+
+    def _snapshot_refreshed(self, report: RefreshReport) -> None:
+        """New topics from the fleet may release writes held on a topic slug: the relay looks again."""
+        if "topics" in report["collections_rewritten"] and self.relay is not None:
+            self.relay.wake()
+
+    async def _fleet_message(self, message_id: str) -> dict[str, Any] | None:
+        """A message only the fleet snapshot holds, with what was done to it here on top (None: it holds none)."""
+        from devhub.store.message_marks import fleet_message_marks
+
+        snapshot = self.snapshot
+        if snapshot is None:
+            return None
+        marks = await self.read(fleet_message_marks)
+        return await asyncio.to_thread(snapshot.message, message_id, marks)
+
+    def _with_snapshot(self, status: RelayStatus) -> RelayStatus:
+        """The relay's status with the snapshot's section (`snapshot`: as_of, age, stale, counts, last_error)."""
+        from dataclasses import replace
+
+        if self.snapshot is None:
+            return status
+        return replace(status, extra={**status.extra, "snapshot": self.snapshot.status()})
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:

@@ -192,10 +192,12 @@ class LocalHub:
     """Every HubPort operation served from an in-process Hub, with the very queries REST has always run."""
 
     def __init__(self, hub: Hub) -> None:
+        from devhub.service.snapshot_reads import SnapshotReads
         from devhub.service.statehub_reads import StateHubReads
 
         self.hub = hub
         self.statehub = StateHubReads(hub)
+        self.fleet = SnapshotReads(hub)  # -- fleet snapshot --: the fleet's copy merged into reads
 
     def _with_relay(self, data: dict[str, Any]) -> dict[str, Any]:
         """A summary-like answer plus the relay state: decided here, once, for /orient and /state/summary."""
@@ -216,7 +218,9 @@ class LocalHub:
         from devhub.store.orient import summary
 
         # devhub's own keys (repos, workplans, tasks, problems, relay …) plus the real hub's (totals, …).
-        return self._with_relay({**await self.hub.read(summary), **await self.statehub.state_overview()})
+        overview = await self.statehub.state_overview()
+        overview["blocking_decisions"] = await self.fleet.decisions(overview["blocking_decisions"], {"blocking": True})
+        return self._with_relay({**await self.hub.read(summary), **overview})
 
     async def workplans(self, filters: WorkplanFilters) -> list[WorkplanView]:
         from devhub.service.filters import workplan_status_filter
@@ -268,7 +272,7 @@ class LocalHub:
         from devhub.store import activity
 
         args: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
-        return await self.hub.read(lambda r: activity.list_messages(r, **args))
+        return await self.fleet.messages(await self.hub.read(lambda r: activity.list_messages(r, **args)), args)
 
     async def search(self, q: str, limit: int = 50) -> list[SearchHit]:
         from devhub.store import activity
@@ -426,7 +430,8 @@ class LocalHub:
                 limit=args.get("limit") or DECISION_LIMIT_DEFAULT,
             )
         )
-        return cast("list[DecisionRecord]", found)
+        args["limit"] = args.get("limit") or DECISION_LIMIT_DEFAULT
+        return await self.fleet.decisions(cast("list[DecisionRecord]", found), args)
 
     async def decision(self, decision_id: str) -> DecisionRecord:
         from devhub.errors import NotFound
@@ -446,7 +451,8 @@ class LocalHub:
         from devhub.store.decisions import pending_decisions
 
         found = await self.hub.read(lambda r: pending_decisions(r, topic=topic, domain=domain))
-        return cast("list[DecisionRecord]", found)
+        filters = {"blocking": True, "topic_id": topic, "domain": domain}
+        return await self.fleet.decisions(cast("list[DecisionRecord]", found), filters)
 
     async def record_decision(self, body: WriteBody, key: str | None = None, agent: str | None = None) -> WriteResult:
         from devhub.service.decision_writes import record_decision
@@ -504,19 +510,21 @@ class LocalHub:
     # -- statehub read parity (served by service/statehub_reads.py) ---------------------------------
 
     async def domains(self) -> list[DomainRecord]:
-        return await self.statehub.domains()
+        return await self.fleet.by_slug(await self.statehub.domains(), "domains")
 
     async def domain(self, slug: str) -> DomainRecord:
         return await self.statehub.domain(slug)
 
     async def topics(self, domain: str | None = None) -> list[TopicRecord]:
-        return await self.statehub.topics(domain)
+        return await self.fleet.by_slug(await self.statehub.topics(domain), "topics", domain)
 
     async def topic(self, slug: str) -> TopicDetail:
         return await self.statehub.topic(slug)
 
     async def repo_catalog(self, filters: RepoFilters | None = None) -> list[CatalogRepo]:
-        return await self.statehub.repos(filters)
+        local = await self.statehub.repos(filters)
+        filtered = any(value is not None for value in (filters or {}).values())
+        return local if filtered else await self.fleet.by_slug(local, "repos")  # fleet rows: no classification
 
     async def repo(self, slug: str) -> CatalogRepo:
         return await self.statehub.repo(slug)
@@ -542,7 +550,8 @@ class LocalHub:
         from devhub.errors import NotFound
         from devhub.store import activity
 
-        thread = await self.hub.read(lambda r: activity.message_thread(r, message_id))
+        local = await self.hub.read(lambda r: activity.message_thread(r, message_id))
+        thread = await self.fleet.thread(message_id, local)
         if thread is None:
             raise NotFound(f"no message with id {message_id!r}")
         return thread

@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 # Runs a query against the read model (the hub's `read`), on a reader thread.
 ReadFn = Callable[[Callable[["Reader"], Awaitable[Any]]], Awaitable[Any]]
 # Publishes a live event (the hub's `events.publish`): topic, then the event's fields.
+# A topic slug's fleet UUID from the fleet snapshot (None while it does not know the topic); blocking.
+TopicLookup = Callable[[str], "str | None"]
 PublishFn = Callable[..., None]
 
 
@@ -85,9 +87,10 @@ def order_key(envelope: dict[str, Any]) -> Hashable | None:
 class Router:
     """Maps envelopes to upstream calls using the hub's read model and the fleet id map."""
 
-    def __init__(self, read: ReadFn, fleet_ids: FleetIds) -> None:
+    def __init__(self, read: ReadFn, fleet_ids: FleetIds, topic_uuid: TopicLookup | None = None) -> None:
         self._read_model = read
         self._ids = fleet_ids
+        self._topic_uuid = topic_uuid  # -- fleet snapshot --: a topic slug's fleet UUID, when the snapshot knows it
 
     async def _read(self, query: Any) -> Any:
         from relay.errors import RouteUnavailable
@@ -154,6 +157,7 @@ class Router:
         method, path = str(envelope.get("method")), str(envelope.get("path"))
         repo = target.get("repo")
         ref: str | Hold
+        await self._resolve_held_topic(str(kind), body)
         if kind == "task.patch":
             # The file's UUID is looked up first here: a task patched before its block gained one.
             ref = await self._task_ref(
@@ -295,6 +299,23 @@ class Router:
             return ("/decisions/",)
         return ("/token-events/upsert" if kind == "token_event.upsert" else "/token-events/",)
 
+    async def _resolve_held_topic(self, kind: str, body: dict[str, Any]) -> None:
+        """A topic slug the fleet snapshot knows becomes its UUID — only where the envelope would otherwise be
+        held (so a body that may have been sent before is never changed: its resend stays a replay)."""
+        topic = body.get("topic_id")
+        if self._topic_uuid is None or not topic or is_uuid(str(topic)):
+            return
+        would_hold = (
+            kind == "workplan.create"
+            or (kind == "progress" and not (body.get("workplan_id") or body.get("task_id")))
+            or (kind == "decision" and not body.get("workstream_id"))
+        )
+        if would_hold:
+            lookup = self._topic_uuid
+            found = await asyncio.to_thread(lambda: lookup(str(topic)))
+            if found:
+                body["topic_id"] = found
+
     async def on_ack(self, envelope: dict[str, Any], answer: Answer) -> None:
         """Record the fleet's id of a message, decision, task or workplan created here (from the creating
         envelope's answer), so later writes naming it can be released and rewritten."""
@@ -358,6 +379,7 @@ async def start_relay(
     read: ReadFn,
     publish: PublishFn,
     secret: Callable[[str | None], str | None],
+    topic_uuid: TopicLookup | None = None,
 ) -> Forwarder:
     """Build the forwarder for the journal and the configured upstream, and start it.
 
@@ -376,7 +398,7 @@ async def start_relay(
         return (read_env_var(token_env) or secret(token_env)) if token_env else None
 
     # One id map for every kind, recorded from the creating envelopes' answers (earlier files folded in).
-    router = Router(read, await asyncio.to_thread(FleetIds.open, relay_dir))
+    router = Router(read, await asyncio.to_thread(FleetIds.open, relay_dir), topic_uuid)
     forwarder = Forwarder(
         journal=journal,
         position_file=PositionFile(relay_dir / POSITION_FILE),

@@ -504,7 +504,7 @@ class Writes:
     # -- messages (the State Hub's agent inbox: send, read, archive, reply) -------------------------
 
     async def _thread_root(self, thread_id: str) -> dict[str, Any]:
-        root = await self._read(lambda r: get_message(r, thread_id))
+        root = await self._message_here_or_fleet(thread_id)
         if root is None:  # the State Hub's words (api/routers/messages.py)
             raise NotFound(f"Thread root {thread_id} not found")
         return root
@@ -546,8 +546,18 @@ class Writes:
 
         return await self._commit(ctx, "POST", "/messages/", body, build)
 
-    async def _existing_message(self, message_id: str) -> dict[str, Any]:
+    # -- fleet snapshot --: a message only the fleet holds (its snapshot copy) may be read, archived, answered.
+    fleet_message: Callable[[str], Awaitable[Mapping[str, Any] | None]] | None = None
+
+    async def _message_here_or_fleet(self, message_id: str) -> dict[str, Any] | None:
         message = await self._read(lambda r: get_message(r, message_id))
+        if message is None and self.fleet_message is not None:
+            fleet = await self.fleet_message(message_id)
+            message = None if fleet is None else {k: v for k, v in fleet.items() if k not in ("source", "as_of")}
+        return message
+
+    async def _existing_message(self, message_id: str) -> dict[str, Any]:
+        message = await self._message_here_or_fleet(message_id)
         if message is None:
             raise NotFound(f"no message with id {message_id!r}")
         return message

@@ -130,7 +130,9 @@ def test_offline_references_are_held_then_sent_with_the_fleets_ids(tmp_path: Pat
 
 def test_a_task_under_a_workplan_the_fleet_does_not_know_is_held_naming_the_workplan(tmp_path: Path) -> None:
     with strict_statehub(token=TOKEN) as hub:
-        hub.seed_topic("custodian", id=TOPIC_UUID)
+        # The fleet has no topic "custodian": its snapshot cannot supply a UUID for the slug (if it could, the
+        # create would go out with it; tests/relay_e2e/test_fleet_snapshot.py).
+        hub.seed_topic("fleet-topic", id=TOPIC_UUID)
         hub.seed_workstream(TOPIC_UUID, title="Workstation Independence", id=WORKPLAN_UUID)
         hub.seed_task(WORKPLAN_UUID, "CUST-WP-0054-T06", id=T06_UUID, status="todo")
         dev = start_dev(
@@ -141,7 +143,7 @@ def test_a_task_under_a_workplan_the_fleet_does_not_know_is_held_naming_the_work
         )
         try:
             with dev.client() as client:
-                # A topic slug: the fleet takes only its UUID, which devhub does not know offline.
+                # A topic slug: the fleet takes only its UUID, which devhub does not know.
                 plan = client.post(
                     "/workplans/", json={"repo_id": "the-custodian", "title": "X", "topic_id": "custodian"}
                 )

@@ -42,6 +42,8 @@ Seen
 - POST /workstreams/ {topic_id, slug, title, status} and POST /tasks/ {workstream_id, title} -> 201
   (tests/test_routers_core.py helpers); create_task priority low/medium/high/critical, default medium
   (skills/state-hub/references/tool-signatures.md in commit 55e36bdf above).
+- GET /repos/ lists the managed repos (`slug`, `name`, `domain`, classification fields); the fleet
+  snapshot reads it. Seen in state-hub TOOLS.md (v0.5, list_domain_repos / list_repos_by_classification).
 - FastAPI behaviour: a body or path value that fails the pydantic model -> 422 with
   `{"detail": [{"type", "loc", "msg", "input"}]}` (a non-UUID, "" included, where a UUID is
   expected; a missing required field); unknown route -> 404 "Not Found"; a route that exists
@@ -278,6 +280,7 @@ class StrictStateHub:
         self._lock = threading.RLock()
         self.domains: dict[str, dict[str, Any]] = {}
         self.topics: dict[str, dict[str, Any]] = {}
+        self.repos: dict[str, dict[str, Any]] = {}
         self.workstreams: dict[str, dict[str, Any]] = {}
         self.tasks: dict[str, dict[str, Any]] = {}
         self.messages: dict[str, dict[str, Any]] = {}
@@ -311,6 +314,12 @@ class StrictStateHub:
                 "domain": domain,
                 "created_at": _now(),
             }
+            return ident
+
+    def seed_repo(self, slug: str, *, domain: str | None = None, id: str | None = None) -> str:
+        with self._lock:
+            ident = id or _new_id()
+            self.repos[ident] = {"id": ident, "slug": slug, "name": slug, "domain": domain, "created_at": _now()}
             return ident
 
     def seed_workstream(
@@ -449,6 +458,7 @@ class StrictStateHub:
             ("GET", "/state/health", lambda r: (200, {"status": "ok"})),
             ("GET", "/domains/", lambda r: (200, list(self.domains.values()))),
             ("GET", "/topics/", lambda r: (200, list(self.topics.values()))),
+            ("GET", "/repos/", lambda r: (200, list(self.repos.values()))),
             ("POST", "/tasks/", self._create_task),
             ("GET", "/tasks/", self._list_tasks),
             ("GET", "/tasks/{task_id}", self._get_task),

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from devhub._version import __version__
 from devhub.adapters.api.root import api_root_document, wants_html
 from devhub.adapters.dashboard import forms, pages, panels
+from devhub.adapters.dashboard.snapshot_label import snapshot_panel
 from devhub.errors import Ambiguous, DevhubError
 from devhub.model import TASK_STATUSES
 from devhub.service.hub import Hub
@@ -96,7 +97,8 @@ def make_handlers(backlog: pages.JournalBacklog) -> list[Any]:
 
         async def gather() -> dict[str, Any]:
             data = await pages.overview(hub, backlog, by)
-            return data | panels.fleet_panels(data["summary"])  # the fleet dashboard's panels (panels.py)
+            # the fleet dashboard's panels (panels.py), and the fleet snapshot's age on two of them
+            return data | panels.fleet_panels(data["summary"]) | snapshot_panel(data["summary"])
 
         return await _page("overview.html", gather, nav="overview", **_form_context(request))
 
