@@ -36,6 +36,7 @@ MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_RETENTION_SECONDS = 14 * 24 * 3600
 DEFAULT_RELAY_BACKOFF_CAP = 15.0  # seconds: the longest wait between relay retries and health probes
 DEFAULT_RELAY_TIMEOUT = 10.0  # seconds: one upstream request
+DEFAULT_RELAY_IN_FLIGHT = 8  # relay calls on the wire at once (issue 18: what the upstream ingests here)
 
 
 def _platform_dir(kind: Literal["data", "config"]) -> Path:
@@ -58,6 +59,9 @@ class RelayConfig:
     backoff_cap: float = DEFAULT_RELAY_BACKOFF_CAP
     request_timeout: float = DEFAULT_RELAY_TIMEOUT
     crash_at: str | None = None  # DEVHUB_TEST_CRASH_AT, already checked
+    # -- relay concurrency (issue 18) --
+    max_in_flight: int = DEFAULT_RELAY_IN_FLIGHT  # DEVHUB_RELAY_IN_FLIGHT: upstream calls at once
+    bulk_runs: bool = True  # DEVHUB_RELAY_BULK: a bulk status sync goes upstream as one call
 
     @property
     def enabled(self) -> bool:
@@ -111,6 +115,9 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)  # --database / DEVHUB_DATABASE_URL (may hold a password)
     # -- dashboard time series --
     relay_sample_seconds: float = 60.0  # DEVHUB_RELAY_SAMPLE_SECONDS: how often the relay queue is sampled
+    # -- relay concurrency (issue 18) --
+    relay_in_flight: int = DEFAULT_RELAY_IN_FLIGHT  # DEVHUB_RELAY_IN_FLIGHT
+    relay_bulk: bool = True  # DEVHUB_RELAY_BULK
 
     @property
     def relay(self) -> RelayConfig:
@@ -124,6 +131,8 @@ class Settings:
             backoff_cap=self.relay_backoff_cap,
             request_timeout=self.relay_timeout,
             crash_at=self.crash_at,
+            max_in_flight=self.relay_in_flight,
+            bulk_runs=self.relay_bulk,
         )
 
     # Files inside the data and config directories.
@@ -198,6 +207,18 @@ def _integer(env: Mapping[str, str], name: str, default: int, minimum: int, unit
     if value < minimum:
         raise ConfigError(f"{name}: {raw!r} is not a whole number of {unit} >= {minimum}")
     return value
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """An on/off setting: 1/true/yes/on or 0/false/no/off (unset or empty: the default)."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: {env[name]!r} is not one of 1/true/yes/on or 0/false/no/off")
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -309,6 +330,8 @@ def load_settings(
         env=env,
         database_url=_database_url(env.get("DEVHUB_DATABASE_URL"), "DEVHUB_DATABASE_URL"),
         relay_sample_seconds=_seconds(env, "DEVHUB_RELAY_SAMPLE_SECONDS", 60.0),
+        relay_in_flight=_integer(env, "DEVHUB_RELAY_IN_FLIGHT", DEFAULT_RELAY_IN_FLIGHT, 1, "calls"),
+        relay_bulk=_switch(env, "DEVHUB_RELAY_BULK", True),
     )
     for key in ("data_dir", "config_dir"):
         value = overrides.get(key)
