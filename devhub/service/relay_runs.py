@@ -4,16 +4,18 @@
 envelopes touching the same object never overlap and go out in seq order. An envelope touches its
 own object (the order key: a task, a workplan, a decision, a message) and the objects it names:
 
-    progress, token events, decisions   the task and the workplan in the body
+    progress, token events, decisions   the task and the workplan in the body (progress naming
+                                        neither: the general feed)
     task.create                         the workplan it is created in (after that workplan's create)
     message with a thread_id            the thread's root (a reply after its root, replies in order)
     dependency.*                        the prerequisite workplan as well
     token_event.upsert                  its measurement source (the last upsert wins upstream too)
     any other kind                      every envelope of that kind (journal order among them)
 
-An object created offline is named by its local id in every envelope that refers to it, so the
-create and what names it share a key: creation before reference holds without waiting on the
-whole pipeline. (A topic-only progress event touches nothing, and may overtake another one.)
+A progress event naming no task or workplan touches the general feed: those keep their journal
+order among themselves. An object created offline is named by its local id in every envelope that
+refers to it, so the create and what names it share a key: creation before reference holds without
+waiting on the whole pipeline.
 
 **Bulk runs.** A bulk status sync made here was journaled as one `task.patch` envelope per update,
 keyed `<key>#0` … `<key>#n-1`, at consecutive seqs; the last carries the request's `key`. While
@@ -59,6 +61,8 @@ def sequence_keys(envelope: dict[str, Any]) -> tuple[Hashable, ...]:
         workplan = body.get("workplan_id") or body.get("workstream_id")
         if workplan:
             keys.append(("workplan", repo, workplan))
+        if kind == "progress" and not keys:  # the hub's general feed: such notes keep their journal order
+            keys.append(("progress-feed",))
     elif kind == "task.create":
         keys.append(("workplan", repo, target.get("workplan_id")))
     elif kind == "message" and isinstance(body.get("thread_id"), str):
