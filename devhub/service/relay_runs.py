@@ -18,7 +18,8 @@ refers to it, so the create and what names it share a key: creation before refer
 waiting on the whole pipeline.
 
 **Bulk runs.** A bulk status sync made here was journaled as one `task.patch` envelope per update,
-keyed `<key>#0` … `<key>#n-1`, at consecutive seqs; the last carries the request's `key`. While
+keyed `<key>#0` … `<key>#n-1` (the client's key, or one made up for it), at consecutive seqs; the
+last carries the request's answer. While
 the whole run is pending, the relay sends it as the request it was: one
 `POST /tasks/bulk-status-sync` (updates in order, task ids as the fleet's UUIDs recorded at write
 time) under the request's own key `<key>` — a key the upstream never saw otherwise. Which
@@ -114,7 +115,7 @@ def bulk_run(queue: Sequence[dict[str, Any]], index: int) -> Batch | Literal["mo
         ):
             return None  # a part is missing (finished alone, or cut): the rest go out alone too
         members.append(envelope)
-        if (envelope.get("request") or {}).get("key") == base:
+        if "response" in envelope:  # the request's answer rides on its last envelope
             return _batch(base, members)
     return "more"
 
