@@ -414,9 +414,11 @@ class Forwarder:
         held: dict[int, str] = {}
         troubled: list[tuple[Unit, Attempt]] = []
         index = 0
+        compact_at = self.settings.compact_every
         while not self._stopping and not troubled:
-            if index >= self.settings.compact_every:
+            if index >= compact_at:  # (what stays before the index: held envelopes and calls on the wire)
                 index = self._compact_queue(index)
+                compact_at = index + self.settings.compact_every
             if len(flight) >= max(1, self.settings.max_in_flight):
                 troubled += await self._landed(flight)
                 continue
