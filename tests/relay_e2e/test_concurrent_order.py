@@ -228,3 +228,33 @@ def test_with_bulk_runs_off_a_bulk_sync_goes_out_as_single_patches(tmp_path: Pat
 
 def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
+
+
+def test_a_kill9_after_a_bulk_call_went_out_resends_the_same_call_and_the_fleet_applies_it_once(
+    tmp_path: Path, fleet: RunningDaemon
+) -> None:
+    """The run and its key come from the journal alone: the restarted relay sends the very same call."""
+    repos = make_workspace(tmp_path / "ws", ["the-custodian"])
+    before = journal_last_seq(fleet)
+    with fault_proxy(fleet.port, mode="refuse") as proxy:
+        dev = start_dev(tmp_path / "dev", repos, proxy.url, env={"DEVHUB_TEST_CRASH_AT": "after_send:1"})
+        try:
+            with dev.client() as client:
+                updates = [{"task_id": t, "status": "todo"} for t in OTHERS]
+                _ok(client.post("/tasks/bulk-status-sync", json={"updates": updates, "author": "kill9-bulk"}), 200)
+            proxy.set_mode("pass")
+            wait_for(lambda: dev.proc.poll() is not None, timeout=30, what="the dev hub to crash after the bulk call")
+            assert dev.proc.returncode == 137
+        finally:
+            dev.kill9()
+        applied = journal_last_seq(fleet) - before
+        assert applied == len(OTHERS)  # the upstream applied the call before the crash
+        restarted = start_dev(tmp_path / "dev", repos, proxy.url, data_dir=dev.data_dir)
+        try:
+            status = wait_drained(restarted, timeout=30)
+        finally:
+            restarted.stop()
+    assert status["sent"] == 1 and status["delivered"] == len(OTHERS) and status["dead_letters"] == 0
+    assert journal_last_seq(fleet) - before == len(OTHERS)  # the resend was a replay, nothing applied twice
+    events = fleet.get("/progress/", params={"author": "kill9-bulk"}).json()
+    assert len(events) == len({e["task_id"] for e in events})  # one status event per changed task, never two
