@@ -36,6 +36,7 @@ MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_RETENTION_SECONDS = 14 * 24 * 3600
 DEFAULT_RELAY_BACKOFF_CAP = 15.0  # seconds: the longest wait between relay retries and health probes
 DEFAULT_RELAY_TIMEOUT = 10.0  # seconds: one upstream request
+DEFAULT_RELAY_IN_FLIGHT = 8  # relay calls on the wire at once (issue 18: what the upstream ingests here)
 
 
 def _platform_dir(kind: Literal["data", "config"]) -> Path:
@@ -58,6 +59,9 @@ class RelayConfig:
     backoff_cap: float = DEFAULT_RELAY_BACKOFF_CAP
     request_timeout: float = DEFAULT_RELAY_TIMEOUT
     crash_at: str | None = None  # DEVHUB_TEST_CRASH_AT, already checked
+    # -- relay concurrency (issue 18) --
+    max_in_flight: int = DEFAULT_RELAY_IN_FLIGHT  # DEVHUB_RELAY_IN_FLIGHT: upstream calls at once
+    bulk_runs: bool = True  # DEVHUB_RELAY_BULK: a bulk status sync goes upstream as one call
 
     @property
     def enabled(self) -> bool:
@@ -116,6 +120,9 @@ class Settings:
     snapshot_stale_seconds: float = 180.0  # DEVHUB_SNAPSHOT_STALE_SECONDS: older than this reads as stale
     snapshot_max_messages: int = 10_000  # DEVHUB_SNAPSHOT_MAX_MESSAGES: the newest kept, older dropped
     snapshot_agents: tuple[str, ...] = ()  # DEVHUB_SNAPSHOT_AGENTS: agents besides the registered repos' slugs
+    # -- relay concurrency (issue 18) --
+    relay_in_flight: int = DEFAULT_RELAY_IN_FLIGHT  # DEVHUB_RELAY_IN_FLIGHT
+    relay_bulk: bool = True  # DEVHUB_RELAY_BULK
 
     @property
     def relay(self) -> RelayConfig:
@@ -129,6 +136,8 @@ class Settings:
             backoff_cap=self.relay_backoff_cap,
             request_timeout=self.relay_timeout,
             crash_at=self.crash_at,
+            max_in_flight=self.relay_in_flight,
+            bulk_runs=self.relay_bulk,
         )
 
     # Files inside the data and config directories.
@@ -203,6 +212,18 @@ def _integer(env: Mapping[str, str], name: str, default: int, minimum: int, unit
     if value < minimum:
         raise ConfigError(f"{name}: {raw!r} is not a whole number of {unit} >= {minimum}")
     return value
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """An on/off setting: 1/true/yes/on or 0/false/no/off (unset or empty: the default)."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: {env[name]!r} is not one of 1/true/yes/on or 0/false/no/off")
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -328,6 +349,8 @@ def load_settings(
         snapshot_stale_seconds=_seconds(env, "DEVHUB_SNAPSHOT_STALE_SECONDS", 180.0),
         snapshot_max_messages=_integer(env, "DEVHUB_SNAPSHOT_MAX_MESSAGES", 10_000, 1, "messages"),
         snapshot_agents=tuple(a.strip() for a in (env.get("DEVHUB_SNAPSHOT_AGENTS") or "").split(",") if a.strip()),
+        relay_in_flight=_integer(env, "DEVHUB_RELAY_IN_FLIGHT", DEFAULT_RELAY_IN_FLIGHT, 1, "calls"),
+        relay_bulk=_switch(env, "DEVHUB_RELAY_BULK", True),
     )
     for key in ("data_dir", "config_dir"):
         value = overrides.get(key)

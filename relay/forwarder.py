@@ -14,11 +14,24 @@ everything behind it must not wait. `stuck` is for failures that might pass (5xx
 to this call while the health probe answers, the read model unavailable): the envelope is
 retried with backoff, and the status names it and the error.
 
-Delivery is sequential in seq order. An envelope whose target has no upstream id yet
-is *held*; later envelopes of the same target (same order key) wait behind it so each
-task's writes arrive in order, while other targets keep flowing. The position (see
-relay/position.py) is persisted write-behind, and only ever for answered envelopes, so a
-crash anywhere means a resend — which the upstream's Idempotency-Key makes harmless.
+Envelopes are taken in seq order and sent over a small connection pool, up to
+`max_in_flight` calls at once (relay/flight.py). Each envelope names the objects it touches (its
+sequence keys: a task, a workplan, a message thread, a decision); an envelope waits while a call
+touching one of them is on the wire, so each object's writes arrive in the order they were made
+while unrelated writes travel side by side. An envelope whose target has no upstream id yet is
+*held*; later envelopes of the same target (same order key) wait behind it, while other targets
+keep flowing. A held envelope is routed again once nothing before it is on the wire, so an
+acknowledged create (whose answer gives the id) always releases what names it in the same pass:
+creation before reference, a reply after its root. A run the hub marks (`group`) goes out as one
+call, e.g. the parts of a bulk status sync as one POST /tasks/bulk-status-sync; if the upstream
+refuses the call, its envelopes go out one by one.
+
+Anything but an acknowledgement or a refusal (5xx, no answer, 401/403) stops new sends; the calls
+on the wire are let finish, and the failing envelope is retried alone, exactly as when delivery
+was sequential — so `stuck`, backoff and pauses mean what they meant. The position (see
+relay/position.py) holds the finished seqs above the contiguous prefix, so calls finishing out of
+order are recorded exactly; it is persisted write-behind, and only ever for answered envelopes, so
+a crash anywhere means a resend — which the upstream's Idempotency-Key makes harmless.
 """
 
 from __future__ import annotations
@@ -36,6 +49,7 @@ from relay.backoff import Backoff, CrashPlan
 from relay.dead_letters import DeadLetters
 from relay.errors import CredentialsUnusable, EnvelopeUnsendable, RouteUnavailable
 from relay.failures import Failures, paused_text, short
+from relay.flight import Attempt, Flight, Unit
 from relay.position import Holds, Position, PositionFile
 from relay.status import RelayActivity, RelayStatus, count_queue, first_pending_ts, iso
 from relay.upstream import PAUSE_STATUSES, Answer, Upstream, UpstreamRequest, UpstreamUnreachable, Verdict, classify
@@ -70,8 +84,20 @@ class Hold:
     reason: str
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Envelopes from the queue (contiguous, in seq order) carried by one upstream call."""
+
+    members: tuple[dict[str, Any], ...]
+    request: UpstreamRequest
+
+
 RouteFn = Callable[[dict[str, Any]], Awaitable[Send | Hold]]
 OrderKeyFn = Callable[[dict[str, Any]], Hashable | None]
+SequenceKeysFn = Callable[[dict[str, Any]], tuple[Hashable, ...]]
+# The run starting at queue[index] that goes out as one call; "more" when the run may go on past the
+# loaded queue (load more and ask again), None when the envelope goes out alone.
+GroupFn = Callable[[Sequence[dict[str, Any]], int], "Batch | Literal['more'] | None"]
 AckFn = Callable[[dict[str, Any], Answer], Awaitable[None]]
 
 
@@ -88,6 +114,10 @@ class ForwarderTunables:
     # the disk's journal ahead of the upstream's own (on one machine). A crash resends at most this much.
     persist_interval: float = 0.1
     stuck_after: int = 3  # failed attempts of one envelope in a row before the relay reports `stuck`
+    # Calls on the wire at once (1: strictly one after the other). Independent envelopes only: see
+    # the module docstring for what waits for what.
+    max_in_flight: int = 8
+    compact_every: int = 1024  # finished envelopes are dropped from the in-memory queue this often
 
 
 class Forwarder:
@@ -102,6 +132,8 @@ class Forwarder:
         upstream: Upstream,
         route: RouteFn,
         order_key: OrderKeyFn,
+        sequence_keys: SequenceKeysFn | None = None,
+        group: GroupFn | None = None,
         token: Callable[[], str | None] = lambda: None,
         settings: ForwarderTunables | None = None,
         on_ack: AckFn | None = None,
@@ -115,6 +147,8 @@ class Forwarder:
         self._upstream = upstream
         self._route = route
         self._order_key = order_key
+        self._sequence_keys = sequence_keys
+        self._group = group
         self._token = token
         self._on_ack = on_ack
         self._on_change = on_change
@@ -151,7 +185,9 @@ class Forwarder:
         self._sent = 0
         self._delivered = 0
         self._retries = 0  # sends of an envelope already sent (its earlier attempt failed)
-        self._last_sent_seq: int | None = None
+        self._tried: set[int] = set()  # head seqs of calls that went out and failed (a resend is a retry)
+        self._single_only: set[int] = set()  # seqs of runs the upstream refused as one call
+        self._groups_refused_by_route = False  # the upstream has no such route: every run goes out singly
         self._last_status: int | None = None
         self._last_success: float | None = None
         self._last_error: str | None = None
@@ -357,46 +393,172 @@ class Forwarder:
     async def _pass(self) -> Outcome:
         """Deliver every unfinished envelope in seq order; holds skip their target's later envelopes."""
         self._set_state(self._moving_state())
+        flight = Flight()
+        try:
+            while not self._stopping:
+                outcome = await self._scan(flight)
+                if outcome != "again":
+                    return outcome
+            return "stopped"
+        finally:
+            await flight.abandon()
+
+    async def _scan(self, flight: Flight) -> Outcome | Literal["again"]:
+        """One walk over the queue, sending up to `max_in_flight` calls at once.
+
+        "again": a call failed and its envelope was then settled alone, or a run was refused as one
+        call; the walk starts over from the first unfinished envelope.
+        """
+        self._compact_queue(0)
         blocked: set[Hashable] = set()
         held: dict[int, str] = {}
+        troubled: list[tuple[Unit, Attempt]] = []
         index = 0
-        while not self._stopping:
+        compact_at = self.settings.compact_every
+        while not self._stopping and not troubled:
+            if index >= compact_at:  # (what stays before the index: held envelopes and calls on the wire)
+                index = self._compact_queue(index)
+                compact_at = index + self.settings.compact_every
+            if len(flight) >= max(1, self.settings.max_in_flight):
+                troubled += await self._landed(flight)
+                continue
             if index >= len(self._queue):
                 self._current = None
-                if not await self._load_more():
+                if await self._load_more():
+                    continue
+                if not len(flight):
                     break
+                troubled += await self._landed(flight)  # writes offered meanwhile are taken next turn
                 continue
             envelope = self._queue[index]
-            self._current = envelope
-            try:
-                key = self._order_key(envelope)
-                if key is not None and key in blocked:
-                    route: Send | Hold = Hold("waiting behind an earlier held write to the same target")
-                else:
-                    route = await self._route(envelope)
-                    if isinstance(route, Hold) and key is not None:
-                        blocked.add(key)
-            except RouteUnavailable:
-                raise  # passing: retried with backoff by _run
-            except Exception as exc:  # a malformed envelope or a bug: the same on every attempt
-                await self._dead_letter_unsendable(envelope, f"could not be prepared: {type(exc).__name__}: {exc}")
-                self._queue.pop(index)
-                continue
-            if isinstance(route, Hold):
-                held[envelope["seq"]] = route.reason
-                self._failures.finished(envelope["seq"])
+            seq = envelope["seq"]
+            if self._position.is_done(seq) or flight.carries(seq):
                 index += 1
                 continue
-            outcome = await self._deliver(envelope, route.request)
+            self._current = envelope
+            key = self._safe_order_key(envelope)
+            if key is not None and key in blocked:
+                self._hold(held, envelope, "waiting behind an earlier held write to the same target")
+                index += 1
+                continue
+            step = await self._next_unit(index, flight, blocked, held)
+            if isinstance(step, str):  # an object it touches is on the wire, or a create it may wait for is
+                troubled += await self._landed(flight, every=step == "drain")
+                continue
+            if isinstance(step, Hold):
+                self._hold(held, envelope, step.reason)
+                if key is not None:
+                    blocked.add(key)
+                index += 1
+                continue
+            if isinstance(step, int):  # dead-lettered without sending, or a run held whole
+                index += step
+                continue
+            flight.start(step, self._attempt(step))
+            index += len(step.members)
+        troubled += await self._landed(flight, every=True)
+        if troubled and not self._stopping:
+            outcome = await self._recover(troubled)
             if outcome != "done":
                 self._set_holds(len(held) + self._held_after(index, blocked), held)
                 return outcome
-            self._queue.pop(index)
-            self._held = len(held)
-            self._hold_reasons = held
+            return "again"
         self._set_holds(len(held), held)
         self._current = None
         return "stopped" if self._stopping else "done"
+
+    def _hold(self, held: dict[int, str], envelope: dict[str, Any], reason: str) -> None:
+        held[envelope["seq"]] = reason
+        self._failures.finished(envelope["seq"])
+        self._held, self._hold_reasons = len(held), held
+
+    async def _next_unit(
+        self, index: int, flight: Flight, blocked: set[Hashable], held: dict[int, str]
+    ) -> Unit | Hold | Literal["wait", "drain"] | int:
+        """The call for queue[index]: a unit to start; a Hold; "wait" for the next call on the wire to land,
+        "drain" for all of them; or how many envelopes were settled here (dead-lettered, or a run held)."""
+        envelope = self._queue[index]
+        batch = await self._batch_at(index)
+        if batch is not None:
+            keys = frozenset(k for member in batch.members for k in self._keys_of(member))
+            if flight.busy(keys):
+                return "wait"
+            behind = [m for m in batch.members if (k := self._safe_order_key(m)) is not None and k in blocked]
+            if not behind:
+                return Unit(batch.members, batch.request, keys, batched=True)
+            # Never sent in part: what went out alone now might be carried by the whole run after a restart,
+            # under the run's key, and be applied twice. So the run waits whole.
+            for member in batch.members:
+                self._hold(held, member, "waiting behind an earlier held write to the same target (one bulk call)")
+                if (member_key := self._safe_order_key(member)) is not None:
+                    blocked.add(member_key)
+            return len(batch.members)
+        keys = frozenset(self._keys_of(envelope))
+        if flight.busy(keys):
+            return "wait"
+        try:
+            route = await self._route(envelope)
+        except RouteUnavailable:
+            await self._settle_before_raising(flight)
+            raise  # passing: retried with backoff by _run
+        except Exception as exc:  # a malformed envelope or a bug: the same on every attempt
+            await self._dead_letter_unsendable(envelope, f"could not be prepared: {type(exc).__name__}: {exc}")
+            return 1
+        if isinstance(route, Hold):
+            # A call still on the wire may be the create (or thread root) this one waits for: route it
+            # again once they landed, as sequential delivery would have.
+            return "drain" if len(flight) else route
+        return Unit((envelope,), route.request, keys)
+
+    def _keys_of(self, envelope: dict[str, Any]) -> tuple[Hashable, ...]:
+        """The objects an envelope touches: its order key, plus what the hub's sequence keys add."""
+        key = self._safe_order_key(envelope)
+        keys: tuple[Hashable, ...] = () if key is None else (key,)
+        if self._sequence_keys is not None:
+            try:
+                keys += self._sequence_keys(envelope)
+            except Exception:  # routing it will tell; until then it shares no object
+                log.exception("relay: the sequence keys of seq %s could not be computed", envelope.get("seq"))
+        return keys
+
+    async def _batch_at(self, index: int) -> Batch | None:
+        """The run starting at queue[index] to send as one call, when the hub groups it and nothing forbids it."""
+        if self._group is None or self._groups_refused_by_route:
+            return None
+        while True:
+            try:
+                found = self._group(self._queue, index)
+            except Exception:
+                log.exception("relay: grouping at seq %s failed; sending it alone", self._queue[index].get("seq"))
+                return None
+            if found != "more":
+                break
+            if not await self._load_more():
+                return None  # the journal ends inside the run: it was cut, so what is there goes out alone
+        if found is None or any(seq in self._single_only for seq in (m["seq"] for m in found.members)):
+            return None
+        return found
+
+    async def _settle_before_raising(self, flight: Flight) -> None:
+        """Let the calls on the wire land (their acknowledgements count) before the loop backs off."""
+        for unit, attempt in await flight.landed(every=True):
+            if await self._apply(unit, attempt):
+                self._failures.failed(attempt.detail or f"upstream answered {self._status_of(attempt)}")
+
+    async def _landed(self, flight: Flight, *, every: bool = False) -> list[tuple[Unit, Attempt]]:
+        """Apply what came back; the calls that failed (not acknowledged, not refused) are returned."""
+        troubled = []
+        for unit, attempt in await flight.landed(every=every):
+            if await self._apply(unit, attempt):
+                troubled.append((unit, attempt))
+        return troubled
+
+    def _compact_queue(self, index: int) -> int:
+        """Drop finished envelopes from the queue; the index of the same next envelope afterwards."""
+        done = self._position.is_done
+        kept = [e for e in self._queue[:index] if not done(e["seq"])]
+        self._queue = kept + [e for e in self._queue[index:] if not done(e["seq"])]
+        return len(kept)
 
     def _set_holds(self, count: int, reasons: dict[int, str]) -> None:
         """The pass's holds; stored with the position when they changed, for `relay status` with no daemon."""
@@ -429,68 +591,141 @@ class Forwarder:
     def _read_batch(self, after_seq: int) -> list[dict[str, Any]]:
         return list(islice(self._journal.records(after_seq=after_seq), self.settings.load_batch))
 
-    async def _deliver(self, envelope: dict[str, Any], request: UpstreamRequest) -> Outcome:
-        """Send until the answer settles it: acknowledged or dead-lettered ("done"), offline, or paused."""
-        attempt = 0
+    # -- one call, and what its answer means ---------------------------------------------------------
+
+    async def _attempt(self, unit: Unit) -> Attempt:
+        """Send the unit's call once (runs as a task of its own); an acknowledgement's hook runs here,
+        so what the answer taught (a created object's fleet id) is recorded before the unit lands."""
+        hook = (lambda: self._reach("after_send")) if self._crash else None
+        try:
+            answer = await self._upstream.send(unit.request, on_headers=hook)
+        except EnvelopeUnsendable as exc:  # nothing went out, and nothing ever will
+            return Attempt("unsendable", detail=exc.detail, sent=False)
+        except CredentialsUnusable as exc:
+            return Attempt("pause", detail=paused_text(exc.detail), sent=False)
+        except UpstreamUnreachable as exc:
+            return Attempt("offline", detail=exc.detail)
+        verdict = classify(answer)
+        if verdict is Verdict.ACK:
+            self._reach("after_ack")
+            for member in unit.members:
+                await self._acknowledged(member, answer)
+            return Attempt("ack", answer)
+        if verdict is Verdict.DEAD:
+            return Attempt("refused", answer)
+        if verdict is Verdict.PAUSE:
+            reason = f"upstream refused our credentials ({answer.status}): {short(answer.text)}"
+            return Attempt("pause", answer, paused_text(reason))
+        return Attempt("retry", answer)
+
+    async def _apply(self, unit: Unit, attempt: Attempt) -> bool:
+        """Count and settle what one call came to; True when it failed (retry, offline or pause)."""
+        if attempt.sent:
+            self._count_send(unit)
+        if attempt.answer is not None:
+            self._last_status = attempt.answer.status
+        request = unit.request
+        if attempt.kind == "ack":
+            self._delivered += len(unit.members)
+            self._last_success = time.time()
+            if self._error_transient:
+                self._last_error, self._error_transient = None, False
+            self._offline_attempt = 0
+            for member in unit.members:
+                self._settled(member, answered=True)
+            return False
+        if unit.batched and attempt.kind in ("refused", "unsendable"):
+            self._refused_as_one(unit, attempt)
+            return True  # its envelopes go out one by one: walk again
+        if attempt.kind == "unsendable":
+            await self._dead_letter_unsendable(unit.head, attempt.detail)
+            return False
+        if attempt.kind == "refused":
+            answer = attempt.answer
+            assert answer is not None
+            await self._dead_letter(
+                unit.head,
+                answer.status,
+                answer.text,
+                f"seq {unit.head['seq']} ({request.method} {request.path}) dead-lettered: upstream answered "
+                f"{answer.status}: {short(answer.text)}",
+            )
+            return False
+        if attempt.sent:
+            self._tried.add(unit.seqs[0])
+        return True
+
+    def _refused_as_one(self, unit: Unit, attempt: Attempt) -> None:
+        """The upstream refused a run as one call: its envelopes go out singly (and are judged singly)."""
+        self._single_only.update(unit.seqs)
+        status = attempt.answer.status if attempt.answer is not None else None
+        if status in (404, 405) and attempt.answer is not None and not _names_items(attempt.answer):
+            self._groups_refused_by_route = True  # no such route upstream: stop asking
+        log.warning(
+            "relay: %s %s carrying seqs %s..%s was refused (%s): sending them one by one",
+            unit.request.method,
+            unit.request.path,
+            unit.seqs[0],
+            unit.seqs[-1],
+            status if status is not None else attempt.detail,
+        )
+
+    async def _recover(self, troubled: list[tuple[Unit, Attempt]]) -> Outcome:
+        """After a failed call: pause, go offline, or retry the earliest failing unit alone until it settles."""
+        failing = [(u, a) for u, a in troubled if not (u.batched and a.kind in ("refused", "unsendable"))]
+        if not failing:
+            return "done"  # only runs refused as one call: walk again, sending them singly
+        failing.sort(key=lambda pair: pair[0].seqs[0])
+        for _unit, attempt in failing[1:]:  # counted, but only the earliest can make the relay `stuck`
+            self._failures.failed(attempt.detail or f"upstream answered {self._status_of(attempt)}")
+        for kind in ("pause", "offline", "retry"):
+            first = next(((u, a) for u, a in failing if a.kind == kind), None)
+            if first is not None:
+                return await self._after_failure(*first)
+        return "done"
+
+    async def _after_failure(self, unit: Unit, attempt: Attempt) -> Outcome:
+        """Handle one failed call of `unit`, then keep retrying it alone (backoff, Retry-After) until it settles."""
+        tries = 0
         while not self._stopping:
-            resend = envelope["seq"] == self._last_sent_seq  # (a resend after a restart is not counted)
-            hook = (lambda: self._reach("after_send")) if self._crash else None
-            try:
-                answer = await self._upstream.send(request, on_headers=hook)
-            except EnvelopeUnsendable as exc:  # nothing went out, and nothing ever will
-                await self._dead_letter_unsendable(envelope, exc.detail)
-                return "done"
-            except CredentialsUnusable as exc:
-                self._pause(paused_text(exc.detail))
+            if attempt.kind == "pause":
+                self._pause(attempt.detail)
                 return "paused"
-            except UpstreamUnreachable as exc:
-                self._count_send(envelope, resend)
-                self._last_error, self._error_transient = exc.detail, True
-                self._failed(exc.detail, envelope)
+            if attempt.kind == "offline":
+                self._last_error, self._error_transient = attempt.detail, True
+                self._failed(attempt.detail, unit.head)
                 self._must_probe = True
                 self._set_state("stuck" if self._failures.stuck else "offline")
                 return "offline"
-            self._count_send(envelope, resend)
-            self._last_status = answer.status
-            verdict = classify(answer)
-            if verdict is Verdict.ACK:
-                self._reach("after_ack")
-                await self._acknowledged(envelope, answer)
-                self._delivered += 1
-                self._last_success = time.time()
-                if self._error_transient:
-                    self._last_error, self._error_transient = None, False
-                self._offline_attempt = 0
-                self._settled(envelope, answered=True)
-                return "done"
-            if verdict is Verdict.DEAD:
-                await self._dead_letter(
-                    envelope,
-                    answer.status,
-                    answer.text,
-                    f"seq {envelope['seq']} ({request.method} {request.path}) dead-lettered: upstream answered "
-                    f"{answer.status}: {short(answer.text)}",
-                )
-                return "done"
-            if verdict is Verdict.PAUSE:
-                self._pause(paused_text(f"upstream refused our credentials ({answer.status}): {short(answer.text)}"))
-                return "paused"
-            attempt += 1
+            if attempt.kind != "retry":
+                return "done"  # acknowledged, dead-lettered, or a run to send singly
+            tries += 1
+            answer = attempt.answer
+            assert answer is not None
             wait = parse_retry_after(answer)
-            delay = min(wait, self.settings.retry_after_max) if wait is not None else self._backoff.delay(attempt)
+            delay = min(wait, self.settings.retry_after_max) if wait is not None else self._backoff.delay(tries)
             self._error_transient = True
+            request = unit.request
             self._last_error = (
-                f"upstream answered {answer.status} for seq {envelope['seq']} ({request.method} {request.path}); "
+                f"upstream answered {answer.status} for seq {unit.head['seq']} ({request.method} {request.path}); "
                 f"retrying in {delay:.1f}s"
             )
-            self._failed(self._last_error, envelope)
+            self._failed(self._last_error, unit.head)
             await self._sleep(delay, writes_wake=False)
+            if self._stopping:
+                break
+            attempt = await self._attempt(unit)
+            if not await self._apply(unit, attempt) or attempt.kind in ("refused", "unsendable"):
+                return "done"
         return "stopped"
 
-    def _count_send(self, envelope: dict[str, Any], resend: bool) -> None:
+    @staticmethod
+    def _status_of(attempt: Attempt) -> int | None:
+        return attempt.answer.status if attempt.answer is not None else None
+
+    def _count_send(self, unit: Unit) -> None:
         self._sent += 1
-        self._last_sent_seq = envelope["seq"]
-        if resend:
+        if unit.seqs[0] in self._tried:  # (a resend after a restart is not counted)
             self._retries += 1
 
     async def _acknowledged(self, envelope: dict[str, Any], answer: Answer) -> None:
@@ -519,6 +754,8 @@ class Forwarder:
         if answered:
             self._failures.succeeded()
         self._failures.finished(envelope["seq"])
+        self._tried.discard(envelope["seq"])
+        self._single_only.discard(envelope["seq"])
         self._finish(envelope["seq"], envelope.get("id"))
         if self._state == "stuck":
             self._set_state(self._moving_state())
@@ -614,3 +851,9 @@ class Forwarder:
                 self._on_change(self.status())
             except Exception:  # a dashboard listener must never break relaying
                 log.exception("relay state listener failed")
+
+
+def _names_items(answer: Answer) -> bool:
+    """True when a refusal is about the items (a detail object naming tasks), not a missing route."""
+    document = answer.json()
+    return isinstance(document, dict) and isinstance(document.get("detail"), (dict, list))

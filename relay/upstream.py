@@ -1,4 +1,4 @@
-"""The upstream State Hub seen from the relay: one HTTP call per envelope, and what its answer means.
+"""The upstream State Hub seen from the relay: one HTTP call per envelope (or run), and what its answer means.
 
 httpx is imported lazily and its errors are translated here (at the boundary) into
 relay types, so the forwarder never sees an httpx exception:
@@ -133,7 +133,15 @@ def retry_after_seconds(answer: Answer, now: float | None = None) -> float | Non
 class Upstream:
     """An httpx AsyncClient (connection reuse, timeouts) bound to the upstream base URL."""
 
-    def __init__(self, base_url: str, *, timeout: float = 10.0, token: Callable[[], str | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        token: Callable[[], str | None] = lambda: None,
+        connections: int = 4,
+    ) -> None:
+        """`connections`: the pool's size, as many as the forwarder has calls in flight (kept alive)."""
         import httpx
 
         self.base_url = base_url.rstrip("/")
@@ -141,7 +149,7 @@ class Upstream:
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+            limits=httpx.Limits(max_connections=max(1, connections), max_keepalive_connections=max(1, connections)),
             headers={"User-Agent": "devhub-relay", "Accept": "application/json"},
             trust_env=False,  # loopback tunnels: a proxy from the environment would break them
         )

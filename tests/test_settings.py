@@ -34,6 +34,8 @@ BAD_VALUES = {
     "DEVHUB_SNAPSHOT_INTERVAL": "0",
     "DEVHUB_SNAPSHOT_STALE_SECONDS": "a while",
     "DEVHUB_SNAPSHOT_MAX_MESSAGES": "0",
+    "DEVHUB_RELAY_IN_FLIGHT": "0",
+    "DEVHUB_RELAY_BULK": "maybe",
 }
 FREE_FORM = {"DEVHUB_DATA_DIR", "DEVHUB_CONFIG_DIR", "DEVHUB_HOST", "DEVHUB_TOKEN", "DEVHUB_SNAPSHOT_AGENTS"}
 
@@ -182,3 +184,14 @@ def test_the_relay_link_gets_what_it_needs_injected_not_the_hub() -> None:
     source = (Path(__file__).resolve().parents[1] / "devhub" / "service" / "relay_link.py").read_text()
     imported = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom) and node.module}
     assert "devhub.service.hub" not in imported
+
+
+# -- relay concurrency --
+
+
+def test_relay_concurrency_and_bulk_runs_are_read_from_the_environment(tmp_path: Path) -> None:
+    default = load_settings(_base_env(tmp_path)).relay
+    assert (default.max_in_flight, default.bulk_runs) == (8, True)
+    env = {**_base_env(tmp_path), "DEVHUB_RELAY_IN_FLIGHT": "1", "DEVHUB_RELAY_BULK": "off"}
+    relay = load_settings(env).relay
+    assert (relay.max_in_flight, relay.bulk_runs) == (1, False)

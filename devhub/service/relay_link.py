@@ -385,6 +385,7 @@ async def start_relay(
 
     `secret` is the Settings' snapshot lookup of a token variable, used when the variable is not set now.
     """
+    from devhub.service.relay_runs import bulk_run, sequence_keys
     from relay.dead_letters import DEAD_LETTERS_FILE, DeadLetters
     from relay.fleet_ids import FleetIds
     from relay.forwarder import Forwarder, ForwarderTunables
@@ -403,11 +404,15 @@ async def start_relay(
         journal=journal,
         position_file=PositionFile(relay_dir / POSITION_FILE),
         dead_letters=DeadLetters(relay_dir / DEAD_LETTERS_FILE),
-        upstream=Upstream(str(relay.upstream), timeout=relay.request_timeout, token=token),
+        upstream=Upstream(
+            str(relay.upstream), timeout=relay.request_timeout, token=token, connections=relay.max_in_flight
+        ),
         route=router.route,
         order_key=order_key,
+        sequence_keys=sequence_keys,
+        group=bulk_run if relay.bulk_runs else None,
         token=token,
-        settings=ForwarderTunables(backoff_cap=relay.backoff_cap),
+        settings=ForwarderTunables(backoff_cap=relay.backoff_cap, max_in_flight=relay.max_in_flight),
         on_ack=router.on_ack,
         on_change=lambda status: publish("relay", **status.to_json()),
         crash=relay.crash_plan(),

@@ -214,10 +214,13 @@ class Writes:
     ) -> WriteOutcome:
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             drafts, status_code, response = await build()
+            # A write journaled as several envelopes (a bulk status sync) keys its parts `<key>#<i>`, with a key
+            # made up here when the client gave none: the relay can then tell the parts of one request apart
+            # and send them upstream together under `<key>` (service/relay_runs.py).
+            base = key or new_record_id()
             for index, draft in enumerate(drafts):
                 draft["body"] = redact(draft["body"])
-                upstream_key = key if len(drafts) == 1 else (derived_key(key, index) if key else None)
-                draft["idempotency_key"] = upstream_key or new_record_id()
+                draft["idempotency_key"] = base if len(drafts) == 1 else derived_key(base, index)
             # The answer rides on the last envelope, so a rebuild restores the idempotency record too.
             drafts[-1]["response"] = {"status": status_code, "body": response}
             if key is not None:

@@ -82,12 +82,16 @@ def test_a_bulk_sync_with_a_key_arrives_whole_and_a_colliding_client_key_is_refu
             assert again.headers.get("idempotent-replayed") == "true"
         status = wait_drained(dev, timeout=15)
         assert status["dead_letters"] == 0 and status["delivered"] == len(tasks)
+        assert status["sent"] == 1  # the whole sync as one POST /tasks/bulk-status-sync under its own key
         for task in tasks:
             assert fleet.get(f"/tasks/{task}").json()["status"] == "progress", task
-        # One status event per change, mirrored locally as the upstream's own side effect, never relayed.
+        # One status event per change, mirrored locally as the upstream's own side effect, never relayed:
+        # the upstream writes its own, once per change, because it received the sync itself.
         mirrored = dev.get("/progress/", params={"author": "bulk", "event_type": "task_status_changed"}).json()
         assert sorted(e["task_id"] for e in mirrored) == tasks[:2]  # T04 was in progress already: no change
-        assert fleet.get("/progress/", params={"author": "bulk"}).json() == []
+        upstream_events = fleet.get("/progress/", params={"author": "bulk"}).json()
+        assert sorted(e["task_id"] for e in upstream_events) == tasks[:2]
+        assert all(e["event_type"] == "task_status_changed" for e in upstream_events)
     finally:
         dev.stop()
 

@@ -49,6 +49,7 @@ class FaultProxy:
         self.delay = 0.5
         self.retry_after = 1
         self.connections = 0
+        self.peak_connections = 0  # most connections open at once (a pooled client opens more only when busy)
         self.requests_forwarded = 0
         self.responses_lost = 0  # answers dropped or cut by `drop` / `reset`
         self._mode = "pass"
@@ -116,6 +117,7 @@ class FaultProxy:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         self._writers.add(writer)
+        self.peak_connections = max(self.peak_connections, len(self._writers))
         try:
             if time.monotonic() - self._started > LIFETIME_SECONDS:
                 _abort(writer)
