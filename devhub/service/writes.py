@@ -44,6 +44,8 @@ ReadFn = Callable[[Callable[[Reader], Awaitable[Any]]], Awaitable[Any]]
 AppendFn = Callable[[Sequence[Mapping[str, Any]]], Awaitable[list[dict[str, Any]]]]
 ApplyFn = Callable[[list[dict[str, Any]]], Awaitable[None]]
 FindKeyFn = Callable[[str], Awaitable[IdempotencyRecord | None]]
+# Journal and apply in one step (the hub's group commit); without it, `append` then `apply`.
+PersistFn = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
 
 OVERLAY_TASK_FIELDS = ("status", "needs_human", "intervention_note", "blocking_reason")
 _HOST = socket.gethostname()
@@ -124,13 +126,21 @@ class Writes:
     """Validates writes against the read model, journals them, and applies them to the overlay."""
 
     def __init__(
-        self, *, read: ReadFn, append: AppendFn, apply: ApplyFn, pending_relay: bool, find_key: FindKeyFn | None = None
+        self,
+        *,
+        read: ReadFn,
+        append: AppendFn,
+        apply: ApplyFn,
+        pending_relay: bool,
+        find_key: FindKeyFn | None = None,
+        persist: PersistFn | None = None,
     ) -> None:
         self._read = read
         # Where the answer to a key is looked up: the read model, or a store shared by several hubs.
         self._find_key = find_key or self._find_key_in_read_model
         self._append = append
         self._apply = apply
+        self._persist = persist or self._append_then_apply
         self._pending_relay = pending_relay
         # A hub that relays derives `<key>#<i>` upstream keys, so its clients may not use `#` (service/idempotency.py).
         self._reserve_key_separator = pending_relay
@@ -193,9 +203,13 @@ class Writes:
         drafts[-1]["response"] = {"status": status_code, "body": response}
         if key is not None:
             drafts[-1]["request"] = {"key": key, "hash": digest}
+        await self._persist(drafts)
+        return WriteOutcome(status_code, response)
+
+    async def _append_then_apply(self, drafts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         envelopes = await self._append(drafts)
         await self._apply(envelopes)
-        return WriteOutcome(status_code, response)
+        return envelopes
 
     def _draft(
         self,
