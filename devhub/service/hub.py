@@ -683,11 +683,12 @@ class Hub:
             if applied:
                 self._applied(applied)
         journaled = [o for o in outcomes if not isinstance(o, Exception)]
-        if journaled and not applied:
+        if journaled and not applied:  # _apply publishes what it applied
             await self._apply([envelope for envelopes in journaled for envelope in envelopes])
-        for envelopes in journaled:
-            kinds = sorted({e["kind"] for e in envelopes})
-            self.events.publish("write", seqs=[e["seq"] for e in envelopes], kinds=kinds)
+        elif applied:
+            for envelopes in journaled:  # one event per write, as before
+                kinds = sorted({e["kind"] for e in envelopes})
+                self.events.publish("write", seqs=[e["seq"] for e in envelopes], kinds=kinds)
         return [storage_full(o) if isinstance(o, JournalStorageFull) else o for o in outcomes]
 
     def _journal_and_apply(
