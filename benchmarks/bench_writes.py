@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -56,6 +57,27 @@ class FloorServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(pid: int, *, busy_below: float = 0.05, window: float = 1.0, deadline: float = 120.0) -> float:
+    """Wait until the process uses under `busy_below` of a core over a window (its start-up work is done).
+
+    A freshly started daemon over the 1x corpus keeps a core busy for a while after it answers
+    (watching 2,000 files, the first looks at every repo); writes measured meanwhile would measure
+    that. Returns the seconds waited; gives up (and measures anyway) after `deadline`.
+    """
+    began = time.perf_counter()
+    while time.perf_counter() - began < deadline:
+        before = _cpu_seconds(pid)
+        time.sleep(window)  # a sampling window, not a synchronisation
+        if _cpu_seconds(pid) - before < busy_below * window:
+            break
+    return time.perf_counter() - began
 
 
 def _body(client: int, index: int) -> bytes:
@@ -102,20 +124,32 @@ def write_rate(url: str, clients: int, per_client: int) -> float:
     return clients * per_client / elapsed
 
 
-def measure(devhub_url: str, floor_url: str, *, single: int, each: int, rounds: int) -> dict[str, list[float]]:
-    """Alternating rounds: floor then devhub, at 1 client then at CLIENTS; every rate of every round."""
+Server = tuple[str, int]  # (url, pid)
+
+
+def measure(
+    devhub: Server, floor: Server, *, single: int, each: int, rounds: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Alternating rounds: floor then devhub, at 1 client then at CLIENTS.
+
+    Returns every rate of every round, and the server process's CPU time per write (µs) in each:
+    on a loaded machine the rates swing with the neighbours, the CPU a write costs much less.
+    """
     rates: dict[str, list[float]] = {"floor1": [], "devhub1": [], "floorN": [], "devhubN": []}
-    write_rate(floor_url, 4, 20)  # warm both up: imports, first-use caches, the journal's first segment
-    write_rate(devhub_url, 4, 20)
+    cpu: dict[str, list[float]] = {name: [] for name in rates}
+    write_rate(floor[0], 4, 20)  # warm both up: imports, first-use caches, the journal's first segment
+    write_rate(devhub[0], 4, 20)
+    plan = (("floor1", floor, 1, single), ("devhub1", devhub, 1, single),
+            ("floorN", floor, CLIENTS, each), ("devhubN", devhub, CLIENTS, each))
     for _ in range(rounds):
-        rates["floor1"].append(write_rate(floor_url, 1, single))
-        rates["devhub1"].append(write_rate(devhub_url, 1, single))
-        rates["floorN"].append(write_rate(floor_url, CLIENTS, each))
-        rates["devhubN"].append(write_rate(devhub_url, CLIENTS, each))
-    return rates
+        for name, (url, pid), clients, per_client in plan:
+            before = _cpu_seconds(pid)
+            rates[name].append(write_rate(url, clients, per_client))
+            cpu[name].append((_cpu_seconds(pid) - before) / (clients * per_client) * 1e6)
+    return rates, cpu
 
 
-def figures_of(rates: dict[str, list[float]]) -> list[dict[str, Any]]:
+def figures_of(rates: dict[str, list[float]], cpu: dict[str, list[float]]) -> list[dict[str, Any]]:
     median = {name: statistics.median(values) for name, values in rates.items()}
     floor_name = "minimal Litestar + uvicorn POST that appends one line and fsyncs, {} (same run)"
     found = [
@@ -131,8 +165,10 @@ def figures_of(rates: dict[str, list[float]]) -> list[dict[str, Any]]:
         figure(f"floor app, {CLIENTS} clients vs 1 client (informational)", median["floorN"], "writes/s",
                median["floor1"], "the floor's own 1-client rate (same run)", "informational", True, better="higher"),
     ]
+    cpu_median = {name: round(statistics.median(values)) for name, values in cpu.items()}
     for entry in found:
         entry["rounds"] = {name: [round(v, 1) for v in values] for name, values in rates.items()}
+        entry["server_cpu_us_per_write"] = cpu_median
     return found
 
 
@@ -143,7 +179,9 @@ def run(workdir: Path, quick: bool) -> dict[str, Any]:
         floor = FloorServer(workdir / "floor")
         try:
             single, each = (150, 10) if quick else (1000, 40)
-            rates = measure(daemon.url, floor.url, single=single, each=each, rounds=1 if quick else ROUNDS)
+            settled = wait_until_idle(daemon.proc.pid)
+            rates, cpu = measure((daemon.url, daemon.proc.pid), (floor.url, floor.proc.pid), single=single,
+                                 each=each, rounds=1 if quick else ROUNDS)
             written = floor.lines()
         finally:
             floor.stop()
@@ -153,4 +191,5 @@ def run(workdir: Path, quick: bool) -> dict[str, Any]:
     if written != expected:
         raise RuntimeError(f"the floor app holds {written} lines, {expected} were acknowledged")
     print(json.dumps({k: [round(v) for v in vs] for k, vs in rates.items()}), file=sys.stderr)
-    return {"figures": figures_of(rates)}
+    print(json.dumps({f"cpu_us_{k}": [round(v) for v in vs] for k, vs in cpu.items()}), file=sys.stderr)
+    return {"figures": figures_of(rates, cpu), "daemon_settled_seconds": round(settled, 1)}
