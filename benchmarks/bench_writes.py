@@ -132,21 +132,31 @@ def measure(
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Alternating rounds: floor then devhub, at 1 client then at CLIENTS.
 
-    Returns every rate of every round, and the server process's CPU time per write (µs) in each:
-    on a loaded machine the rates swing with the neighbours, the CPU a write costs much less.
+    Returns every rate of every round, and the server process's CPU time per write (µs) in each, net
+    of its idle CPU: on a loaded machine the rates swing with the neighbours, the CPU a write costs less.
     """
     rates: dict[str, list[float]] = {"floor1": [], "devhub1": [], "floorN": [], "devhubN": []}
     cpu: dict[str, list[float]] = {name: [] for name in rates}
     write_rate(floor[0], 4, 20)  # warm both up: imports, first-use caches, the journal's first segment
     write_rate(devhub[0], 4, 20)
+    # What each server burns doing nothing (devhub's watcher, follower, samplers); taken off each
+    # round's CPU, or a slow round would charge a second of idle work to a few hundred writes.
+    idle = {pid: _idle_cpu_per_second(pid) for _, pid in (devhub, floor)}
     plan = (("floor1", floor, 1, single), ("devhub1", devhub, 1, single),
             ("floorN", floor, CLIENTS, each), ("devhubN", devhub, CLIENTS, each))
     for _ in range(rounds):
         for name, (url, pid), clients, per_client in plan:
-            before = _cpu_seconds(pid)
+            before, began = _cpu_seconds(pid), time.perf_counter()
             rates[name].append(write_rate(url, clients, per_client))
-            cpu[name].append((_cpu_seconds(pid) - before) / (clients * per_client) * 1e6)
+            used = _cpu_seconds(pid) - before - idle[pid] * (time.perf_counter() - began)
+            cpu[name].append(max(0.0, used) / (clients * per_client) * 1e6)
     return rates, cpu
+
+
+def _idle_cpu_per_second(pid: int, seconds: float = 2.0) -> float:
+    before = _cpu_seconds(pid)
+    time.sleep(seconds)  # a sampling window, not a synchronisation
+    return (_cpu_seconds(pid) - before) / seconds
 
 
 def figures_of(rates: dict[str, list[float]], cpu: dict[str, list[float]]) -> list[dict[str, Any]]:
