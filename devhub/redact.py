@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -21,6 +22,7 @@ _SECRET_NAME = re.compile(
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
+@lru_cache(maxsize=4096)  # every write asks about the same few field names
 def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(_CAMEL_BOUNDARY.sub("_", name)))
 

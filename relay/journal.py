@@ -160,6 +160,71 @@ class Journal:
             return []
         return self._submit(list(fields_list))
 
+    def append_each(
+        self, requests: Sequence[Sequence[Mapping[str, Any]]]
+    ) -> list[list[dict[str, Any]] | Exception]:
+        """Several independent appends in one batch (one write, one fsync), for a caller that gathered them.
+
+        Each request is all-or-nothing like `append_many`, and gets its own outcome: its envelopes once
+        durable, or the exception it would have raised (JournalFull for this one, DiskFull for the
+        batch, ValueError for fields the journal cannot hold). A request that fails touches no other.
+        """
+        if self._read_only:
+            raise JournalReadOnly(f"journal {self.directory} was opened read-only")
+        outcomes: list[list[dict[str, Any]] | Exception] = []
+        queued: list[_Request] = []
+        for fields_list in requests:
+            try:
+                request = self._request(fields_list)
+            except ValueError as exc:
+                outcomes.append(exc)
+                continue
+            outcomes.append([])
+            queued.append(request)
+        if queued:
+            self._enqueue_and_wait(queued)
+        pending = iter(queued)
+        for index, outcome in enumerate(outcomes):
+            if isinstance(outcome, Exception):
+                continue
+            try:
+                outcomes[index] = next(pending).outcome()
+            except JournalError as exc:
+                outcomes[index] = exc
+        return outcomes
+
+    def _request(self, fields_list: Sequence[Mapping[str, Any]]) -> _Request:
+        if not fields_list:
+            raise ValueError("an append needs at least one record")
+        for fields in fields_list:
+            if not RESERVED_KEYS.isdisjoint(fields):
+                clash = sorted(RESERVED_KEYS.intersection(fields))
+                raise ValueError(f"fields {clash} are set by the journal and may not be supplied")
+        try:
+            return _Request(fields_list)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"envelope is not JSON-serialisable: {exc}") from exc
+
+    def _enqueue_and_wait(self, requests: list[_Request]) -> None:
+        """Queue requests together (so one leader takes them all into one batch) and return once flushed.
+
+        Only the first carries a wake lock: the batch that holds it holds them all, and it is also the
+        one a leader would promote (the oldest waiter).
+        """
+        first = requests[0]
+        with self._queue_lock:
+            self._queue.extend(requests)
+            lead = not self._leader_active
+            self._leader_active = True
+            if not lead:
+                first.wake = wake = threading.Lock()
+                wake.acquire()
+        if not lead:
+            wake.acquire()  # released when our batch is durable, or when we are promoted
+            if not first.promoted:
+                return
+        self._lead(first)
+
     def _submit(self, fields_list: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if self._read_only:
             raise JournalReadOnly(f"journal {self.directory} was opened read-only")

@@ -21,6 +21,7 @@ from devhub.agents.profiles import DEFAULT_PROFILE
 from devhub.errors import ReadModelUnavailable, StorageFull
 from devhub.records import HealthView
 from devhub.registry import RegisterOutcome, Registry, Repo
+from devhub.service.commit_queue import CommitQueue
 from devhub.service.events import EventBus
 from devhub.service.follow import RepoFollower
 from devhub.service.watch import Watcher
@@ -106,12 +107,15 @@ class Hub:
         self.shared = config.fleet_database_url is not None
         self._shared_failure_logged = False
         self._shared_retry_at = 0.0
+        # Local journal: journal + apply in one writer-thread step per batch of concurrent writes.
+        self._commits: CommitQueue[list[dict[str, Any]], list[dict[str, Any]]] = CommitQueue(self._commit_batch)
         self.writes = Writes(
             read=self.read,
             append=self._append,
             apply=self._apply,
             pending_relay=config.role == "dev",
             find_key=self._find_shared_key if self.shared else None,
+            persist=None if self.shared else self._persist,
         )
         self.creates = CreateWrites(self.writes)  # -- creating work offline --
         self.dependency_writes = DependencyWrites(self.writes)
@@ -234,12 +238,7 @@ class Hub:
         from relay.errors import StorageFull as JournalStorageFull
 
         if self.read_model_state == "degraded":
-            # Refused before the journal: a write saved now could be neither read back nor
-            # recognised as a replay (the idempotency record lives in the read model).
-            raise StorageFull(
-                f"the read model cannot take writes: {self.read_model_reason}. This write was NOT saved; "
-                "writes answered earlier are saved in the journal and show once space is freed."
-            )
+            raise self._degraded_refusal()
         try:
             if len(drafts) == 1:
                 envelope = await self._in_journal_thread(self.open_journal.append, drafts[0])
@@ -247,6 +246,14 @@ class Hub:
             return await self._in_journal_thread(self.open_journal.append_many, drafts)
         except JournalStorageFull as exc:
             raise storage_full(exc) from exc
+
+    def _degraded_refusal(self) -> StorageFull:
+        # Refused before the journal: a write saved now could be neither read back nor
+        # recognised as a replay (the idempotency record lives in the read model).
+        return StorageFull(
+            f"the read model cannot take writes: {self.read_model_reason}. This write was NOT saved; "
+            "writes answered earlier are saved in the journal and show once space is freed."
+        )
 
     async def _apply(self, envelopes: list[dict[str, Any]]) -> None:
         """Apply journaled envelopes to the read model strictly in seq order, then answer (read your writes).
@@ -725,6 +732,56 @@ class Hub:
         if self.snapshot is None:
             return status
         return replace(status, extra={**status.extra, "snapshot": self.snapshot.status()})
+    # -- group commit: journal + apply in one writer-thread step per batch (issue 18) --
+
+    async def _persist(self, drafts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Make one write durable and visible: queued with the writes arriving meanwhile, committed together."""
+        if self.read_model_state == "degraded":
+            raise self._degraded_refusal()
+        return await self._commits.submit(drafts)
+
+    async def _commit_batch(self, batch: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]] | Exception]:
+        """Journal every write of the batch (one fsync), apply them in one transaction, answer each.
+
+        One hand-off to the writer thread does both, which is what makes a lone write cheap; the apply
+        lock keeps rebuilds and re-applies out meanwhile. Whatever the fast step could not apply in
+        seq order (another append interleaved, or the apply failed) goes through `_apply`, which waits
+        for order, degrades on a full disk and rebuilds a vanished database, as before.
+        """
+        from relay.errors import StorageFull as JournalStorageFull
+
+        async with self._apply_lock:
+            if self.read_model_state == "degraded":  # it degraded while these waited
+                return [self._degraded_refusal() for _ in batch]
+            outcomes, applied = await self._in_writer(self._journal_and_apply, batch)
+            if applied:
+                self._applied(applied)
+        journaled = [o for o in outcomes if not isinstance(o, Exception)]
+        if journaled and not applied:  # _apply publishes what it applied
+            await self._apply([envelope for envelopes in journaled for envelope in envelopes])
+        elif applied:
+            for envelopes in journaled:  # one event per write, as before
+                kinds = sorted({e["kind"] for e in envelopes})
+                self.events.publish("write", seqs=[e["seq"] for e in envelopes], kinds=kinds)
+        return [storage_full(o) if isinstance(o, JournalStorageFull) else o for o in outcomes]
+
+    def _journal_and_apply(
+        self, batch: list[list[dict[str, Any]]]
+    ) -> tuple[list[list[dict[str, Any]] | Exception], list[dict[str, Any]]]:
+        """In the writer thread: append the batch, then apply it if it directly follows what is applied."""
+        from relay.journal import Journal
+
+        assert self.writer is not None and isinstance(self.journal, Journal)
+        outcomes = self.journal.append_each(batch)
+        envelopes = [e for o in outcomes if not isinstance(o, Exception) for e in o]
+        follows = all(e["seq"] == self._applied_through + 1 + i for i, e in enumerate(envelopes))
+        if not envelopes or not follows:
+            return outcomes, []
+        try:
+            self.writer.apply(envelopes)
+        except Exception:  # durable already; _apply retries it and says what went wrong
+            return outcomes, []
+        return outcomes, envelopes
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:

@@ -46,6 +46,8 @@ ReadFn = Callable[[Callable[[Reader], Awaitable[Any]]], Awaitable[Any]]
 AppendFn = Callable[[Sequence[Mapping[str, Any]]], Awaitable[list[dict[str, Any]]]]
 ApplyFn = Callable[[list[dict[str, Any]]], Awaitable[None]]
 FindKeyFn = Callable[[str], Awaitable[IdempotencyRecord | None]]
+# Journal and apply in one step (the hub's group commit); without it, `append` then `apply`.
+PersistFn = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
 
 CREATE_ATTEMPTS = 3  # builds of one write whose fleet-unique id another replica takes first (store/pg/created_ids.py)
 OVERLAY_TASK_FIELDS = ("status", "needs_human", "intervention_note", "blocking_reason")
@@ -127,7 +129,14 @@ class Writes:
     """Validates writes against the read model, journals them, and applies them to the overlay."""
 
     def __init__(
-        self, *, read: ReadFn, append: AppendFn, apply: ApplyFn, pending_relay: bool, find_key: FindKeyFn | None = None
+        self,
+        *,
+        read: ReadFn,
+        append: AppendFn,
+        apply: ApplyFn,
+        pending_relay: bool,
+        find_key: FindKeyFn | None = None,
+        persist: PersistFn | None = None,
     ) -> None:
         self._read = read
         # Where the answer to a key is looked up: the read model, or a store shared by several hubs.
@@ -135,6 +144,7 @@ class Writes:
         self._claims_keys = find_key is not None  # -- fleet database -- the store claims keys itself (KeyTaken)
         self._append = append
         self._apply = apply
+        self._persist = persist or self._append_then_apply
         self._pending_relay = pending_relay
         # A hub that relays derives `<key>#<i>` upstream keys, so its clients may not use `#` (service/idempotency.py).
         self._reserve_key_separator = pending_relay
@@ -154,10 +164,9 @@ class Writes:
         """Run `build` (validate + draft envelopes + answer) under the key's lock, then journal and apply."""
         key = checked_key(ctx.idempotency_key, reserve_separator=self._reserve_key_separator)
         _check_storable(body)
-        safe_body = redact(dict(body))
-        digest = body_hash(method, path, safe_body)
-        if key is None:
-            return await self._journal(None, digest, build)
+        if key is None:  # nothing to replay or compare against: no digest to compute
+            return await self._journal(None, "", build)
+        digest = body_hash(method, path, redact(dict(body)))
         # One holder per key at a time, so two requests with the same key cannot both miss the index.
         holders = self._key_users.get(key, 0)
         lock = self._key_locks.setdefault(key, asyncio.Lock())
@@ -226,16 +235,20 @@ class Writes:
             if key is not None:
                 drafts[-1]["request"] = {"key": key, "hash": digest}
             try:
-                envelopes = await self._append(drafts)
+                await self._persist(drafts)
             except IdTaken:
                 # -- fleet ids -- another replica committed the id this one picked: build again on a read
                 # model that has that write (so the next free id), as a second request would.
                 if attempt == CREATE_ATTEMPTS:
                     raise
                 continue
-            await self._apply(envelopes)
             return WriteOutcome(status_code, response)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _append_then_apply(self, drafts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        envelopes = await self._append(drafts)
+        await self._apply(envelopes)
+        return envelopes
 
     def _draft(
         self,
