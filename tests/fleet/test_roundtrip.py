@@ -27,7 +27,7 @@ CHECKS = {
     "fleet journaled each write once",
     "progress events arrive exactly once",
     "task statuses on the fleet",
-    "every write applied in write order",
+    "each task's writes applied in write order",
     "both hubs stop gracefully",
 }
 
