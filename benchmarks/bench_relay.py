@@ -195,7 +195,7 @@ def drain_rate(dev: RunningDaemon, fleet: RunningDaemon, proxy: FaultProxy, mix:
         start = time.monotonic()
         client.post(f"{dev.url}/relay/now", json={})
         try:
-            end = _wait(lambda: _relay(dev, client)["pending"] == 0, 1800, "the drain", interval=0.02)
+            end = _wait(lambda: _relay(dev, client)["pending"] == 0, 1800, "the drain", interval=0.2)
         except RuntimeError as exc:  # say where it stood: slow, or stuck
             state = _relay(dev, client)
             raise RuntimeError(f"{exc}; relay: {state['state']}, {state['pending']} pending, "
