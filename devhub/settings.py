@@ -116,7 +116,7 @@ class Settings:
     # -- dashboard time series --
     relay_sample_seconds: float = 60.0  # DEVHUB_RELAY_SAMPLE_SECONDS: how often the relay queue is sampled
     # -- fleet snapshot (devhub/service/fleet_snapshot.py) --
-    snapshot_interval: float = 60.0  # DEVHUB_SNAPSHOT_INTERVAL: seconds between refreshes while online
+    snapshot_interval: float = 60.0  # DEVHUB_SNAPSHOT_INTERVAL: seconds between refreshes while online; 0: off
     snapshot_stale_seconds: float = 180.0  # DEVHUB_SNAPSHOT_STALE_SECONDS: older than this reads as stale
     snapshot_max_messages: int = 10_000  # DEVHUB_SNAPSHOT_MAX_MESSAGES: the newest kept, older dropped
     snapshot_agents: tuple[str, ...] = ()  # DEVHUB_SNAPSHOT_AGENTS: agents besides the registered repos' slugs
@@ -240,11 +240,11 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _snapshot_interval(env: Mapping[str, str]) -> float:
-    """DEVHUB_SNAPSHOT_INTERVAL: at least 0.1 s (a zero would refresh from the fleet in a tight loop)."""
+    """DEVHUB_SNAPSHOT_INTERVAL: 0 turns the fleet snapshot off, else at least 0.1 s (no tight refresh loop)."""
     value = _seconds(env, "DEVHUB_SNAPSHOT_INTERVAL", 60.0)
-    if value < 0.1:
+    if 0 < value < 0.1:
         raw = env["DEVHUB_SNAPSHOT_INTERVAL"]
-        raise ConfigError(f"DEVHUB_SNAPSHOT_INTERVAL: must be at least 0.1 seconds, got {raw!r}")
+        raise ConfigError(f"DEVHUB_SNAPSHOT_INTERVAL: must be 0 (off) or at least 0.1 seconds, got {raw!r}")
     return value
 
 

@@ -31,7 +31,7 @@ BAD_VALUES = {
     "DEVHUB_TEST_CRASH_AT": "after_lunch:2",
     "DEVHUB_DATABASE_URL": "mysql://db/devhub",
     # -- fleet snapshot --
-    "DEVHUB_SNAPSHOT_INTERVAL": "0",
+    "DEVHUB_SNAPSHOT_INTERVAL": "0.05",
     "DEVHUB_SNAPSHOT_STALE_SECONDS": "a while",
     "DEVHUB_SNAPSHOT_MAX_MESSAGES": "0",
     "DEVHUB_RELAY_IN_FLIGHT": "0",

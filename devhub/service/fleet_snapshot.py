@@ -308,22 +308,24 @@ class FleetSnapshot:
             *(self._fetch_json(http, "/messages/", q | {"limit": str(limit)}, headers) for q in queries)
         )
         found: dict[str, dict[str, Any]] = {}
+        for page in pages:
+            found.update((d["id"], d) for d in (normalise_message(x) for x in (page or [])))
         again = []
-        for query, page in zip(queries, pages, strict=True):
-            docs = [normalise_message(d) for d in (page or [])]
-            if not full and len(docs) >= PAGE and await asyncio.to_thread(self._page_changed, docs):
-                again.append(query)
-            found.update((d["id"], d) for d in docs)
+        if not full:  # what the first pages change; a full page with a change may hide more behind it
+            unchanged = await asyncio.to_thread(self._unchanged_ids, list(found.values()))
+            for query, page in zip(queries, pages, strict=True):
+                if page and len(page) >= PAGE and any(str(d.get("id")) not in unchanged for d in page):
+                    again.append(query)
+            for ident in unchanged:
+                found.pop(ident, None)
         if again:  # something new or changed past the first page's reach: fetch those queries whole
             more = await asyncio.gather(
                 *(self._fetch_json(http, "/messages/", q | {"limit": str(self.max_messages)}, headers) for q in again)
             )
             for page in more:
                 found.update((d["id"], d) for d in (normalise_message(x) for x in (page or [])))
-        if not full and not again:
-            unchanged = await asyncio.to_thread(self._unchanged_ids, list(found.values()))
-            for ident in unchanged:
-                found.pop(ident, None)
+        if not found and not full:
+            return 0, 0  # nothing new: the file is not touched
         dropped = await asyncio.to_thread(
             self.store.put_messages, list(found.values()), replace_all=full, keep=self.max_messages
         )
@@ -334,9 +336,6 @@ class FleetSnapshot:
 
         stored = self.store.stored_messages([d["id"] for d in docs])
         return {d["id"] for d in docs if stored.get(d["id"]) == canonical_json(d)}
-
-    def _page_changed(self, docs: list[dict[str, Any]]) -> bool:
-        return len(self._unchanged_ids(docs)) < len(docs)
 
     # -- status ----------------------------------------------------------------------------------------------
 

@@ -681,6 +681,9 @@ class Hub:
 
         config, relay = self.config, self.config.relay
         assert relay.upstream is not None
+        if config.snapshot_interval == 0:
+            log.info("fleet snapshot: off (DEVHUB_SNAPSHOT_INTERVAL=0)")
+            return
         token_env = relay.token_env
 
         def token() -> str | None:

@@ -17,7 +17,14 @@ def start_dev(
     home: Path, repos: list[Path], upstream: str, *, env: dict[str, str] | None = None, data_dir: Path | None = None
 ) -> RunningDaemon:
     """A dev hub relaying to `upstream` with a short backoff cap and request timeout."""
-    full_env = {"DEVHUB_RELAY_BACKOFF_CAP": str(BACKOFF_CAP), "DEVHUB_RELAY_TIMEOUT": "2", **(env or {})}
+    # The fleet snapshot is off unless a test turns it on (test_fleet_snapshot.py): its GETs would otherwise share
+    # the fault proxy's one-shot faults with the relayed writes these tests count.
+    full_env = {
+        "DEVHUB_RELAY_BACKOFF_CAP": str(BACKOFF_CAP),
+        "DEVHUB_RELAY_TIMEOUT": "2",
+        "DEVHUB_SNAPSHOT_INTERVAL": "0",
+        **(env or {}),
+    }
     return start_daemon(home, repos, args=("--upstream", upstream), env=full_env, data_dir=data_dir)
 
 
