@@ -9,10 +9,11 @@ so it survives restarts and read-model rebuilds.
 When it is refreshed:
   * at start and whenever the relay's upstream becomes reachable again (the relay's state events
     on the hub's event bus: offline/auth_failed/stopped -> anything else) — a full refresh;
-  * every `DEVHUB_SNAPSHOT_INTERVAL` seconds while online — incremental for messages (below),
-    whole for the rest (the fleet's list routes take no `since`; a collection whose answer did
-    not change is not rewritten), and full every FULL_EVERY-th time so reads and archives made
-    elsewhere on older messages arrive too.
+  * every `DEVHUB_SNAPSHOT_INTERVAL` seconds while online — incremental: the first page of each
+    message query (below) and the pending decisions whole (the fleet's list routes take no
+    `since`; an answer whose bytes did not change is not rewritten); topics, domains, repos and
+    workstreams wait for the next full refresh, which is every FULL_EVERY-th time, so reads and
+    archives made elsewhere on older messages arrive too.
 
 Messages are incremental without `since`: the fleet lists them newest first, so each query
 (to an agent, from an agent, to `broadcast`) first fetches one page of PAGE; only when that page
@@ -64,6 +65,15 @@ COLLECTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("repos", "/repos/", {}),
     ("workstreams", "/workstreams/", {}),
 )
+# What an incremental refresh fetches besides the first message pages: pending decisions come and go (an
+# agent must not see a decision resolved elsewhere as pending for long); topics, domains, repos and
+# workstreams change rarely and are refetched on every full refresh (start, reconnect, every FULL_EVERY-th).
+INCREMENTAL_COLLECTIONS = frozenset({"decisions"})
+
+
+def collections_for(full: bool) -> tuple[tuple[str, str, dict[str, Any]], ...]:
+    """The whole collections one refresh fetches (full: all of them)."""
+    return COLLECTIONS if full else tuple(c for c in COLLECTIONS if c[0] in INCREMENTAL_COLLECTIONS)
 
 
 class SnapshotStatus(TypedDict):
@@ -237,11 +247,12 @@ class FleetSnapshot:
     async def _refresh(self, full: bool, client: httpx.AsyncClient | None) -> RefreshReport:
         http = client or self.http_client()
         headers = {"Authorization": f"Bearer {token}"} if (token := self._token()) else {}
+        wanted = collections_for(full)
         collections = await asyncio.gather(
-            *(self._fetch_raw(http, path, query, headers) for _, path, query in COLLECTIONS)
+            *(self._fetch_raw(http, path, query, headers) for _, path, query in wanted)
         )
         fetched, dropped = await self._refresh_messages(http, headers, full)
-        rewritten = await asyncio.to_thread(self._store_collections, collections)
+        rewritten = await asyncio.to_thread(self._store_collections, wanted, collections)
         await asyncio.to_thread(self._learn_written_here)
         return {
             "kind": "full" if full else "incremental",
@@ -280,10 +291,12 @@ class FleetSnapshot:
         raw = await self._fetch_raw(http, path, query, headers)
         return None if raw is None else _objects(path, raw)
 
-    def _store_collections(self, collections: Sequence[bytes | None]) -> list[str]:
+    def _store_collections(
+        self, wanted: Sequence[tuple[str, str, dict[str, Any]]], collections: Sequence[bytes | None]
+    ) -> list[str]:
         """Rewrite each collection whose answer changed since the last refresh (a fingerprint of its bytes)."""
         rewritten = []
-        for (name, path, _), raw in zip(COLLECTIONS, collections, strict=True):
+        for (name, path, _), raw in zip(wanted, collections, strict=True):
             fingerprint = hashlib.sha256(raw or b"").hexdigest()
             if self._meta.get(f"fingerprint:{name}") == fingerprint:
                 continue
