@@ -249,7 +249,7 @@ def test_the_charts_draw_the_apis_numbers_one_mark_per_point(tab: Tab, hub: Runn
         return bool(depth) and depth == [[s["ts"], s["pending"]] for s in relay["samples"] if s["pending"] is not None]
 
     # A sample taken after the writes above may still be on its way to the open page (it refreshes on it).
-    wait_for(depth_matches_the_api, timeout=10, what="the page's queue samples to be the API's")
+    wait_for(depth_matches_the_api, timeout=20, what="the page's queue samples to be the API's")
 
     history = hub.get(f"/workplans/{CHART_PLAN}/history").json()
     page = tab.open(f"/ui/workplans/{CHART_PLAN}")

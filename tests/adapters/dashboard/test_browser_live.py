@@ -18,7 +18,7 @@ from tests.support.waiting import wait_for
 pytestmark = pytest.mark.browser
 
 # The sampler takes a change sample at most every 5 s (CHANGE_SAMPLE_GAP_SECONDS), then the page refreshes.
-CHART_WAIT_MS = 12_000
+CHART_WAIT_MS = 20_000
 LIVE_WAIT_MS = 3000
 PLAN = "OPS-WP-0012"
 PLAN_FILE = "workplans/OPS-WP-0012-fleet-owned-tunnels.md"
@@ -100,6 +100,8 @@ def test_every_chart_has_one_mark_per_api_point(browser: Any, hub: RunningDaemon
 def test_the_fleet_panels_and_the_relay_box_show_the_apis_numbers(browser: Any, hub: RunningDaemon) -> None:
     waiting = hub.request("PATCH", "/tasks/STATE-WP-0068-T05", json={"status": "wait", "blocking_reason": "a rack"})
     assert waiting.status_code == 200, waiting.text
+    logged = hub.request("POST", "/progress", json={"summary": "rack ordered", "task_id": "STATE-WP-0068-T05"})
+    assert logged.status_code in (200, 201), logged.text
     tab = Tab(browser, hub)
     try:
         page = tab.open("/")
@@ -136,7 +138,9 @@ def test_the_fleet_panels_and_the_relay_box_show_the_apis_numbers(browser: Any, 
 def test_the_status_source_shows_only_for_local_writes_and_conflicts_and_rows_stay_compact(
     browser: Any, hub: RunningDaemon, module_workspace: list[Path]
 ) -> None:
-    local, conflicted = f"{PLAN}-T04", f"{PLAN}-T03"  # T04 went to progress above; T03 now gets a conflict
+    local, conflicted = "STATE-WP-0068-T03", f"{PLAN}-T03"  # a local write; and a conflict, made next
+    started = hub.request("PATCH", f"/tasks/{local}", json={"status": "progress"})
+    assert started.status_code == 200, started.text
     written = hub.request("PATCH", f"/tasks/{conflicted}", json={"status": "wait", "blocking_reason": "a part"})
     assert written.status_code == 200, written.text
     # Then someone edits the file to a third value: a conflict, and the overlay shows the file's `progress`.

@@ -87,13 +87,12 @@
   }
 
   if (document.querySelector("[data-live]") && "EventSource" in window) {
-    let connectedBefore = false;
     const source = new EventSource("/ui/events");
     source.addEventListener("hello", function () {
       say("Live", "live");
-      // After a reconnect (daemon restarted, laptop woke up) events may have been missed.
-      if (connectedBefore) scheduleRefresh();
-      connectedBefore = true;
+      // Events may have been missed: after a reconnect (daemon restarted, laptop woke up), and on the first
+      // connect those between the page's render and the stream's opening (a write, a relay sample).
+      scheduleRefresh();
     });
     source.addEventListener("change", function (message) {
       // A relay queue sample (up to one a minute, more while writes flow) matters only to pages that chart it.
