@@ -270,6 +270,8 @@ class Router:
         repo = target.get("repo")
         if kind in ("decision.patch", "decision.resolve"):
             upstream = self._ids.get("decision", str(target.get("id")))
+            if not upstream and target.get("fleet"):
+                upstream = str(target.get("id"))  # a decision only the fleet held (its snapshot): already its UUID
             if not upstream:
                 return (
                     f"decision {target.get('id')} has no upstream id yet: its POST /decisions/ has not been "

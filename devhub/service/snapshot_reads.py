@@ -99,16 +99,19 @@ class SnapshotReads:
     async def decisions(self, local: list[DecisionRecord], filters: Mapping[str, Any]) -> list[DecisionRecord]:
         """GET /decisions/ (and the blocking ones in summaries): local ones plus the fleet's pending ones."""
         snapshot = self.snapshot
-        if snapshot is None or filters.get("decision_type") not in (None, "pending"):
+        if snapshot is None:
             return local
-        fleet = await asyncio.to_thread(self._fleet_decisions, snapshot, filters)
+        marks = await self._decision_marks()
+        fleet = await asyncio.to_thread(self._fleet_decisions, snapshot, filters, marks)
         seen = {d["id"] for d in local}
         merged = [*local, *(d for d in fleet if d["id"] not in seen)]
         merged.sort(key=lambda d: (d.get("deadline") is None, d.get("deadline") or "", d.get("created_at") or ""))
         limit = filters.get("limit")
         return cast("list[DecisionRecord]", merged[:limit] if limit else merged)
 
-    def _fleet_decisions(self, snapshot: FleetSnapshot, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _fleet_decisions(
+        self, snapshot: FleetSnapshot, filters: Mapping[str, Any], marks: Mapping[str, Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
         written_here = snapshot.hidden.get("decision", frozenset())
         topics = {t.get("id"): t for t in snapshot.collection("topics")}
         topic = filters.get("topic_id")  # a fleet topic UUID or a topic slug
@@ -117,7 +120,10 @@ class SnapshotReads:
         for doc in snapshot.collection("decisions"):
             if doc.get("id") in written_here or doc.get("decision_type", "pending") != "pending":
                 continue
-            status = doc.get("status") or "open"
+            record = fleet_decision_record(doc, topics, marks.get(str(doc.get("id"))))
+            status = record["status"]
+            if filters.get("decision_type") is not None and record["decision_type"] != filters["decision_type"]:
+                continue  # resolved here: no longer pending
             if filters.get("status") is not None and status != filters["status"]:
                 continue
             if filters.get("blocking") and status not in BLOCKING_STATUSES:
@@ -130,16 +136,34 @@ class SnapshotReads:
                 continue
             if domain is not None and domain not in (the_topic.get("domain_slug"), the_topic.get("domain")):
                 continue
-            record = {key: doc.get(key) for key in DECISION_KEYS}
-            record |= {
-                "status": status,
-                "decision_type": "pending",
-                "topic_slug": the_topic.get("slug"),
-                "source": "fleet",
-                "as_of": doc.get("as_of"),
-            }
             out.append(record)
         return out
+
+    # -- fleet decision marks --: a fleet decision resolved or patched here (store/decision_marks.py).
+
+    async def _decision_marks(self) -> Mapping[str, Mapping[str, Any]]:
+        from devhub.store.decision_marks import fleet_decision_marks
+
+        return await self.hub.read(fleet_decision_marks)
+
+    async def decision(self, decision_id: str) -> dict[str, Any] | None:
+        """GET /decisions/{id} of a decision only the fleet snapshot holds, with the local change on top."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return None
+        marks = await self._decision_marks()
+        return await asyncio.to_thread(self._fleet_decision, snapshot, decision_id.lower(), marks)
+
+    def _fleet_decision(
+        self, snapshot: FleetSnapshot, decision_id: str, marks: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Any] | None:
+        if decision_id in snapshot.hidden.get("decision", frozenset()):
+            return None  # written here: its local row answers
+        for doc in snapshot.collection("decisions"):
+            if str(doc.get("id") or "").lower() == decision_id:
+                topics = {t.get("id"): t for t in snapshot.collection("topics")}
+                return fleet_decision_record(doc, topics, marks.get(str(doc.get("id"))))
+        return None
 
     # -- topics, domains, repos ---------------------------------------------------------------------------
 
@@ -157,3 +181,18 @@ class SnapshotReads:
             and (domain is None or domain in (row.get("domain_slug"), row.get("domain")))
         ]
         return [*local, *cast("Sequence[T]", extra)]
+
+
+def fleet_decision_record(
+    doc: Mapping[str, Any], topics: Mapping[Any, Mapping[str, Any]], mark: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """A snapshot decision in the local DecisionRecord shape, tagged `source: "fleet"`, the local change on top."""
+    the_topic = topics.get(doc.get("topic_id")) or {}
+    record = {key: doc.get(key) for key in DECISION_KEYS}
+    record |= {
+        "status": doc.get("status") or "open",
+        "decision_type": "pending",
+        "topic_slug": the_topic.get("slug"),
+    }
+    record |= {key: value for key, value in (mark or {}).items() if key in record}
+    return record | {"source": "fleet", "as_of": doc.get("as_of")}
