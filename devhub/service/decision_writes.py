@@ -80,13 +80,20 @@ def _fleet_row(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
         return None
     row = {column: record.get(column) for column in COLUMNS if column != "seq"}
     row.update(state_hub_workstream_id=record.get("workstream_id"), workplan_id=None, workplan_repo=None)
-    return row | {"fleet": True}
+    return row | {"fleet": True, "as_of": record.get("as_of")}
 
 
 def _answer(current: Mapping[str, Any], changes: Mapping[str, Any], writes: Writes) -> dict[str, Any]:
     """The decision with the change on top; a fleet one keeps its `source` tag like the merged reads."""
     source = {"source": "fleet"} if current.get("fleet") else {}
     return decision_view({**current, **changes}) | source | {"pending_relay": writes._pending_relay}
+
+
+def _record(current: Mapping[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """The envelope's record; for a fleet decision also its snapshot copy, kept with the local mark."""
+    if current.get("fleet"):
+        record["fleet_decision"] = decision_view(current) | {"as_of": current.get("as_of")}
+    return record
 
 
 def _target(current: Mapping[str, Any]) -> dict[str, Any]:
@@ -214,7 +221,7 @@ async def patch_decision(writes: Writes, ident: str, body: Mapping[str, Any], ct
             _who(body, ctx),
             target=_target(current),
             observed={name: current[name] for name in changes if name in current},
-            record={"changes": changes},
+            record=_record(current, {"changes": changes}),
         )
         return [draft], 200, _answer(current, changes, writes)
 
@@ -266,7 +273,7 @@ async def resolve_decision(writes: Writes, ident: str, body: Mapping[str, Any], 
             _who(body, ctx),
             target=_target(current),
             observed={"status": current["status"]},
-            record={"changes": changes, "progress": redact(event)},
+            record=_record(current, {"changes": changes, "progress": redact(event)}),
         )
         return [draft], 200, _answer(current, changes, writes)
 

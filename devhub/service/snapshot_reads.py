@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from devhub.records import MessageView
     from devhub.service.fleet_snapshot import FleetSnapshot
     from devhub.service.hub import Hub
+    from devhub.store.decision_marks import DecisionMark
     from devhub.store.message_marks import MessageMark
 
 T = TypeVar("T", bound=Mapping[str, Any])
@@ -110,7 +111,7 @@ class SnapshotReads:
         return cast("list[DecisionRecord]", merged[:limit] if limit else merged)
 
     def _fleet_decisions(
-        self, snapshot: FleetSnapshot, filters: Mapping[str, Any], marks: Mapping[str, Mapping[str, Any]]
+        self, snapshot: FleetSnapshot, filters: Mapping[str, Any], marks: Mapping[str, DecisionMark]
     ) -> list[dict[str, Any]]:
         written_here = snapshot.hidden.get("decision", frozenset())
         topics = {t.get("id"): t for t in snapshot.collection("topics")}
@@ -141,7 +142,7 @@ class SnapshotReads:
 
     # -- fleet decision marks --: a fleet decision resolved or patched here (store/decision_marks.py).
 
-    async def _decision_marks(self) -> Mapping[str, Mapping[str, Any]]:
+    async def _decision_marks(self) -> Mapping[str, DecisionMark]:
         from devhub.store.decision_marks import fleet_decision_marks
 
         return await self.hub.read(fleet_decision_marks)
@@ -155,7 +156,7 @@ class SnapshotReads:
         return await asyncio.to_thread(self._fleet_decision, snapshot, decision_id.lower(), marks)
 
     def _fleet_decision(
-        self, snapshot: FleetSnapshot, decision_id: str, marks: Mapping[str, Mapping[str, Any]]
+        self, snapshot: FleetSnapshot, decision_id: str, marks: Mapping[str, DecisionMark]
     ) -> dict[str, Any] | None:
         if decision_id in snapshot.hidden.get("decision", frozenset()):
             return None  # written here: its local row answers
@@ -163,7 +164,13 @@ class SnapshotReads:
             if str(doc.get("id") or "").lower() == decision_id:
                 topics = {t.get("id"): t for t in snapshot.collection("topics")}
                 return fleet_decision_record(doc, topics, marks.get(str(doc.get("id"))))
-        return None
+        mark = marks.get(decision_id)  # changed here, then gone from the pending-only copy (resolved upstream)
+        if mark is None or mark["decision"] is None:
+            return None
+        return {key: mark["decision"].get(key) for key in DECISION_KEYS} | {
+            "source": "fleet",
+            "as_of": mark["decision"].get("as_of"),
+        }
 
     # -- topics, domains, repos ---------------------------------------------------------------------------
 
@@ -184,7 +191,7 @@ class SnapshotReads:
 
 
 def fleet_decision_record(
-    doc: Mapping[str, Any], topics: Mapping[Any, Mapping[str, Any]], mark: Mapping[str, Any] | None
+    doc: Mapping[str, Any], topics: Mapping[Any, Mapping[str, Any]], mark: DecisionMark | None
 ) -> dict[str, Any]:
     """A snapshot decision in the local DecisionRecord shape, tagged `source: "fleet"`, the local change on top."""
     the_topic = topics.get(doc.get("topic_id")) or {}
@@ -194,5 +201,5 @@ def fleet_decision_record(
         "decision_type": "pending",
         "topic_slug": the_topic.get("slug"),
     }
-    record |= {key: value for key, value in (mark or {}).items() if key in record}
+    record |= {key: value for key, value in (mark["changes"] if mark else {}).items() if key in record}
     return record | {"source": "fleet", "as_of": doc.get("as_of")}

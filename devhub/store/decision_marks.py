@@ -11,11 +11,23 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from devhub.store.reader import Reader
 
 MARKED_KINDS = frozenset({"decision.patch", "decision.resolve"})
+
+
+class DecisionMark(TypedDict):
+    """What was done here to a fleet decision: the changed fields, and the whole decision after them.
+
+    `decision` (the snapshot's copy when the change was made, the changes on top) still answers
+    `GET /decisions/{id}` and a second resolve (409) after a refreshed snapshot no longer lists the
+    decision, because the fleet resolved it (a pending-only copy forgets resolved ones).
+    """
+
+    changes: dict[str, Any]
+    decision: dict[str, Any] | None
 
 
 def apply_fleet_decision_mark(conn: sqlite3.Connection, envelope: Mapping[str, Any]) -> None:
@@ -25,18 +37,31 @@ def apply_fleet_decision_mark(conn: sqlite3.Connection, envelope: Mapping[str, A
     decision_id = (envelope.get("target") or {}).get("id")
     if not decision_id or conn.execute("SELECT 1 FROM decisions WHERE id = ?", (decision_id,)).fetchone():
         return  # a decision written here: apply_decision updated its row
-    changes = dict((envelope.get("record") or {}).get("changes") or {})
+    record = envelope.get("record") or {}
+    changes = dict(record.get("changes") or {})
     if not changes:
         return
-    found = conn.execute("SELECT changes FROM fleet_decision_marks WHERE id = ?", (decision_id,)).fetchone()
-    merged = {**(json.loads(found[0]) if found and found[0] else {}), **changes}  # later writes win per field
+    found = conn.execute("SELECT changes, decision FROM fleet_decision_marks WHERE id = ?", (decision_id,)).fetchone()
+    earlier = json.loads(found[0]) if found and found[0] else {}
+    base = record.get("fleet_decision") or (json.loads(found[1]) if found and found[1] else None)
+    decision = None if base is None else {**base, **{k: v for k, v in changes.items() if k in base}}
     conn.execute(
-        "INSERT OR REPLACE INTO fleet_decision_marks(id, changes, updated_at) VALUES (?, ?, ?)",
-        (decision_id, json.dumps(merged, sort_keys=True, ensure_ascii=False), changes.get("updated_at")),
+        "INSERT OR REPLACE INTO fleet_decision_marks(id, changes, decision, updated_at) VALUES (?, ?, ?, ?)",
+        (decision_id, _dump({**earlier, **changes}), _dump(decision), changes.get("updated_at")),  # later wins
     )
 
 
-async def fleet_decision_marks(reader: Reader) -> dict[str, dict[str, Any]]:
-    """Every local change to a fleet decision (its changed fields), by the fleet's decision id."""
-    rows = await reader.all("SELECT id, changes FROM fleet_decision_marks")
-    return {row["id"]: json.loads(row["changes"]) for row in rows if row["changes"]}
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+async def fleet_decision_marks(reader: Reader) -> dict[str, DecisionMark]:
+    """Every local change to a fleet decision, by the fleet's decision id."""
+    rows = await reader.all("SELECT id, changes, decision FROM fleet_decision_marks")
+    return {
+        row["id"]: {
+            "changes": json.loads(row["changes"] or "{}"),
+            "decision": json.loads(row["decision"]) if row["decision"] else None,
+        }
+        for row in rows
+    }

@@ -260,8 +260,9 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
     # the local write laid on top of the snapshot's copy (store/message_marks.py), derived from the journal.
     "fleet_message_marks": ({"id": str, "read_at": str, "archived_at": str}, "id"),
     # A fleet decision (known from the fleet snapshot, not written here) resolved or patched here: the changed
-    # fields as JSON, laid on top of the snapshot's copy (store/decision_marks.py), derived from the journal.
-    "fleet_decision_marks": ({"id": str, "changes": str, "updated_at": str}, "id"),
+    # fields and the whole decision after them, as JSON, laid on top of the snapshot's copy
+    # (store/decision_marks.py), derived from the journal.
+    "fleet_decision_marks": ({"id": str, "changes": str, "decision": str, "updated_at": str}, "id"),
 }
 
 INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (

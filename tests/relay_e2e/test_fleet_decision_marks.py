@@ -5,7 +5,8 @@ decisions the dev hub never wrote. With the upstream refusing, one is resolved t
 the dashboard's form and one through MCP (the official SDK client), and one is patched: each reads so at
 once everywhere (REST list and get, MCP, /state/summary, the dashboard's panel), survives a restart with
 the read model deleted (the local mark is replayed from the journal), answers 409 when resolved again, and
-reaches the stand-in exactly once per decision, by its fleet UUID, when the link is back.
+reaches the stand-in exactly once per decision, by its fleet UUID, when the link is back. Once the
+refreshed snapshot no longer lists a resolved one, its local mark still answers GET and the 409.
 """
 
 from __future__ import annotations
@@ -143,6 +144,10 @@ def test_a_fleet_decision_resolved_offline_reads_resolved_everywhere_and_reaches
             # The refreshed snapshot no longer lists them as pending; reads agree with the fleet.
             wait_snapshot(dev, lambda s: not s["stale"] and s["counts"]["decisions"] == 1, "a fresh snapshot")
             assert pending_ids(dev) == {patched}
-            assert dev.request("POST", f"/decisions/{by_rest}/resolve", json=RESOLUTION).status_code == 404
+            # Gone from the pending-only copy, the decision is still answered from its local mark: resolved, 409.
+            gone = dev.get(f"/decisions/{by_rest}")
+            assert gone.status_code == 200 and gone.json()["status"] == "resolved", gone.text
+            assert dev.request("POST", f"/decisions/{by_rest}/resolve", json=RESOLUTION).status_code == 409
+            assert dev.get(f"/decisions/{patched}").json()["deadline"] == "2030-01-01"
         finally:
             dev.stop()
