@@ -731,9 +731,14 @@ class Hub:
 
     async def _fleet_decision(self, decision_id: str) -> dict[str, Any] | None:
         """A decision only the fleet snapshot holds, with what was done to it here on top (None: it holds none)."""
-        from devhub.service.snapshot_reads import SnapshotReads
+        from devhub.service.fleet_decisions import fleet_decision
+        from devhub.store.decision_marks import fleet_decision_marks
 
-        return await SnapshotReads(self).decision(decision_id)
+        snapshot = self.snapshot
+        if snapshot is None:
+            return None
+        marks = await self.read(fleet_decision_marks)
+        return await asyncio.to_thread(fleet_decision, snapshot, decision_id.lower(), marks)
 
     def _with_snapshot(self, status: RelayStatus) -> RelayStatus:
         """The relay's status with the snapshot's section (`snapshot`: as_of, age, stale, counts, last_error)."""

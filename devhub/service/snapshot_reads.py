@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from devhub.service.fleet_decisions import fleet_decision_record
 from devhub.service.fleet_snapshot import merge_messages
 from devhub.service.records_decisions import DecisionRecord
 
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound=Mapping[str, Any])
 
 BLOCKING_STATUSES = ("open", "escalated")
-DECISION_KEYS = tuple(DecisionRecord.__annotations__)  # a fleet decision answers with every local key
 
 
 class SnapshotReads:
@@ -149,28 +149,7 @@ class SnapshotReads:
 
     async def decision(self, decision_id: str) -> dict[str, Any] | None:
         """GET /decisions/{id} of a decision only the fleet snapshot holds, with the local change on top."""
-        snapshot = self.snapshot
-        if snapshot is None:
-            return None
-        marks = await self._decision_marks()
-        return await asyncio.to_thread(self._fleet_decision, snapshot, decision_id.lower(), marks)
-
-    def _fleet_decision(
-        self, snapshot: FleetSnapshot, decision_id: str, marks: Mapping[str, DecisionMark]
-    ) -> dict[str, Any] | None:
-        if decision_id in snapshot.hidden.get("decision", frozenset()):
-            return None  # written here: its local row answers
-        for doc in snapshot.collection("decisions"):
-            if str(doc.get("id") or "").lower() == decision_id:
-                topics = {t.get("id"): t for t in snapshot.collection("topics")}
-                return fleet_decision_record(doc, topics, marks.get(str(doc.get("id"))))
-        mark = marks.get(decision_id)  # changed here, then gone from the pending-only copy (resolved upstream)
-        if mark is None or mark["decision"] is None:
-            return None
-        return {key: mark["decision"].get(key) for key in DECISION_KEYS} | {
-            "source": "fleet",
-            "as_of": mark["decision"].get("as_of"),
-        }
+        return await self.hub._fleet_decision(decision_id)  # the writes' lookup too (Writes.fleet_decision)
 
     # -- topics, domains, repos ---------------------------------------------------------------------------
 
@@ -188,18 +167,3 @@ class SnapshotReads:
             and (domain is None or domain in (row.get("domain_slug"), row.get("domain")))
         ]
         return [*local, *cast("Sequence[T]", extra)]
-
-
-def fleet_decision_record(
-    doc: Mapping[str, Any], topics: Mapping[Any, Mapping[str, Any]], mark: DecisionMark | None
-) -> dict[str, Any]:
-    """A snapshot decision in the local DecisionRecord shape, tagged `source: "fleet"`, the local change on top."""
-    the_topic = topics.get(doc.get("topic_id")) or {}
-    record = {key: doc.get(key) for key in DECISION_KEYS}
-    record |= {
-        "status": doc.get("status") or "open",
-        "decision_type": "pending",
-        "topic_slug": the_topic.get("slug"),
-    }
-    record |= {key: value for key, value in (mark["changes"] if mark else {}).items() if key in record}
-    return record | {"source": "fleet", "as_of": doc.get("as_of")}
