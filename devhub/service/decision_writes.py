@@ -29,7 +29,7 @@ from devhub.service.records_decisions import (
 )
 from devhub.service.writes import WriteContext, WriteOutcome, Writes, new_record_id, now_iso
 from devhub.store import queries
-from devhub.store.decisions import decision_row, decision_view, topic_exists
+from devhub.store.decisions import COLUMNS, decision_row, decision_view, topic_exists
 
 _TEXT = ("description", "context", "rationale", "decided_by", "category", "author", "agent", "session_id")
 DECISION_FIELDS = frozenset(
@@ -63,9 +63,42 @@ def _decision_id(ident: str) -> str:
 async def _existing_decision(writes: Writes, ident: str) -> dict[str, Any]:
     decision_id = _decision_id(ident)
     row = await writes._read(lambda r: decision_row(r, decision_id))
+    if row is None and writes.fleet_decision is not None:
+        row = _fleet_row(await writes.fleet_decision(decision_id))
     if row is None:
         raise NotFound(f"Decision {ident} not found")
     return row
+
+
+def _fleet_row(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A fleet snapshot decision (local change on top) as the stored columns a write builds on.
+
+    `fleet` marks it: its id is already the fleet's UUID, so the relay sends the write straight
+    upstream, and the overlay keeps the change in fleet_decision_marks (store/decision_marks.py).
+    """
+    if record is None:
+        return None
+    row = {column: record.get(column) for column in COLUMNS if column != "seq"}
+    row.update(state_hub_workstream_id=record.get("workstream_id"), workplan_id=None, workplan_repo=None)
+    return row | {"fleet": True, "as_of": record.get("as_of")}
+
+
+def _answer(current: Mapping[str, Any], changes: Mapping[str, Any], writes: Writes) -> dict[str, Any]:
+    """The decision with the change on top; a fleet one keeps its `source` tag like the merged reads."""
+    source = {"source": "fleet"} if current.get("fleet") else {}
+    return decision_view({**current, **changes}) | source | {"pending_relay": writes._pending_relay}
+
+
+def _record(current: Mapping[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """The envelope's record; for a fleet decision also its snapshot copy, kept with the local mark."""
+    if current.get("fleet"):
+        record["fleet_decision"] = decision_view(current) | {"as_of": current.get("as_of")}
+    return record
+
+
+def _target(current: Mapping[str, Any]) -> dict[str, Any]:
+    target = {"kind": "decision", "id": current["id"], "repo": current["workplan_repo"]}
+    return target | {"fleet": True} if current.get("fleet") else target
 
 
 def _who(body: Mapping[str, Any], ctx: WriteContext) -> WriteContext:
@@ -186,11 +219,11 @@ async def patch_decision(writes: Writes, ident: str, body: Mapping[str, Any], ct
             f"/decisions/{current['id']}",
             upstream,
             _who(body, ctx),
-            target={"kind": "decision", "id": current["id"], "repo": current["workplan_repo"]},
+            target=_target(current),
             observed={name: current[name] for name in changes if name in current},
-            record={"changes": changes},
+            record=_record(current, {"changes": changes}),
         )
-        return [draft], 200, decision_view(current | changes) | {"pending_relay": writes._pending_relay}
+        return [draft], 200, _answer(current, changes, writes)
 
     return await writes._commit(ctx, "PATCH", f"/decisions/{ident}", body, build)
 
@@ -238,10 +271,10 @@ async def resolve_decision(writes: Writes, ident: str, body: Mapping[str, Any], 
             f"/decisions/{current['id']}/resolve",
             upstream,
             _who(body, ctx),
-            target={"kind": "decision", "id": current["id"], "repo": current["workplan_repo"]},
+            target=_target(current),
             observed={"status": current["status"]},
-            record={"changes": changes, "progress": redact(event)},
+            record=_record(current, {"changes": changes, "progress": redact(event)}),
         )
-        return [draft], 200, decision_view(current | changes) | {"pending_relay": writes._pending_relay}
+        return [draft], 200, _answer(current, changes, writes)
 
     return await writes._commit(ctx, "POST", f"/decisions/{ident}/resolve", body, build)

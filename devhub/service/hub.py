@@ -712,6 +712,7 @@ class Hub:
             return
         self._tasks.append(asyncio.create_task(self.snapshot.run(self.events.subscribe()), name="devhub-snapshot"))
         self.writes.fleet_message = self._fleet_message  # a fleet message may be read, archived, answered offline
+        self.writes.fleet_decision = self._fleet_decision  # a fleet decision may be resolved, patched offline
 
     def _snapshot_refreshed(self, report: RefreshReport) -> None:
         """New topics from the fleet may release writes held on a topic slug: the relay looks again."""
@@ -727,6 +728,17 @@ class Hub:
             return None
         marks = await self.read(fleet_message_marks)
         return await asyncio.to_thread(snapshot.message, message_id, marks)
+
+    async def _fleet_decision(self, decision_id: str) -> dict[str, Any] | None:
+        """A decision only the fleet snapshot holds, with what was done to it here on top (None: it holds none)."""
+        from devhub.service.fleet_decisions import fleet_decision
+        from devhub.store.decision_marks import fleet_decision_marks
+
+        snapshot = self.snapshot
+        if snapshot is None:
+            return None
+        marks = await self.read(fleet_decision_marks)
+        return await asyncio.to_thread(fleet_decision, snapshot, decision_id.lower(), marks)
 
     def _with_snapshot(self, status: RelayStatus) -> RelayStatus:
         """The relay's status with the snapshot's section (`snapshot`: as_of, age, stale, counts, last_error)."""

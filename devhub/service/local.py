@@ -444,6 +444,8 @@ class LocalHub:
             raise ValidationFailed(f"decision_id {decision_id!r} is not a UUID", {"decision_id": "must be a UUID"})
         found = await self.hub.read(lambda r: get_decision(r, decision_id))
         if found is None:
+            found = await self.fleet.decision(decision_id)  # -- fleet snapshot --: one only the fleet holds
+        if found is None:
             raise NotFound(f"Decision {decision_id} not found")
         return cast("DecisionRecord", found)
 

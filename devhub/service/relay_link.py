@@ -16,7 +16,8 @@ envelope is *held* (the reason names the object) and goes out, in order, once th
     decision         POST  /decisions/   topic_id / workstream_id as fleet UUIDs; held while only a
                      topic slug or a workplan without a UUID names it
     decision.patch   PATCH /decisions/{fleet id}           held until the decision's POST is acknowledged
-    decision.resolve POST  /decisions/{fleet id}/resolve   likewise
+    decision.resolve POST  /decisions/{fleet id}/resolve   likewise; a decision only the fleet holds (from
+                     the snapshot, `target.fleet`) is named by its own fleet UUID and never held
     token_event      POST  /token-events/ (and token_event.upsert: /token-events/upsert), task_id /
                      workstream_id as fleet UUIDs; held while the task or workplan has none
     task.create      POST  /tasks/      workstream_id: the workplan's fleet UUID; a task created under a
@@ -270,6 +271,8 @@ class Router:
         repo = target.get("repo")
         if kind in ("decision.patch", "decision.resolve"):
             upstream = self._ids.get("decision", str(target.get("id")))
+            if not upstream and target.get("fleet"):
+                upstream = str(target.get("id"))  # a decision only the fleet held (its snapshot): already its UUID
             if not upstream:
                 return (
                     f"decision {target.get('id')} has no upstream id yet: its POST /decisions/ has not been "

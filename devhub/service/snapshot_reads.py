@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from devhub.service.fleet_decisions import fleet_decision_record
 from devhub.service.fleet_snapshot import merge_messages
 from devhub.service.records_decisions import DecisionRecord
 
@@ -25,12 +26,12 @@ if TYPE_CHECKING:
     from devhub.records import MessageView
     from devhub.service.fleet_snapshot import FleetSnapshot
     from devhub.service.hub import Hub
+    from devhub.store.decision_marks import DecisionMark
     from devhub.store.message_marks import MessageMark
 
 T = TypeVar("T", bound=Mapping[str, Any])
 
 BLOCKING_STATUSES = ("open", "escalated")
-DECISION_KEYS = tuple(DecisionRecord.__annotations__)  # a fleet decision answers with every local key
 
 
 class SnapshotReads:
@@ -99,16 +100,19 @@ class SnapshotReads:
     async def decisions(self, local: list[DecisionRecord], filters: Mapping[str, Any]) -> list[DecisionRecord]:
         """GET /decisions/ (and the blocking ones in summaries): local ones plus the fleet's pending ones."""
         snapshot = self.snapshot
-        if snapshot is None or filters.get("decision_type") not in (None, "pending"):
+        if snapshot is None:
             return local
-        fleet = await asyncio.to_thread(self._fleet_decisions, snapshot, filters)
+        marks = await self._decision_marks()
+        fleet = await asyncio.to_thread(self._fleet_decisions, snapshot, filters, marks)
         seen = {d["id"] for d in local}
         merged = [*local, *(d for d in fleet if d["id"] not in seen)]
         merged.sort(key=lambda d: (d.get("deadline") is None, d.get("deadline") or "", d.get("created_at") or ""))
         limit = filters.get("limit")
         return cast("list[DecisionRecord]", merged[:limit] if limit else merged)
 
-    def _fleet_decisions(self, snapshot: FleetSnapshot, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _fleet_decisions(
+        self, snapshot: FleetSnapshot, filters: Mapping[str, Any], marks: Mapping[str, DecisionMark]
+    ) -> list[dict[str, Any]]:
         written_here = snapshot.hidden.get("decision", frozenset())
         topics = {t.get("id"): t for t in snapshot.collection("topics")}
         topic = filters.get("topic_id")  # a fleet topic UUID or a topic slug
@@ -117,7 +121,10 @@ class SnapshotReads:
         for doc in snapshot.collection("decisions"):
             if doc.get("id") in written_here or doc.get("decision_type", "pending") != "pending":
                 continue
-            status = doc.get("status") or "open"
+            record = fleet_decision_record(doc, topics, marks.get(str(doc.get("id"))))
+            status = record["status"]
+            if filters.get("decision_type") is not None and record["decision_type"] != filters["decision_type"]:
+                continue  # resolved here: no longer pending
             if filters.get("status") is not None and status != filters["status"]:
                 continue
             if filters.get("blocking") and status not in BLOCKING_STATUSES:
@@ -130,16 +137,19 @@ class SnapshotReads:
                 continue
             if domain is not None and domain not in (the_topic.get("domain_slug"), the_topic.get("domain")):
                 continue
-            record = {key: doc.get(key) for key in DECISION_KEYS}
-            record |= {
-                "status": status,
-                "decision_type": "pending",
-                "topic_slug": the_topic.get("slug"),
-                "source": "fleet",
-                "as_of": doc.get("as_of"),
-            }
             out.append(record)
         return out
+
+    # -- fleet decision marks --: a fleet decision resolved or patched here (store/decision_marks.py).
+
+    async def _decision_marks(self) -> Mapping[str, DecisionMark]:
+        from devhub.store.decision_marks import fleet_decision_marks
+
+        return await self.hub.read(fleet_decision_marks)
+
+    async def decision(self, decision_id: str) -> dict[str, Any] | None:
+        """GET /decisions/{id} of a decision only the fleet snapshot holds, with the local change on top."""
+        return await self.hub._fleet_decision(decision_id)  # the writes' lookup too (Writes.fleet_decision)
 
     # -- topics, domains, repos ---------------------------------------------------------------------------
 

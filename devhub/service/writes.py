@@ -572,6 +572,9 @@ class Writes:
             message = None if fleet is None else {k: v for k, v in fleet.items() if k not in ("source", "as_of")}
         return message
 
+    # -- fleet decision marks --: a decision only the fleet holds (its snapshot copy) may be resolved, patched.
+    fleet_decision: Callable[[str], Awaitable[Mapping[str, Any] | None]] | None = None
+
     async def _existing_message(self, message_id: str) -> dict[str, Any]:
         message = await self._message_here_or_fleet(message_id)
         if message is None:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from devhub.store.created import record_created
+from devhub.store.decision_marks import apply_fleet_decision_mark
 from devhub.store.decisions import apply_decision
 from devhub.store.dependency_writes import DEPENDENCY_KINDS, record_dependency_write
 from devhub.store.message_marks import apply_fleet_mark
@@ -138,6 +139,7 @@ def apply_envelope(conn: sqlite3.Connection, envelope: Mapping[str, Any]) -> set
     apply_token_event(conn, envelope)
     apply_status_event(conn, envelope)  # a bulk status sync's per-change event (store/status_events.py)
     apply_fleet_mark(conn, envelope)  # -- fleet snapshot --: a read/archive of a fleet message (store/message_marks.py)
+    apply_fleet_decision_mark(conn, envelope)  # a resolve/patch of a fleet decision (store/decision_marks.py)
     response = envelope.get("response")
     request = envelope.get("request")
     if request and response is not None:

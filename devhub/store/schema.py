@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 # Columns per table, in a fixed order (the order is part of the byte-for-byte dump).
 TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
@@ -259,6 +259,10 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
     # A fleet message (known from the fleet snapshot, not written here) marked read or archived here:
     # the local write laid on top of the snapshot's copy (store/message_marks.py), derived from the journal.
     "fleet_message_marks": ({"id": str, "read_at": str, "archived_at": str}, "id"),
+    # A fleet decision (known from the fleet snapshot, not written here) resolved or patched here: the changed
+    # fields and the whole decision after them, as JSON, laid on top of the snapshot's copy
+    # (store/decision_marks.py), derived from the journal.
+    "fleet_decision_marks": ({"id": str, "changes": str, "decision": str, "updated_at": str}, "id"),
 }
 
 INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
