@@ -127,24 +127,32 @@ class Router:
 
     async def _task_ref(self, repo: str | None, task_id: Any, recorded: Any, why: str) -> str | Hold:
         """The fleet UUID of a task (the file's, the id map's, or the one recorded at write time), or wait."""
-        from relay.forwarder import Hold
-
-        if recorded:
-            return str(recorded)
-        uuid = await self._task_uuid(repo, task_id)
-        if uuid:
-            return uuid
-        return Hold(f"task {task_id} ({repo}) has no state_hub_task_id yet; {why}")
+        return await self._ref(self._task_uuid, "task", "state_hub_task_id", repo, task_id, recorded, why)
 
     async def _workplan_ref(self, repo: str | None, workplan_id: Any, recorded: Any, why: str) -> str | Hold:
+        """The fleet UUID of a workplan (the file's, the id map's, or the one recorded at write time), or wait."""
+        return await self._ref(
+            self._workplan_uuid, "workplan", "state_hub_workstream_id", repo, workplan_id, recorded, why
+        )
+
+    @staticmethod
+    async def _ref(
+        lookup: Callable[[str | None, Any], Awaitable[str | None]],
+        kind: str,
+        field: str,
+        repo: str | None,
+        ident: Any,
+        recorded: Any,
+        why: str,
+    ) -> str | Hold:
         from relay.forwarder import Hold
 
         if recorded:
             return str(recorded)
-        uuid = await self._workplan_uuid(repo, workplan_id)
+        uuid = await lookup(repo, ident)
         if uuid:
             return uuid
-        return Hold(f"workplan {workplan_id} ({repo}) has no state_hub_workstream_id yet; {why}")
+        return Hold(f"{kind} {ident} ({repo}) has no {field} yet; {why}")
 
     async def route(self, envelope: dict[str, Any]) -> Send | Hold:
         """The upstream call for an envelope, or Hold (naming the object) while an object it names has no fleet id."""

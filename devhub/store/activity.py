@@ -144,22 +144,33 @@ async def list_messages(
     limit: int = MESSAGES_LIMIT_DEFAULT,
 ) -> list[MessageView]:
     """Messages, newest first: to / from one agent, only unread ones, archived ones left out unless asked."""
+    where, params = message_filter_sql(
+        to_agent,
+        from_agent,
+        unread="read_at IS NULL" if unread_only else None,
+        unarchived="archived_at IS NULL" if not include_archived else None,
+    )
+    sql = "SELECT * FROM messages" + where + " ORDER BY created_at DESC, seq DESC LIMIT ?"
+    params.append(min(limit, MESSAGES_LIMIT_MAX))
+    return [message_dict(row) for row in await reader.all(sql, params)]
+
+
+def message_filter_sql(
+    to_agent: str | None, from_agent: str | None, *, unread: str | None, unarchived: str | None
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (" WHERE ..." or "") and its parameters of a GET /messages/ filter.
+
+    Shared by the read model and the fleet snapshot, whose tables say "unread" and "not archived"
+    with their own columns: the caller passes each condition's SQL when it applies.
+    """
     where: list[str] = []
     params: list[Any] = []
     for column, value in (("to_agent", to_agent), ("from_agent", from_agent)):
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
-    if unread_only:
-        where.append("read_at IS NULL")
-    if not include_archived:
-        where.append("archived_at IS NULL")
-    sql = "SELECT * FROM messages"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY created_at DESC, seq DESC LIMIT ?"
-    params.append(min(limit, MESSAGES_LIMIT_MAX))
-    return [message_dict(row) for row in await reader.all(sql, params)]
+    where += [condition for condition in (unread, unarchived) if condition]
+    return (" WHERE " + " AND ".join(where) if where else ""), params
 
 
 async def message_thread(reader: Reader, message_id: str) -> list[MessageView] | None:

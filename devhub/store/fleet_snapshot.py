@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from devhub.store.activity import message_filter_sql
+
 SNAPSHOT_FILE = "fleet-snapshot.sqlite"
 SNAPSHOT_SCHEMA_VERSION = 1
 
@@ -170,20 +172,13 @@ class SnapshotStore:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Messages newest first, filtered like GET /messages/ (local marks are applied by the caller)."""
-        where: list[str] = []
-        params: list[Any] = []
-        for column, value in (("to_agent", to_agent), ("from_agent", from_agent)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if unread_only:
-            where.append("read = 0")
-        if not include_archived:
-            where.append("archived = 0")
-        sql = "SELECT doc FROM messages"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, id DESC"
+        where, params = message_filter_sql(
+            to_agent,
+            from_agent,
+            unread="read = 0" if unread_only else None,
+            unarchived="archived = 0" if not include_archived else None,
+        )
+        sql = "SELECT doc FROM messages" + where + " ORDER BY created_at DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
