@@ -676,7 +676,7 @@ class Hub:
     def _start_snapshot(self) -> None:
         """Keep the fleet-only state (inbox, pending decisions, topics...) for offline reads, while relaying."""
         from devhub.service.fleet_snapshot import FleetSnapshot
-        from devhub.settings import read_env_var
+        from devhub.service.relay_link import upstream_token
         from relay.fleet_ids import FLEET_IDS_FILE, FleetIds
 
         config, relay = self.config, self.config.relay
@@ -684,10 +684,7 @@ class Hub:
         if config.snapshot_interval == 0:
             log.info("fleet snapshot: off (DEVHUB_SNAPSHOT_INTERVAL=0)")
             return
-        token_env = relay.token_env
-
-        def token() -> str | None:
-            return (read_env_var(token_env) or config.secret(token_env)) if token_env else None
+        token = upstream_token(relay.token_env, config.secret)
 
         def written_here(kind: str) -> list[str]:
             # Read only (the relay's own open folded earlier files in): the fleet's ids of what was created here.

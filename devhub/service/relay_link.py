@@ -382,6 +382,17 @@ def created_uuids(relay_dir: Path) -> Callable[[str], str | None]:
     return lookup
 
 
+def upstream_token(token_env: str | None, secret: Callable[[str | None], str | None]) -> Callable[[], str | None]:
+    """The upstream's bearer token, read anew at each call, so a changed token is used (and lifts an auth
+    pause) without a restart: the variable now, else the Settings' snapshot of it. The relay and the fleet
+    snapshot both ask the upstream with it."""
+
+    def token() -> str | None:
+        return (read_env_var(token_env) or secret(token_env)) if token_env else None
+
+    return token
+
+
 async def start_relay(
     relay: RelayConfig,
     *,
@@ -403,12 +414,7 @@ async def start_relay(
     from relay.position import POSITION_FILE, PositionFile
     from relay.upstream import Upstream
 
-    token_env = relay.token_env
-
-    def token() -> str | None:
-        # Re-read so a changed token is used (and lifts an auth pause) without a restart.
-        return (read_env_var(token_env) or secret(token_env)) if token_env else None
-
+    token = upstream_token(relay.token_env, secret)
     # One id map for every kind, recorded from the creating envelopes' answers (earlier files folded in).
     router = Router(read, await asyncio.to_thread(FleetIds.open, relay_dir), topic_uuid)
     forwarder = Forwarder(
