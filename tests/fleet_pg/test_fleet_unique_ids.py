@@ -5,35 +5,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
-import pytest
 
-from tests.fleet_pg.helpers import journal_last_seq, start_replica
+from tests.fleet_pg.helpers import journal_last_seq
 from tests.support.daemon import RunningDaemon
-from tests.support.repos import make_workspace
 
 WP = "CUST-WP-0054"  # its file holds T01..T10
-
-
-@pytest.fixture
-def replicas(tmp_path: Path, pg_url: str) -> Iterator[tuple[RunningDaemon, RunningDaemon]]:
-    repos = make_workspace(tmp_path / "ws", ["the-custodian"])
-    first = start_replica(tmp_path, repos, pg_url, "a")
-    try:
-        second = start_replica(tmp_path, repos, pg_url, "b")
-    except BaseException:
-        first.stop()
-        raise
-    try:
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
 
 
 def at_once(calls: list[tuple[RunningDaemon, str, str, dict[str, Any], dict[str, str]]]) -> list[httpx.Response]:

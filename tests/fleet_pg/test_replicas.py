@@ -4,31 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.fleet_pg.helpers import TASK, progress_ids, start_replica
+from tests.fleet_pg.helpers import TASK, progress_ids
 from tests.support.daemon import RunningDaemon
-from tests.support.repos import make_workspace
-
-
-@pytest.fixture
-def replicas(tmp_path: Path, pg_url: str) -> Iterator[tuple[RunningDaemon, RunningDaemon]]:
-    repos = make_workspace(tmp_path / "ws", ["the-custodian"])
-    first = start_replica(tmp_path, repos, pg_url, "a")
-    try:
-        second = start_replica(tmp_path, repos, pg_url, "b")
-    except BaseException:
-        first.stop()
-        raise
-    try:
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
 
 
 def test_a_write_through_one_replica_is_read_through_the_other_at_once(
